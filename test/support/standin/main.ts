@@ -1,0 +1,280 @@
+// The stand-in release-manager and the world's agent, one small process:
+// - serves /health, /ready and /metrics for production/release-manager-prod (and /d/<ns>/<name>/... for
+//   any other Deployment), healthy or not according to the image the Deployment's template names;
+// - sends itself traffic for every Deployment (10 req/s each) so request/error/latency series are real;
+// - exports the kube-state-metrics series the alert rules use (KSM itself is not on the module proxy);
+// - gives every pod a KWOK `Logs` object pointing at good or bad CRI log files, by the pod's image.
+// Configured by env: KUBECONFIG, STANDIN_PORT, STANDIN_DIR.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  makeInformer,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { isBadImage } from './bad-image.js';
+import { writeLogFiles } from './log-files.js';
+import { Histogram, renderSeries, type Series } from './metrics.js';
+
+const port = Number(process.env.STANDIN_PORT);
+const dir = process.env.STANDIN_DIR ?? '.';
+const kc = new KubeConfig();
+kc.loadFromDefault();
+const apps = kc.makeApiClient(AppsV1Api);
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const logFiles = writeLogFiles(dir);
+const PRIMARY = 'production/release-manager-prod';
+const RPS = 10;
+
+const deployments = makeInformer(kc, '/apis/apps/v1/deployments', () =>
+  apps.listDeploymentForAllNamespaces(),
+);
+const pods = makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
+
+interface Traffic {
+  requests: number;
+  errors: number;
+  latency: Histogram;
+  seq: number;
+}
+const traffic = new Map<string, Traffic>();
+const keyOf = (d: V1Deployment) => `${d.metadata?.namespace}/${d.metadata?.name}`;
+
+function findDeployment(key: string): V1Deployment | undefined {
+  const [ns, name] = key.split('/');
+  return deployments.get(name ?? '', ns);
+}
+
+function badImages(d: V1Deployment | undefined): string[] {
+  return (d?.spec?.template.spec?.containers ?? []).map((c) => c.image ?? '').filter(isBadImage);
+}
+
+function health(key: string): { status: number; body: object } {
+  const d = findDeployment(key);
+  if (!d) return { status: 503, body: { status: 'unavailable', reason: `${key} is not deployed` } };
+  const bad = badImages(d);
+  if (bad.length)
+    return {
+      status: 503,
+      body: { status: 'unhealthy', reason: `dependency check failed (${bad.join(', ')})` },
+    };
+  return {
+    status: 200,
+    body: { status: 'healthy', images: d.spec?.template.spec?.containers.map((c) => c.image) },
+  };
+}
+
+function trafficFor(key: string): Traffic {
+  let t = traffic.get(key);
+  if (!t) {
+    t = { requests: 0, errors: 0, latency: new Histogram(), seq: 0 };
+    traffic.set(key, t);
+  }
+  return t;
+}
+
+// A bad release fails every 12th request (8.3%) and makes every 25th wait 2.5 s (4% > 2 s, so p99 > 2 s).
+// Deterministic, so the error ratio does not wander around the 5% threshold.
+async function work(key: string, res: ServerResponse): Promise<void> {
+  const t = trafficFor(key);
+  const n = ++t.seq;
+  const bad = badImages(findDeployment(key)).length > 0;
+  const started = process.hrtime.bigint();
+  const delay = bad && n % 25 === 0 ? 2500 : 20 + (n % 7) * 8;
+  await new Promise((r) => setTimeout(r, delay));
+  const failed = bad && n % 12 === 0;
+  t.requests += 1;
+  if (failed) t.errors += 1;
+  t.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  res.writeHead(failed ? 500 : 200, { 'content-type': 'text/plain' }).end(failed ? 'internal error' : 'ok');
+}
+
+function metrics(): string {
+  const reqs: Series = { name: 'requests_total', help: 'Requests served.', type: 'counter', samples: [] };
+  const errs: Series = { name: 'errors_total', help: 'Requests that failed.', type: 'counter', samples: [] };
+  const lat: Series = {
+    name: 'request_duration_seconds',
+    help: 'Request latency.',
+    type: 'histogram',
+    samples: [],
+  };
+  for (const [key, t] of traffic) {
+    const [namespace = '', deployment = ''] = key.split('/');
+    const labels = { namespace, deployment };
+    reqs.samples.push({ labels, value: t.requests });
+    errs.samples.push({ labels, value: t.errors });
+    lat.samples.push(...t.latency.samples(labels));
+  }
+  const waiting: Series = {
+    name: 'kube_pod_container_status_waiting_reason',
+    help: 'Describes the reason the container is currently in waiting state.',
+    type: 'gauge',
+    samples: [],
+  };
+  const restarts: Series = {
+    name: 'kube_pod_container_status_restarts_total',
+    help: 'The number of container restarts per container.',
+    type: 'counter',
+    samples: [],
+  };
+  const ready: Series = {
+    name: 'kube_pod_status_ready',
+    help: 'Describes whether the pod is ready.',
+    type: 'gauge',
+    samples: [],
+  };
+  for (const p of pods.list() as V1Pod[]) {
+    const namespace = p.metadata?.namespace ?? '';
+    const pod = p.metadata?.name ?? '';
+    for (const c of p.status?.containerStatuses ?? []) {
+      restarts.samples.push({ labels: { namespace, pod, container: c.name }, value: c.restartCount });
+      const reason = c.state?.waiting?.reason;
+      if (reason) waiting.samples.push({ labels: { namespace, pod, container: c.name, reason }, value: 1 });
+    }
+    const isReady = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    ready.samples.push({ labels: { namespace, pod, condition: String(isReady) }, value: 1 });
+  }
+  const cond: Series = {
+    name: 'kube_deployment_status_condition',
+    help: 'The current status conditions of a deployment.',
+    type: 'gauge',
+    samples: [],
+  };
+  const available: Series = {
+    name: 'kube_deployment_status_replicas_available',
+    help: 'The number of available replicas per deployment.',
+    type: 'gauge',
+    samples: [],
+  };
+  for (const d of deployments.list() as V1Deployment[]) {
+    const namespace = d.metadata?.namespace ?? '';
+    const deployment = d.metadata?.name ?? '';
+    for (const c of d.status?.conditions ?? []) {
+      cond.samples.push({
+        labels: {
+          namespace,
+          deployment,
+          condition: c.type,
+          status: c.status.toLowerCase(),
+          reason: c.reason ?? '',
+        },
+        value: 1,
+      });
+    }
+    available.samples.push({ labels: { namespace, deployment }, value: d.status?.availableReplicas ?? 0 });
+  }
+  return renderSeries([reqs, errs, lat, waiting, restarts, ready, cond, available]);
+}
+
+function send(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function route(req: IncomingMessage, res: ServerResponse): void {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (path === '/metrics') {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics());
+    return;
+  }
+  const m = /^\/d\/([^/]+)\/([^/]+)(\/.*)$/.exec(path);
+  const key = m ? `${m[1]}/${m[2]}` : PRIMARY;
+  const sub = m ? m[3] : path;
+  if (sub === '/health' || sub === '/ready') {
+    const h = health(key);
+    send(res, h.status, h.body);
+  } else if (sub === '/work') {
+    void work(key, res);
+  } else if (sub === '/state') {
+    send(res, 200, {
+      key,
+      badImages: badImages(findDeployment(key)),
+      deployed: Boolean(findDeployment(key)),
+    });
+  } else {
+    send(res, 404, { error: `no route ${path}` });
+  }
+}
+
+// Per-pod Logs objects: KWOK selects logs by namespace/name only, so each pod gets its own.
+async function provideLogs(p: V1Pod): Promise<void> {
+  const namespace = p.metadata?.namespace;
+  const name = p.metadata?.name;
+  if (!namespace || !name || p.metadata?.deletionTimestamp) return;
+  const bad = (p.spec?.containers ?? []).some((c) => isBadImage(c.image ?? ''));
+  const body = {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'Logs',
+    metadata: {
+      name,
+      namespace,
+      ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid: p.metadata?.uid ?? '' }],
+    },
+    spec: {
+      logs: [
+        bad
+          ? { logsFile: logFiles.bad, previousLogsFile: logFiles.badPrevious }
+          : { logsFile: logFiles.good, previousLogsFile: logFiles.good },
+      ],
+    },
+  };
+  try {
+    await custom.createNamespacedCustomObject({
+      group: 'kwok.x-k8s.io',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'logs',
+      body,
+    });
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code !== 409 && code !== 404)
+      console.error(`logs for ${namespace}/${name}: ${(err as Error).message}`);
+  }
+}
+
+function keepRunning(
+  name: string,
+  inf: { start(): Promise<void>; on(e: 'error', cb: (err?: unknown) => void): void },
+) {
+  inf.on('error', (err) => {
+    console.error(`${name} informer error, restarting: ${String(err)}`);
+    setTimeout(() => void inf.start(), 1000);
+  });
+}
+
+async function main(): Promise<void> {
+  keepRunning('deployments', deployments);
+  keepRunning('pods', pods);
+  pods.on('add', (p) => void provideLogs(p));
+  await Promise.all([deployments.start(), pods.start()]);
+  for (const p of pods.list()) void provideLogs(p);
+  const server = createServer(route);
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  setInterval(() => {
+    for (const d of deployments.list()) {
+      if (d.metadata?.namespace === 'kube-system') continue;
+      const key = keyOf(d);
+      fetch(`http://127.0.0.1:${port}/d/${key}/work`)
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined);
+    }
+    for (const key of traffic.keys()) if (!findDeployment(key)) traffic.delete(key);
+  }, 1000 / RPS).unref();
+  console.log(`stand-in listening on 127.0.0.1:${port}`);
+  const stop = () => {
+    server.close();
+    void Promise.all([deployments.stop(), pods.stop()]).finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+// Starts and stops the whole test world. Every part runs on 127.0.0.1, on free ports, with data and
+// logs under one temp dir; a part that cannot start fails the run with its name and log file.
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBinaries, startCluster } from './cluster.js';
+import { ensureDebianPackages } from './debian.js';
+import { freePort } from './ports.js';
+import { installExitHooks, killAllNow, type ManagedProcess, startProcess, waitFor } from './proc.js';
+import { buildAlertRules } from './prometheus-rules.js';
+import {
+  type AlertTimings,
+  startAlertmanager,
+  startPostgres,
+  startPrometheus,
+  startRedis,
+} from './services.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export interface WorldInfo {
+  root: string;
+  logDir: string;
+  kubeconfig: string;
+  apiServer: string;
+  kubectl: string;
+  binDir: string;
+  nodeName: string;
+  redisUrl: string;
+  postgresUrl: string;
+  prometheusUrl: string;
+  alertmanagerUrl: string;
+  alertmanagerConfigFile: string;
+  standinUrl: string;
+  timings: AlertTimings;
+  startedMs: number;
+  pids: { name: string; pid: number }[];
+}
+
+export interface World {
+  info: WorldInfo;
+  stop(): Promise<void>;
+}
+
+/** Test values: alerts fire within seconds instead of minutes. */
+export const TEST_TIMINGS: AlertTimings = { metricsFor: '10s', rateWindow: '15s', podsFor: '10s' };
+
+export interface WorldOptions {
+  /** Leave processes running after this Node process exits (world CLI `up`). */
+  detach?: boolean;
+  alertWebhookUrl?: string;
+  alertWebhookToken?: string;
+  timings?: AlertTimings;
+  log?: (line: string) => void;
+}
+
+const ALEMBIC = `#!/usr/bin/env bash
+# Stand-in for \`alembic\` inside the release-manager image, run by KWOK for \`kubectl exec\`:
+# reads and writes the alembic_version table of the world's PostgreSQL, like the real tool.
+set -euo pipefail
+export PGOPTIONS="-c client_min_messages=warning"
+q() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -tAqc "$1"; }
+q "create table if not exists alembic_version (version_num varchar(32) not null primary key)" >/dev/null
+echo "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl." >&2
+echo "INFO  [alembic.runtime.migration] Will assume transactional DDL." >&2
+case "\${1:-}" in
+  current) q "select version_num from alembic_version" ;;
+  upgrade|downgrade|stamp)
+    [ -n "\${2:-}" ] || { echo "alembic $1: a revision is required" >&2; exit 2; }
+    q "begin; delete from alembic_version; insert into alembic_version values ('\${2//\\'/}'); commit;" >/dev/null
+    echo "INFO  [alembic.runtime.migration] Running $1 -> $2" >&2 ;;
+  *) echo "usage: alembic current|upgrade REV|downgrade REV|stamp REV" >&2; exit 2 ;;
+esac
+`;
+
+export async function startWorld(opts: WorldOptions = {}): Promise<World> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const detach = opts.detach ?? false;
+  const timings = opts.timings ?? TEST_TIMINGS;
+  const started = Date.now();
+  if (!detach) installExitHooks();
+  ensureDebianPackages(log);
+  const binDir = buildBinaries(log);
+
+  const root = mkdtempSync(join(tmpdir(), 'rollback-bot-world-'));
+  // Readable by the postgres user, which runs PostgreSQL below when we are root.
+  chmodSync(root, 0o755);
+  const logDir = join(root, 'logs');
+  const execBin = join(root, 'exec-bin');
+  mkdirSync(logDir);
+  mkdirSync(execBin);
+  writeFileSync(join(execBin, 'alembic'), ALEMBIC, { mode: 0o755 });
+  log(`[world] starting in ${root} (logs: ${logDir})`);
+
+  const procs: ManagedProcess[] = [];
+  const stop = async () => {
+    for (const p of [...procs].reverse()) await p.stop();
+  };
+  try {
+    const common = { root, logDir, detach };
+    const standinPort = await freePort();
+    const [redis, postgres, am] = await Promise.all([
+      startRedis(common),
+      startPostgres({ ...common, database: 'release_manager' }),
+      startAlertmanager({
+        ...common,
+        webhookUrl: opts.alertWebhookUrl ?? 'http://127.0.0.1:9/unset',
+        bearerToken: opts.alertWebhookToken ?? 'unset',
+      }),
+    ]);
+    procs.push(redis.proc, postgres.proc, am.proc);
+    const [cluster, prom] = await Promise.all([
+      startCluster({
+        root,
+        logDir,
+        binDir,
+        execBinDir: execBin,
+        execEnv: { DATABASE_URL: postgres.url },
+        detach,
+        log,
+      }),
+      startPrometheus({
+        ...common,
+        scrapeTarget: `127.0.0.1:${standinPort}`,
+        alertmanager: am.url.replace('http://', ''),
+        rules: buildAlertRules(timings),
+      }),
+    ]);
+    procs.push(...cluster.processes, prom.proc);
+
+    const standin = startProcess({
+      name: 'standin',
+      logDir,
+      detach,
+      cwd: repoRoot,
+      command: process.execPath,
+      args: ['--import', 'tsx', join(repoRoot, 'test/support/standin/main.ts')],
+      env: {
+        ...process.env,
+        KUBECONFIG: cluster.info.kubeconfig,
+        STANDIN_PORT: String(standinPort),
+        STANDIN_DIR: root,
+      },
+    });
+    procs.push(standin);
+    const standinUrl = `http://127.0.0.1:${standinPort}`;
+    await waitFor(
+      'stand-in /metrics',
+      standin,
+      async () => ((await fetch(`${standinUrl}/metrics`)).ok ? true : undefined),
+      30_000,
+    );
+
+    const info: WorldInfo = {
+      root,
+      logDir,
+      kubeconfig: cluster.info.kubeconfig,
+      apiServer: cluster.info.server,
+      kubectl: cluster.info.kubectl,
+      binDir,
+      nodeName: cluster.info.nodeName,
+      redisUrl: redis.url,
+      postgresUrl: postgres.url,
+      prometheusUrl: prom.url,
+      alertmanagerUrl: am.url,
+      alertmanagerConfigFile: am.configFile,
+      standinUrl,
+      timings,
+      startedMs: Date.now() - started,
+      pids: procs.map((p) => ({ name: p.name, pid: p.pid })),
+    };
+    writeFileSync(join(root, 'world.json'), JSON.stringify(info, null, 2));
+    log(`[world] ready in ${info.startedMs} ms`);
+    return { info, stop };
+  } catch (err) {
+    await stop();
+    killAllNow(); // parts that failed before they were handed back
+    throw err;
+  }
+}
