@@ -69,7 +69,13 @@ export async function startRedis(
       'yes',
     ],
   });
-  await waitFor('redis PING', proc, () => tcpPing(port, 'PING\r\n', '+PONG'), 20_000);
+  // Ask for the process id, so a different server that already holds the port does not pass for ours.
+  await waitFor(
+    'redis to answer',
+    proc,
+    () => tcpPing(port, 'INFO server\r\n', `process_id:${proc.pid}\r\n`),
+    20_000,
+  );
   return { url: `redis://127.0.0.1:${port}`, port, dataDir, proc };
 }
 
