@@ -1,0 +1,133 @@
+// The service catalog: which Deployments the bot may roll back and how, one entry per service.
+// Every field has a default from the procedure where the procedure gives one.
+import { z } from 'zod';
+
+const k8sName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes name (lower-case letters, digits, "-")')
+  .max(253);
+
+const argv = z.array(z.string().min(1)).min(1, 'must have at least the program name');
+
+export const smokeCheckSchema = z
+  .object({
+    name: z.string().min(1),
+    /** GET this URL; passes when the status equals expectStatus. */
+    http: z.object({ url: z.url(), expectStatus: z.number().int().default(200) }).optional(),
+    /** Run this argv in a pod of the Deployment (Kubernetes exec, no shell); passes on exit code 0. */
+    exec: z.object({ command: argv, container: z.string().optional() }).optional(),
+  })
+  .refine((c) => Boolean(c.http) !== Boolean(c.exec), { message: 'give exactly one of "http" or "exec"' });
+
+export const serviceSchema = z.object({
+  namespace: k8sName,
+  deployment: k8sName,
+  /** Label selector for the service's pods; defaults to the Deployment's own selector. */
+  podSelector: z.string().optional(),
+  /** Container for logs and exec; defaults to the first container. */
+  container: z.string().optional(),
+  /** Slack channel for this service's incident threads (ID or #name). */
+  channel: z.string().default('#incidents'),
+  approvers: z
+    .object({
+      users: z.array(z.string()).default([]),
+      groups: z.array(z.string()).default([]),
+      /** Two-person rule: the approver must not be the requester. */
+      requireSecondPerson: z.boolean().default(false),
+    })
+    .prefault({}),
+  health: z
+    .object({
+      url: z.url().optional(),
+      readyUrl: z.url().optional(),
+      timeoutMs: z.number().int().positive().default(5000),
+    })
+    .prefault({}),
+  metrics: z
+    .object({
+      /** PromQL for the error ratio (0..1); {{namespace}} and {{deployment}} are filled in. */
+      errorRatioQuery: z
+        .string()
+        .default(
+          'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[5m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[5m]))',
+        ),
+      /** PromQL for the p99 latency in seconds. */
+      p99Query: z
+        .string()
+        .default(
+          'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[5m])))',
+        ),
+      /** Procedure: roll back when the error rate exceeds 5%. */
+      triggerErrorRatio: z.number().min(0).max(1).default(0.05),
+      /** Procedure: verification needs the error rate below 1%. */
+      passErrorRatio: z.number().min(0).max(1).default(0.01),
+      /** Procedure: p99 above 2 s is critical. */
+      p99ThresholdSeconds: z.number().positive().default(2),
+      /** Verification passes when p99 <= baseline * this factor (or <= the threshold when there is no baseline). */
+      p99BaselineFactor: z.number().min(1).default(1.5),
+    })
+    .prefault({}),
+  migrations: z
+    .object({
+      container: z.string().optional(),
+      currentCommand: argv.default(['alembic', 'current']),
+      /** {{revision}} is replaced by the target's expected head. */
+      downgradeCommand: argv.default(['alembic', 'downgrade', '{{revision}}']),
+      /** Pod-template annotation in which each release records its expected migration head. */
+      expectedHeadAnnotation: z.string().min(1),
+    })
+    .optional(),
+  smokeChecks: z.array(smokeCheckSchema).default([]),
+  policy: z
+    .object({
+      mode: z.enum(['propose', 'auto']).default('propose'),
+      cooldownMinutes: z.number().nonnegative().default(30),
+      maxAutoRollbacks: z.number().int().nonnegative().default(2),
+      windowMinutes: z.number().positive().default(60),
+    })
+    .prefault({}),
+  notify: z
+    .object({
+      engineeringManager: z.string().optional(),
+      monitoringGroup: z.string().optional(),
+    })
+    .prefault({}),
+  rollout: z.object({ timeoutSeconds: z.number().int().positive().default(300) }).prefault({}),
+  verify: z
+    .object({
+      /** Restart counts must not change over this window. */
+      restartWindowSeconds: z.number().nonnegative().default(60),
+      /** How long metrics may take to come back under the thresholds. */
+      settleSeconds: z.number().nonnegative().default(300),
+    })
+    .prefault({}),
+  logs: z
+    .object({
+      tailLines: z.number().int().positive().max(5000).default(200),
+      maxErrorLines: z.number().int().positive().max(200).default(20),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .max(1 << 20)
+        .default(64 * 1024),
+      pattern: z.string().default('ERROR'),
+    })
+    .prefault({}),
+});
+
+export const catalogSchema = z.object({
+  services: z.record(
+    z.string().regex(/^[a-z0-9][-a-z0-9]*$/, 'service names are lower-case letters, digits and "-"'),
+    serviceSchema,
+  ),
+});
+
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
+export interface CatalogEntry extends ServiceConfig {
+  name: string;
+}
+export interface Catalog {
+  services: Map<string, CatalogEntry>;
+}

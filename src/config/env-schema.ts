@@ -1,0 +1,75 @@
+// The environment, validated once at start. Which variables are required depends on what runs:
+// the bot needs Slack and Redis; the operator CLI needs only Kubernetes (and Redis for `status`).
+import { z } from 'zod';
+import { CodedError } from '../errors.js';
+import { formatIssues } from './format-issues.js';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+export const envSchema = z.object({
+  /** Path of the service catalog YAML. */
+  CATALOG_PATH: z.string().min(1).default('manifests/catalog.yaml'),
+  /** Redis for rollback state, locks and the audit trail. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  /** Kubeconfig file; unset inside a cluster means the in-cluster ServiceAccount. */
+  KUBECONFIG: optionalString,
+  /** Kubeconfig context to use (default: the file's current-context). */
+  KUBE_CONTEXT: optionalString,
+  /** Prometheus base URL for error rate and p99; unset means metrics are reported unavailable. */
+  PROMETHEUS_URL: z.url().optional(),
+  /** Slack bot token (xoxb-…). */
+  SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'must be a bot token starting with xoxb-').optional(),
+  /** Slack app-level token (xapp-…) for Socket Mode. */
+  SLACK_APP_TOKEN: z
+    .string()
+    .startsWith('xapp-', 'must be an app-level token starting with xapp-')
+    .optional(),
+  /** Slack signing secret for HTTP mode. */
+  SLACK_SIGNING_SECRET: optionalString,
+  /** PagerDuty Events API v2 routing key. */
+  PAGERDUTY_ROUTING_KEY: optionalString,
+  /** Bearer token Alertmanager must send to the webhook. */
+  ALERT_WEBHOOK_TOKEN: optionalString,
+  /** HTTP port for /health, /ready, webhooks and (HTTP mode) Slack. */
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  /** Identifies this replica in locks and the audit trail. */
+  HOSTNAME: z.string().default('rollback-bot'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+export type Requirement = 'redis' | 'slack';
+
+/** Validates the environment; throws one config_invalid error naming every missing or bad variable. */
+export function loadEnv(env: Record<string, string | undefined>, require: Requirement[] = []): Env {
+  const parsed = envSchema.safeParse(env);
+  const problems = parsed.success ? [] : formatIssues(parsed.error.issues, 'env');
+  const v = parsed.success ? parsed.data : undefined;
+  if (require.includes('redis') && !env.REDIS_URL)
+    problems.push('env.REDIS_URL: required (e.g. redis://127.0.0.1:6379)');
+  if (require.includes('slack')) {
+    if (!env.SLACK_BOT_TOKEN)
+      problems.push('env.SLACK_BOT_TOKEN: required (the xoxb- bot token from the Slack app)');
+    if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
+      problems.push(
+        'env.SLACK_APP_TOKEN or env.SLACK_SIGNING_SECRET: one is required (Socket Mode, or HTTP mode with signed requests)',
+      );
+    }
+  }
+  if (problems.length || !v) {
+    throw new CodedError(
+      'config_invalid',
+      `configuration has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      {
+        remedy: 'Set the variables listed (see README, "Configuration").',
+        details: { problems },
+      },
+    );
+  }
+  return v;
+}

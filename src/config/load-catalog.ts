@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { CodedError } from '../errors.js';
+import { type Catalog, type CatalogEntry, catalogSchema } from './catalog-schema.js';
+import { formatIssues } from './format-issues.js';
+
+/** Parses and validates catalog YAML; throws one catalog_invalid error listing every problem. */
+export function parseCatalog(text: string, source = 'catalog'): Catalog {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    throw new CodedError(
+      'catalog_invalid',
+      `${source} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`,
+      {
+        remedy: 'Fix the YAML syntax and reload.',
+      },
+    );
+  }
+  const parsed = catalogSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = formatIssues(parsed.error.issues, source);
+    throw new CodedError(
+      'catalog_invalid',
+      `${source} has ${lines.length} problem(s):\n${lines.map((l) => `  - ${l}`).join('\n')}`,
+      {
+        remedy: 'Fix each listed field (see README, "Service catalog").',
+        details: { problems: lines },
+      },
+    );
+  }
+  const services = new Map<string, CatalogEntry>();
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const [name, svc] of Object.entries(parsed.data.services)) {
+    const key = `${svc.namespace}/${svc.deployment}`;
+    const other = seen.get(key);
+    if (other)
+      problems.push(`${source}.services.${name}: Deployment ${key} is already catalogued as "${other}"`);
+    seen.set(key, name);
+    services.set(name, { ...svc, name });
+  }
+  if (problems.length) {
+    throw new CodedError(
+      'catalog_invalid',
+      `${source} has ${problems.length} problem(s):\n${problems.map((l) => `  - ${l}`).join('\n')}`,
+      {
+        remedy: 'Each Deployment may be catalogued once.',
+      },
+    );
+  }
+  return { services };
+}
+
+export function loadCatalog(path: string): Catalog {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CodedError(
+      'catalog_unreadable',
+      `cannot read the service catalog ${path}: ${(err as Error).message}`,
+      {
+        remedy: 'Set CATALOG_PATH to the catalog YAML file (in the cluster: the mounted ConfigMap).',
+      },
+    );
+  }
+  return parseCatalog(text, path);
+}

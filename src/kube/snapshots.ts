@@ -1,0 +1,113 @@
+// Raw Kubernetes JSON → the domain's snapshots. Zero-valued status integers are omitted by the API;
+// every number here defaults to 0 (kubectl-semantics §7.20).
+import type {
+  DeploymentCondition,
+  DeploymentSnapshot,
+  EventSnapshot,
+  JsonObject,
+  PodSnapshot,
+  ReplicaSetSnapshot,
+} from '../rollback/kube-types.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: raw apiserver JSON, read defensively below
+type Raw = any;
+
+interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+/** kubectl's label-selector string for spec.selector. */
+export function selectorString(sel: LabelSelector | undefined): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) parts.push(`${k}=${v}`);
+  for (const e of sel?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+export function toDeployment(raw: Raw): DeploymentSnapshot {
+  const st = raw.status ?? {};
+  return {
+    namespace: raw.metadata.namespace,
+    name: raw.metadata.name,
+    uid: raw.metadata.uid,
+    resourceVersion: raw.metadata.resourceVersion,
+    generation: raw.metadata.generation ?? 0,
+    annotations: { ...(raw.metadata.annotations ?? {}) },
+    selector: selectorString(raw.spec?.selector),
+    paused: raw.spec?.paused === true,
+    replicas: raw.spec?.replicas,
+    template: (raw.spec?.template ?? {}) as JsonObject,
+    status: {
+      observedGeneration: st.observedGeneration ?? 0,
+      replicas: st.replicas ?? 0,
+      updatedReplicas: st.updatedReplicas ?? 0,
+      readyReplicas: st.readyReplicas ?? 0,
+      availableReplicas: st.availableReplicas ?? 0,
+      unavailableReplicas: st.unavailableReplicas ?? 0,
+      conditions: (st.conditions ?? []) as DeploymentCondition[],
+    },
+  };
+}
+
+export function toReplicaSet(raw: Raw): ReplicaSetSnapshot {
+  const owner = (raw.metadata.ownerReferences ?? []).find((o: Raw) => o.controller === true);
+  return {
+    name: raw.metadata.name,
+    uid: raw.metadata.uid,
+    controllerUid: owner?.uid,
+    creationTimestamp: raw.metadata.creationTimestamp,
+    annotations: { ...(raw.metadata.annotations ?? {}) },
+    template: (raw.spec?.template ?? {}) as JsonObject,
+    replicas: raw.status?.replicas ?? 0,
+    readyReplicas: raw.status?.readyReplicas ?? 0,
+    availableReplicas: raw.status?.availableReplicas ?? 0,
+  };
+}
+
+export function toPod(raw: Raw): PodSnapshot {
+  const statuses: Raw[] = raw.status?.containerStatuses ?? [];
+  return {
+    name: raw.metadata.name,
+    phase: raw.status?.phase ?? 'Unknown',
+    ready: (raw.status?.conditions ?? []).some((c: Raw) => c.type === 'Ready' && c.status === 'True'),
+    nodeName: raw.spec?.nodeName,
+    images: (raw.spec?.containers ?? []).map((c: Raw) => c.image),
+    podTemplateHash: raw.metadata.labels?.['pod-template-hash'],
+    deleting: Boolean(raw.metadata.deletionTimestamp),
+    containers: (raw.spec?.containers ?? []).map((c: Raw) => {
+      const s = statuses.find((x) => x.name === c.name);
+      return {
+        name: c.name,
+        ready: s?.ready === true,
+        restartCount: s?.restartCount ?? 0,
+        waitingReason: s?.state?.waiting?.reason,
+        terminatedReason: s?.state?.terminated?.reason,
+        lastTerminatedReason: s?.lastState?.terminated?.reason,
+      };
+    }),
+  };
+}
+
+export function toEvent(raw: Raw): EventSnapshot {
+  const last =
+    raw.lastTimestamp ??
+    raw.eventTime ??
+    raw.series?.lastObservedTime ??
+    raw.metadata?.creationTimestamp ??
+    '';
+  return {
+    type: raw.type ?? '',
+    reason: raw.reason ?? '',
+    message: raw.message ?? '',
+    object: `${raw.involvedObject?.kind ?? ''}/${raw.involvedObject?.name ?? ''}`,
+    count: raw.count ?? raw.series?.count ?? 1,
+    lastSeen: typeof last === 'string' ? last : new Date(last).toISOString(),
+  };
+}

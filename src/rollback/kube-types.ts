@@ -1,0 +1,78 @@
+// The domain's view of Kubernetes objects. Templates stay raw JSON on purpose: an undo must copy a
+// ReplicaSet's pod template byte-for-byte, including fields a typed client model would not know.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface DeploymentCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastUpdateTime?: string;
+  lastTransitionTime?: string;
+}
+
+export interface DeploymentSnapshot {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  generation: number;
+  annotations: Record<string, string>;
+  /** Label selector string built from spec.selector (kubectl's rules). */
+  selector: string;
+  paused: boolean;
+  /** spec.replicas; undefined only if the server omitted it. */
+  replicas: number | undefined;
+  template: JsonObject;
+  status: {
+    observedGeneration: number;
+    replicas: number;
+    updatedReplicas: number;
+    readyReplicas: number;
+    availableReplicas: number;
+    unavailableReplicas: number;
+    conditions: DeploymentCondition[];
+  };
+}
+
+export interface ReplicaSetSnapshot {
+  name: string;
+  uid: string;
+  /** Controller owner's uid, if any. */
+  controllerUid: string | undefined;
+  creationTimestamp: string;
+  annotations: Record<string, string>;
+  template: JsonObject;
+  replicas: number;
+  readyReplicas: number;
+  availableReplicas: number;
+}
+
+export interface PodSnapshot {
+  name: string;
+  phase: string;
+  ready: boolean;
+  nodeName: string | undefined;
+  images: string[];
+  podTemplateHash: string | undefined;
+  deleting: boolean;
+  containers: {
+    name: string;
+    ready: boolean;
+    restartCount: number;
+    waitingReason: string | undefined;
+    terminatedReason: string | undefined;
+    lastTerminatedReason: string | undefined;
+  }[];
+}
+
+export interface EventSnapshot {
+  type: string;
+  reason: string;
+  message: string;
+  object: string;
+  count: number;
+  lastSeen: string;
+}
