@@ -7,7 +7,9 @@ import type {
   PodSnapshot,
   ReplicaSetSnapshot,
 } from './kube-types.js';
+import type { Rollback, RollbackEvent } from './model.js';
 import type { RolloutStatus } from './rollout-status.js';
+import type { State } from './states.js';
 
 export interface ExecResult {
   stdout: string;
@@ -90,3 +92,61 @@ export const systemClock: Clock = {
 };
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export interface Lease {
+  id: string;
+  owner: string;
+  /** Fencing token: increases with every acquisition, so a lapsed owner's writes are refused. */
+  token: number;
+}
+
+export interface StorePort {
+  /**
+   * Stores a new rollback and its first event. With `lockDeployment`, also takes the Deployment's lock;
+   * if another rollback holds it, throws rollback_in_progress naming it.
+   */
+  create(r: Rollback, event: RollbackEvent, opts: { lockDeployment: boolean }): Promise<void>;
+  get(id: string): Promise<Rollback | undefined>;
+  /**
+   * Atomically: if the stored (state, version) still equal `expected` and `lease` is still held, stores
+   * `next` (version + 1) and appends `event`. Otherwise store_conflict / store_lease_lost, nothing written.
+   */
+  commit(
+    expected: { state: State; version: number },
+    next: Rollback,
+    event: RollbackEvent,
+    lease: Lease | undefined,
+  ): Promise<Rollback>;
+  /** Appends an event without changing the record (progress, notes). */
+  append(event: RollbackEvent): Promise<void>;
+  events(id: string): Promise<RollbackEvent[]>;
+  acquireLease(id: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
+  renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
+  releaseLease(lease: Lease): Promise<void>;
+  /** Ids of rollbacks not yet in a terminal state. */
+  listActive(): Promise<string[]>;
+  /** The rollback holding the Deployment's lock, if any. */
+  holderOf(namespace: string, deployment: string): Promise<string | undefined>;
+  /** Most recent first. */
+  listRecent(limit: number, service?: string): Promise<Rollback[]>;
+}
+
+/** Tells people what is happening. Failures here are recorded and never stop a rollback. */
+export interface NotifierPort {
+  /** The assessment is ready (with Approve/Cancel when the rollback awaits approval). */
+  assessed(r: Rollback): Promise<void>;
+  /** Procedure step 2: #incidents post, engineering manager, monitoring group. */
+  starting(r: Rollback): Promise<void>;
+  /** Rollout progress; the adapter may coalesce (at most one update per second). */
+  progress(r: Rollback, message: string): Promise<void>;
+  /** The state changed (the root message shows it). */
+  stateChanged(r: Rollback): Promise<void>;
+  /** The incident report, once the rollback has ended. */
+  finished(r: Rollback, report: string): Promise<void>;
+}
+
+/** Pages people for automatic rollbacks. */
+export interface PagerPort {
+  rollbackStarted(r: Rollback): Promise<void>;
+  rollbackFinished(r: Rollback): Promise<void>;
+}

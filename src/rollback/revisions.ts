@@ -198,6 +198,23 @@ export type UndoPlan =
   | { kind: 'skip'; target: Target; message: string }
   | { kind: 'patch'; target: Target; template: JsonObject; annotations: Record<string, string> };
 
+/** The patch that restores one ReplicaSet's template (kubectl's annotation rules), or undefined if already there. */
+export function patchFor(
+  d: DeploymentSnapshot,
+  rs: ReplicaSetSnapshot,
+): { template: JsonObject; annotations: Record<string, string> } | undefined {
+  if (equalIgnoreHash(rs.template, d.template)) return undefined;
+  const annotations: Record<string, string> = {};
+  for (const k of ANNOTATIONS_TO_SKIP) {
+    const v = d.annotations[k];
+    if (v !== undefined) annotations[k] = v;
+  }
+  for (const [k, v] of Object.entries(rs.annotations)) {
+    if (!ANNOTATIONS_TO_SKIP.has(k)) annotations[k] = v;
+  }
+  return { template: withoutHash(rs.template), annotations };
+}
+
 /**
  * kubectl rollout undo: refuse a paused Deployment, skip when the template already matches, otherwise
  * the target template without its hash label and the annotation map that replaces the Deployment's.

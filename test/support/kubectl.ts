@@ -61,7 +61,14 @@ export function deploymentYaml(o: {
   replicas?: number;
   progressDeadlineSeconds?: number;
   changeCause?: string;
+  templateAnnotations?: Record<string, string>;
+  paused?: boolean;
 }): string {
+  const tplAnnotations = o.templateAnnotations
+    ? `\n      annotations:\n${Object.entries(o.templateAnnotations)
+        .map(([k, v]) => `        ${k}: ${JSON.stringify(v)}`)
+        .join('\n')}`
+    : '';
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -73,7 +80,7 @@ metadata:
 spec:
   replicas: ${o.replicas ?? 3}
   progressDeadlineSeconds: ${o.progressDeadlineSeconds ?? 15}
-  revisionHistoryLimit: 10
+  revisionHistoryLimit: 10${o.paused ? '\n  paused: true' : ''}
   selector:
     matchLabels: {app: ${o.app}}
   strategy:
@@ -81,7 +88,7 @@ spec:
     rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
   template:
     metadata:
-      labels: {app: ${o.app}}
+      labels: {app: ${o.app}}${tplAnnotations}
     spec:
       containers:
       - name: app

@@ -5,3 +5,11 @@
 export function isBadImage(image: string): boolean {
   return /:([^:/@]*-)?bad$/.test(image);
 }
+
+/**
+ * A degraded release: pods start and pass their probes, but the service fails requests and is slow
+ * (tag `degraded` or ending in `-degraded`). For rolling back onto a revision that is bad too.
+ */
+export function isDegradedImage(image: string): boolean {
+  return /:([^:/@]*-)?degraded$/.test(image);
+}

@@ -15,7 +15,7 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { isBadImage } from './bad-image.js';
+import { isBadImage, isDegradedImage } from './bad-image.js';
 import { writeLogFiles } from './log-files.js';
 import { Histogram, renderSeries, type Series } from './metrics.js';
 
@@ -50,7 +50,9 @@ function findDeployment(key: string): V1Deployment | undefined {
 }
 
 function badImages(d: V1Deployment | undefined): string[] {
-  return (d?.spec?.template.spec?.containers ?? []).map((c) => c.image ?? '').filter(isBadImage);
+  return (d?.spec?.template.spec?.containers ?? [])
+    .map((c) => c.image ?? '')
+    .filter((i) => isBadImage(i) || isDegradedImage(i));
 }
 
 function health(key: string): { status: number; body: object } {

@@ -1,0 +1,159 @@
+// The incident report: the procedure's template, filled from the rollback's record and event log.
+// Deterministic (same inputs, same text); what only people know stays a placeholder.
+import type { Actor, Rollback, RollbackEvent } from '../rollback/model.js';
+
+const time = (iso: string) => `${iso.slice(11, 19)} UTC`;
+const day = (iso: string) => iso.slice(0, 10);
+const who = (a: Actor) =>
+  a.kind === 'user' ? `<@${a.id}>${a.name ? ` (${a.name})` : ''}` : `${a.name ?? a.id} (${a.kind})`;
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** Checklist items ticked in the thread, from "checklist" note events (last tick per item wins). */
+export function checklistState(
+  events: RollbackEvent[],
+): Map<string, { done: boolean; by: Actor; at: string }> {
+  const out = new Map<string, { done: boolean; by: Actor; at: string }>();
+  for (const e of events) {
+    if (e.type === 'note' && e.data?.kind === 'checklist') {
+      out.set(String(e.data.item), { done: e.data.done === true, by: e.actor, at: e.at });
+    }
+  }
+  return out;
+}
+
+export const POST_ROLLBACK_CHECKLIST = [
+  'Test login functionality',
+  'Verify deployment history display',
+  'Confirm release notes are accessible',
+  'Check that previous releases are still visible',
+  'Verify API endpoints respond correctly',
+  'Run data integrity checks',
+  'Check for orphaned records from the failed deployment',
+  'No new alerts firing',
+];
+
+function timeline(r: Rollback, events: RollbackEvent[]): string[] {
+  const lines: { at: string; text: string }[] = [];
+  const from = r.assessment?.from;
+  if (from)
+    lines.push({
+      at: from.createdAt,
+      text: `Revision ${from.revision} (${from.images.join(', ')}) rolled out${from.changeCause ? `: ${from.changeCause}` : ''}`,
+    });
+  for (const e of events) {
+    const text = describeEvent(r, e);
+    if (text) lines.push({ at: e.at, text });
+  }
+  lines.sort((a, b) => a.at.localeCompare(b.at));
+  return lines.map((l) => `- **${day(l.at)} ${time(l.at)}**: ${l.text}`);
+}
+
+function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
+  const d = e.data ?? {};
+  switch (e.type) {
+    case 'created':
+      return `${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} requested by ${who(e.actor)}: ${r.reason}`;
+    case 'assessed':
+    case 'auto_approved':
+      return `Assessment complete${r.assessment?.target ? `: target revision ${r.assessment.target.revision}` : ''}${typeof d.summary === 'string' ? ` (${d.summary})` : ''}`;
+    case 'approve':
+      return `Approved by ${who(e.actor)}`;
+    case 'cancel':
+      return `Cancelled by ${who(e.actor)}`;
+    case 'notified':
+      return 'Stakeholders notified (#incidents, engineering manager, monitoring)';
+    case 'migration_needed':
+      return 'Stakeholders notified; the database is ahead of the target revision: migration downgrade first';
+    case 'migrated':
+      return `Database migrated down to ${String(d.head ?? '?')} (in ${String(d.pod ?? 'a pod')} of the current revision)`;
+    case 'progress':
+      return typeof d.milestone === 'string' ? d.milestone : undefined;
+    case 'undone':
+      return `Rollout complete: ${String(d.message ?? '')}`;
+    case 'verified':
+      return `Verification ${d.passed ? 'passed' : 'FAILED'}`;
+    case 'fail':
+      return `Failed in ${e.from ?? 'unknown step'}: ${String(d.message ?? '')}`;
+    default:
+      return undefined;
+  }
+}
+
+export function buildReport(r: Rollback, events: RollbackEvent[]): string {
+  const a = r.assessment;
+  const from = a?.from;
+  const to = a?.target;
+  const passed = r.verification?.passed === true;
+  const title = from ? `${r.service} revision ${from.revision} (${from.images.join(', ')})` : r.service;
+  const out: string[] = [];
+  out.push(`# Incident Report: Rollback of ${title}`, '');
+  out.push('## Summary');
+  const outcome = r.failure
+    ? `The rollback did not complete: ${r.failure.message}`
+    : passed
+      ? 'Verification passed: the service is healthy on the previous revision.'
+      : 'Verification FAILED: the service is not healthy after the rollback; see the evidence below.';
+  out.push(
+    `\`${r.namespace}/${r.deployment}\` was rolled back${from ? ` from revision ${from.revision}` : ''}${to ? ` to revision ${to.revision} (${to.images.join(', ')})` : ''} because: ${r.reason}. ${outcome}`,
+    '',
+  );
+  if (a?.findings.length) {
+    out.push('What the assessment found:', ...a.findings.map((f) => `- ${f}`), '');
+  }
+  out.push('## Timeline', ...timeline(r, events), '');
+  out.push('## Root Cause', '[To be completed by the owning team: why the deployment failed]', '');
+  out.push('## Immediate Actions Taken');
+  const actions = [
+    `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${to.images.join(', ')})` : ''} with \`kubectl rollout undo\` semantics${r.undo?.outcome === 'already_at_target' ? ' (the Deployment was already at the target; nothing was patched)' : ''}`,
+    `${r.verification ? (passed ? 'Verified application health post-rollback' : 'Verification of application health FAILED') : 'Verification did not run'}`,
+    'Notified stakeholders via Slack',
+  ];
+  out.push(...actions.map((x, i) => `${i + 1}. ${x}`), '');
+  out.push('## Verification Evidence');
+  if (r.verification) {
+    out.push('| check | result | value | threshold | source |', '|---|---|---|---|---|');
+    for (const c of r.verification.checks) {
+      out.push(
+        `| ${cell(c.name)} | ${c.passed ? 'pass' : '**FAIL**'} | ${cell(c.evidence.value)} | ${cell(c.evidence.threshold)} | \`${cell(c.evidence.source)}\` |`,
+      );
+    }
+  } else {
+    out.push('No verification was run.');
+  }
+  out.push('', '## Investigation Results', '[Detailed findings from post-mortems and testing]', '');
+  out.push('## Resolution', '[How the issue was fixed in code review]', '');
+  out.push('## Prevention', '[Process improvements to prevent similar incidents]', '');
+  out.push('## Follow-up Items');
+  out.push(
+    '- [ ] Code review identified specific issue by [engineer]',
+    '- [ ] Tests added to catch regression by [date]',
+    '- [ ] Documentation updated by [date]',
+    '',
+  );
+  const ticks = checklistState(events);
+  out.push('## Post-rollback Checklist');
+  for (const item of POST_ROLLBACK_CHECKLIST) {
+    const t = ticks.get(item);
+    out.push(`- [${t?.done ? 'x' : ' '}] ${item}${t?.done ? ` — ${who(t.by)} at ${time(t.at)}` : ''}`);
+  }
+  out.push('');
+  out.push('## Severity Level');
+  out.push(
+    r.failure || !passed
+      ? 'P1 - Rollback did not restore service health; incident still open'
+      : 'P2 - Deployment failed but successfully rolled back (user impact to be confirmed)',
+    '',
+  );
+  out.push('## People');
+  out.push(`- Requested by: ${who(r.requestedBy)} at ${day(r.requestedAt)} ${time(r.requestedAt)}`);
+  for (const ap of r.approvals) out.push(`- Approved by: ${who(ap.by)} at ${day(ap.at)} ${time(ap.at)}`);
+  if (r.mode === 'auto') out.push('- Approved by: automatic policy (no human approval)');
+  out.push('', '## Assigned To', '[Engineer responsible for fix]', '');
+  out.push(
+    '## Approval',
+    'Release Manager: ________________  Date: __________',
+    'Engineering Manager: ________________  Date: __________',
+    '',
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,320 @@
+// Step 1 of the procedure: gather everything an SRE would look at, in parallel, each source bounded
+// in time and failing alone, and name the target revision with the reason.
+import type { CatalogEntry } from '../config/catalog-schema.js';
+import { asCodedError } from '../errors.js';
+import { bounded, fillQuery } from './bounded.js';
+import type { DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot } from './kube-types.js';
+import type { Assessment, MetricsReading, MigrationState, RevisionRef, Source } from './model.js';
+import type { KubePort, ObservePort } from './ports.js';
+import {
+  buildHistory,
+  chooseTarget,
+  findNewReplicaSet,
+  imagesOf,
+  ownedReplicaSets,
+  revisionOf,
+  templateAnnotations,
+} from './revisions.js';
+
+export interface AssessDeps {
+  kube: KubePort;
+  observe: ObservePort;
+  now: () => Date;
+  /** Per-source time limit. */
+  sourceTimeoutMs: number;
+}
+
+const unavailable = (why: string): Source<never> => ({ ok: false, unavailable: why, ms: 0 });
+
+function ref(rs: ReplicaSetSnapshot): RevisionRef {
+  return {
+    revision: revisionOf(rs) ?? 0,
+    replicaSet: rs.name,
+    images: imagesOf(rs.template),
+    changeCause: rs.annotations['kubernetes.io/change-cause'],
+    createdAt: rs.creationTimestamp,
+  };
+}
+
+/** Pods worth reading logs from: not ready first (that is where the errors are), at most three. */
+function logCandidates(pods: PodSnapshot[]): PodSnapshot[] {
+  return [...pods].sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, 3);
+}
+
+export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: number): Promise<Assessment> {
+  const { kube, observe } = deps;
+  const t = deps.sourceTimeoutMs;
+  const vars = { namespace: svc.namespace, deployment: svc.deployment };
+
+  const deploymentAndSets = await bounded(t, async () => {
+    const d = await kube.readDeployment(svc.namespace, svc.deployment);
+    return { d, sets: await kube.listReplicaSets(d) };
+  });
+  const d: DeploymentSnapshot | undefined = deploymentAndSets.ok ? deploymentAndSets.value.d : undefined;
+  const sets = deploymentAndSets.ok ? deploymentAndSets.value.sets : [];
+  const owned = d ? ownedReplicaSets(d, sets) : [];
+  const currentRs = d ? findNewReplicaSet(d, owned) : undefined;
+
+  let target: Assessment['target'];
+  let targetError: Assessment['targetError'];
+  if (d) {
+    try {
+      const chosen = chooseTarget(d, sets, toRevision);
+      target = { ...ref(chosen.replicaSet), reason: chosen.reason };
+    } catch (err) {
+      const e = asCodedError(err);
+      targetError = { code: e.code, message: e.message };
+    }
+  } else {
+    targetError = {
+      code: 'kube_not_found',
+      message: deploymentAndSets.ok ? '' : deploymentAndSets.unavailable,
+    };
+  }
+  const targetRs = target ? owned.find((rs) => rs.name === target.replicaSet) : undefined;
+  const selector = svc.podSelector ?? d?.selector;
+
+  const podsP = selector
+    ? bounded(t, () => kube.listPods(svc.namespace, selector))
+    : Promise.resolve(unavailable('no pod selector'));
+
+  const eventsP = podsP.then((pods) =>
+    bounded(t, () =>
+      kube.listWarningEvents(
+        svc.namespace,
+        [svc.deployment, ...owned.map((rs) => rs.name), ...(pods.ok ? pods.value.map((p) => p.name) : [])],
+        20,
+      ),
+    ),
+  );
+
+  const logsP = podsP.then((pods) =>
+    pods.ok
+      ? bounded(t, async () => {
+          const pattern = new RegExp(svc.logs.pattern);
+          const out: { pod: string; lines: string[] }[] = [];
+          for (const pod of logCandidates(pods.value)) {
+            const crashed = pod.containers.some((c) => c.restartCount > 0 && !c.ready);
+            const opts = {
+              tailLines: svc.logs.tailLines,
+              limitBytes: svc.logs.maxBytes,
+              ...(svc.container ? { container: svc.container } : {}),
+            };
+            const text = await kube
+              .readLogs(svc.namespace, pod.name, { ...opts, previous: crashed })
+              .catch(() => kube.readLogs(svc.namespace, pod.name, opts));
+            const lines = text
+              .split('\n')
+              .filter((l) => pattern.test(l))
+              .slice(-svc.logs.maxErrorLines);
+            out.push({ pod: pod.name, lines });
+          }
+          return out;
+        })
+      : unavailable(`pods unavailable: ${pods.unavailable}`),
+  );
+
+  const check = (url: string | undefined) =>
+    url
+      ? bounded(t, async () => {
+          const r = await observe.httpCheck(url, svc.health.timeoutMs);
+          return { status: r.status, ms: r.ms, ...(r.error ? { error: r.error } : {}) };
+        })
+      : Promise.resolve(unavailable('no URL configured'));
+
+  const metricsP = bounded(t, async (): Promise<MetricsReading> => {
+    const errorRatioQuery = fillQuery(svc.metrics.errorRatioQuery, vars);
+    const p99Query = fillQuery(svc.metrics.p99Query, vars);
+    // Baseline: a minute before the current revision was created, i.e. before the suspect release.
+    const baselineAt = currentRs ? new Date(Date.parse(currentRs.creationTimestamp) - 60_000) : undefined;
+    const [er, p99, ber, bp99] = await Promise.all([
+      observe.query(errorRatioQuery),
+      observe.query(p99Query),
+      baselineAt ? observe.query(errorRatioQuery, baselineAt) : undefined,
+      baselineAt ? observe.query(p99Query, baselineAt) : undefined,
+    ]);
+    return {
+      errorRatio: er.value,
+      p99Seconds: p99.value,
+      baselineErrorRatio: ber?.value,
+      baselineP99Seconds: bp99?.value,
+      baselineAt: baselineAt?.toISOString(),
+      errorRatioQuery,
+      p99Query,
+    };
+  });
+
+  const migrationP = svc.migrations
+    ? podsP.then((pods) => {
+        const m = svc.migrations!;
+        if (!pods.ok) return unavailable(`pods unavailable: ${pods.unavailable}`);
+        const pod =
+          pods.value.find((p) => p.ready && !p.deleting) ??
+          pods.value.find((p) => p.phase === 'Running' && !p.deleting);
+        if (!pod) return unavailable('no running pod to ask');
+        return bounded(t, async (): Promise<MigrationState> => {
+          const res = await kube.exec(
+            svc.namespace,
+            pod.name,
+            m.container ?? svc.container,
+            m.currentCommand,
+            t,
+          );
+          if (res.exitCode !== 0)
+            throw new Error(
+              `${m.currentCommand.join(' ')} exited ${res.exitCode}: ${res.stderr.trim().slice(0, 200)}`,
+            );
+          const current = res.stdout.trim().split(/\s+/)[0] || undefined;
+          const targetHead = targetRs
+            ? templateAnnotations(targetRs.template)[m.expectedHeadAnnotation]
+            : undefined;
+          const currentHead = d ? templateAnnotations(d.template)[m.expectedHeadAnnotation] : undefined;
+          return {
+            current,
+            targetHead,
+            currentHead,
+            ahead: Boolean(current && targetHead && current !== targetHead),
+            command: m.currentCommand,
+          };
+        });
+      })
+    : Promise.resolve(unavailable('no migrations configured'));
+
+  const [pods, events, errorLogs, health, ready, metrics, migration] = await Promise.all([
+    podsP,
+    eventsP,
+    logsP,
+    check(svc.health.url),
+    check(svc.health.readyUrl),
+    metricsP,
+    migrationP,
+  ]);
+
+  const assessment: Assessment = {
+    at: deps.now().toISOString(),
+    deployment: d
+      ? {
+          ok: true,
+          ms: deploymentAndSets.ms,
+          value: {
+            generation: d.generation,
+            uid: d.uid,
+            replicas: d.replicas ?? 0,
+            updated: d.status.updatedReplicas,
+            ready: d.status.readyReplicas,
+            available: d.status.availableReplicas,
+            paused: d.paused,
+            conditions: d.status.conditions.map((c) => ({
+              type: c.type,
+              status: c.status,
+              ...(c.reason ? { reason: c.reason } : {}),
+              ...(c.message ? { message: c.message } : {}),
+            })),
+          },
+        }
+      : {
+          ok: false,
+          ms: deploymentAndSets.ms,
+          unavailable: deploymentAndSets.ok ? '' : deploymentAndSets.unavailable,
+        },
+    history: d
+      ? {
+          ok: true,
+          ms: deploymentAndSets.ms,
+          value: buildHistory(d, sets).map(({ annotations: _a, templateAnnotations: _t, ...h }) => h),
+        }
+      : { ok: false, ms: deploymentAndSets.ms, unavailable: 'deployment unavailable' },
+    pods,
+    events,
+    errorLogs,
+    health,
+    ready,
+    metrics,
+    migration,
+    from: currentRs ? ref(currentRs) : undefined,
+    target,
+    targetError,
+    findings: [],
+  };
+  assessment.findings = buildFindings(assessment, svc);
+  return assessment;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+/** What an SRE would say after looking: the symptoms, then the target and why. */
+export function buildFindings(a: Assessment, svc: CatalogEntry): string[] {
+  const out: string[] = [];
+  if (a.deployment.ok) {
+    const dep = a.deployment.value;
+    out.push(`${dep.available}/${dep.replicas} replicas available, ${dep.updated} updated`);
+    const stuck = dep.conditions.find(
+      (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
+    );
+    if (stuck) out.push(`rollout stuck: ProgressDeadlineExceeded (${stuck.message ?? ''})`);
+    if (dep.paused) out.push('Deployment is paused: resume it before rolling back');
+  }
+  if (a.pods.ok) {
+    const crash = a.pods.value.filter((p) =>
+      p.containers.some((c) => c.waitingReason === 'CrashLoopBackOff'),
+    );
+    const notReady = a.pods.value.filter((p) => !p.ready);
+    const restarts = a.pods.value.reduce(
+      (n, p) => n + p.containers.reduce((m, c) => m + c.restartCount, 0),
+      0,
+    );
+    if (crash.length) out.push(`${crash.length} pod(s) in CrashLoopBackOff`);
+    if (notReady.length)
+      out.push(
+        `${notReady.length} of ${a.pods.value.length} pod(s) not ready, ${restarts} restart(s) in all`,
+      );
+  }
+  if (a.errorLogs.ok) {
+    const n = a.errorLogs.value.reduce((s, l) => s + l.lines.length, 0);
+    if (n) out.push(`${n} ${svc.logs.pattern} line(s) in recent logs`);
+  }
+  if (a.health.ok && a.health.value.status !== 200)
+    out.push(`/health answers ${a.health.value.status || a.health.value.error}`);
+  if (a.metrics.ok) {
+    const m = a.metrics.value;
+    if (m.errorRatio !== undefined) {
+      const base = m.baselineErrorRatio !== undefined ? ` (baseline ${pct(m.baselineErrorRatio)})` : '';
+      const over =
+        m.errorRatio > svc.metrics.triggerErrorRatio
+          ? ` — above the ${pct(svc.metrics.triggerErrorRatio)} threshold`
+          : '';
+      out.push(`error rate ${pct(m.errorRatio)}${base}${over}`);
+    }
+    if (m.p99Seconds !== undefined) {
+      const base =
+        m.baselineP99Seconds !== undefined ? ` (baseline ${m.baselineP99Seconds.toFixed(2)} s)` : '';
+      const over =
+        m.p99Seconds > svc.metrics.p99ThresholdSeconds ? ` — above ${svc.metrics.p99ThresholdSeconds} s` : '';
+      out.push(`p99 ${m.p99Seconds.toFixed(2)} s${base}${over}`);
+    }
+  }
+  if (a.migration.ok && a.migration.value.ahead) {
+    out.push(
+      `database at migration ${a.migration.value.current}, target revision expects ${a.migration.value.targetHead}: downgrade needed first`,
+    );
+  }
+  for (const [name, s] of Object.entries({
+    deployment: a.deployment,
+    pods: a.pods,
+    metrics: a.metrics,
+    logs: a.errorLogs,
+    health: a.health,
+  })) {
+    if (!s.ok && s.unavailable) out.push(`${name} unavailable: ${s.unavailable}`);
+  }
+  if (a.target && a.from) {
+    out.push(
+      `target: revision ${a.target.revision} (${a.target.images.join(', ')}) from revision ${a.from.revision} (${a.from.images.join(', ')}): ${a.target.reason}`,
+    );
+  } else if (a.target) {
+    out.push(`target: revision ${a.target.revision} (${a.target.images.join(', ')}): ${a.target.reason}`);
+  } else if (a.targetError) {
+    out.push(`no target: ${a.targetError.message}`);
+  }
+  return out;
+}

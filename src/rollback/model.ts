@@ -1,0 +1,130 @@
+// What a rollback is, as stored: the record (current state + everything learned so far) and the
+// append-only events that make its audit trail and its incident report.
+import type { EventSnapshot, PodSnapshot } from './kube-types.js';
+import type { RevisionEntry } from './revisions.js';
+import type { EventType, State } from './states.js';
+
+export interface Actor {
+  kind: 'user' | 'alert' | 'watch' | 'system';
+  /** Slack user id, alert fingerprint, watch condition or process name. */
+  id: string;
+  name?: string;
+  /** Slack user groups the person belongs to (resolved by the Slack adapter), for approver rules. */
+  groups?: string[];
+}
+
+/** One assessment source: its value, or why it is unavailable. Never thrown through the assessment. */
+export type Source<T> = { ok: true; value: T; ms: number } | { ok: false; unavailable: string; ms: number };
+
+export interface MetricsReading {
+  errorRatio: number | undefined;
+  p99Seconds: number | undefined;
+  baselineErrorRatio: number | undefined;
+  baselineP99Seconds: number | undefined;
+  /** When the baseline was taken: just before the current revision was created. */
+  baselineAt: string | undefined;
+  errorRatioQuery: string;
+  p99Query: string;
+}
+
+export interface MigrationState {
+  current: string | undefined;
+  /** Expected head recorded on the target revision's pod template. */
+  targetHead: string | undefined;
+  /** Expected head recorded on the current revision's pod template. */
+  currentHead: string | undefined;
+  /** The database is at a head the target revision does not know (downgrade needed first). */
+  ahead: boolean;
+  command: string[];
+}
+
+export interface RevisionRef {
+  revision: number;
+  replicaSet: string;
+  images: string[];
+  changeCause: string | undefined;
+  createdAt: string;
+}
+
+export interface Assessment {
+  at: string;
+  deployment: Source<{
+    generation: number;
+    uid: string;
+    replicas: number;
+    updated: number;
+    ready: number;
+    available: number;
+    paused: boolean;
+    conditions: { type: string; status: string; reason?: string; message?: string }[];
+  }>;
+  history: Source<Omit<RevisionEntry, 'annotations' | 'templateAnnotations'>[]>;
+  pods: Source<PodSnapshot[]>;
+  events: Source<EventSnapshot[]>;
+  errorLogs: Source<{ pod: string; lines: string[] }[]>;
+  health: Source<{ status: number; ms: number; error?: string }>;
+  ready: Source<{ status: number; ms: number; error?: string }>;
+  metrics: Source<MetricsReading>;
+  migration: Source<MigrationState>;
+  /** Where we are and where we would go; absent when no target exists (then the rollback fails). */
+  from: RevisionRef | undefined;
+  target: (RevisionRef & { reason: string }) | undefined;
+  targetError: { code: string; message: string } | undefined;
+  /** One line per finding, for people: what is wrong and why this target. */
+  findings: string[];
+}
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  /** What was asked (query, command, URL), what came back, and the bar it had to clear. */
+  evidence: { source: string; value: string; threshold: string };
+  detail?: string;
+}
+
+export interface Verification {
+  at: string;
+  passed: boolean;
+  checks: CheckResult[];
+}
+
+export interface Rollback {
+  id: string;
+  service: string;
+  namespace: string;
+  deployment: string;
+  state: State;
+  version: number;
+  mode: 'manual' | 'auto';
+  dryRun: boolean;
+  /** The revision asked for; 0 = kubectl's default (second-highest). */
+  toRevision: number;
+  reason: string;
+  requestedBy: Actor;
+  requestedAt: string;
+  updatedAt: string;
+  assessment?: Assessment;
+  approvals: { by: Actor; at: string }[];
+  decision?: { event: 'approve' | 'cancel'; by: Actor; at: string };
+  undo?: {
+    outcome: 'patched' | 'already_at_target';
+    at: string;
+    generation: number;
+    rollout?: { state: string; message: string; at: string; durationMs: number };
+  };
+  verification?: Verification;
+  failure?: { step: State; code: string; message: string; at: string };
+  report?: string;
+  /** Where the conversation about this rollback lives (set by the Slack adapter). */
+  thread?: { channel: string; ts: string };
+}
+
+export interface RollbackEvent {
+  id: string;
+  type: EventType | 'progress' | 'note' | 'created';
+  from: State | undefined;
+  to: State | undefined;
+  actor: Actor;
+  at: string;
+  data?: Record<string, unknown>;
+}

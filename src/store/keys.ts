@@ -1,0 +1,14 @@
+/** Every Redis key the bot uses, built in one place. `prefix` isolates deployments (and tests). */
+export function createKeys(prefix: string) {
+  return {
+    record: (id: string) => `${prefix}r:${id}`,
+    events: (id: string) => `${prefix}r:${id}:events`,
+    lease: (id: string) => `${prefix}r:${id}:lease`,
+    fence: (id: string) => `${prefix}r:${id}:fence`,
+    deploymentLock: (namespace: string, deployment: string) => `${prefix}lock:${namespace}/${deployment}`,
+    active: () => `${prefix}active`,
+    recent: () => `${prefix}recent`,
+    recentOf: (service: string) => `${prefix}recent:${service}`,
+  };
+}
+export type Keys = ReturnType<typeof createKeys>;

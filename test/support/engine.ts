@@ -1,0 +1,108 @@
+// Builds the real engine (kube, observe, Redis store, runner) against the test world, with the worked
+// example catalog from manifests/catalog.yaml pointed at one test namespace.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import type { Catalog, CatalogEntry } from '../../src/config/catalog-schema.js';
+import { parseCatalog } from '../../src/config/load-catalog.js';
+import { createKube } from '../../src/kube/create-kube.js';
+import { createObserve } from '../../src/observe/create-observe.js';
+import { buildReport } from '../../src/report/build-report.js';
+import type { Rollback } from '../../src/rollback/model.js';
+import type { NotifierPort, PagerPort } from '../../src/rollback/ports.js';
+import { silentLogger, systemClock } from '../../src/rollback/ports.js';
+import { createRunner, type RunnerDeps } from '../../src/rollback/runner.js';
+import { createRedisStore } from '../../src/store/create-redis-store.js';
+import type { WorldInfo } from './world/world.js';
+
+export const EXAMPLE_CATALOG = new URL('../../manifests/catalog.yaml', import.meta.url);
+
+/** The example's release-manager entry, moved into `namespace` and wired to the world's stand-in. */
+export function worldCatalog(
+  world: WorldInfo,
+  namespace: string,
+  tweak?: (svc: CatalogEntry) => void,
+): Catalog {
+  const catalog = parseCatalog(readFileSync(EXAMPLE_CATALOG, 'utf8'), 'manifests/catalog.yaml');
+  const svc = catalog.services.get('release-manager');
+  if (!svc) throw new Error('example catalog lost release-manager');
+  const base = `${world.standinUrl}/d/${namespace}/${svc.deployment}`;
+  svc.namespace = namespace;
+  svc.health.url = `${base}/health`;
+  svc.health.readyUrl = `${base}/ready`;
+  svc.smokeChecks = [
+    { name: 'api responds', http: { url: `${base}/ready`, expectStatus: 200 } },
+    { name: 'database reachable', exec: { command: ['alembic', 'current'] } },
+  ];
+  // The world's rate windows are seconds, not minutes (TEST_TIMINGS).
+  svc.metrics.errorRatioQuery = svc.metrics.errorRatioQuery.replaceAll('[5m]', '[15s]');
+  svc.metrics.p99Query = svc.metrics.p99Query.replaceAll('[5m]', '[15s]');
+  svc.verify = { restartWindowSeconds: 3, settleSeconds: 60 };
+  svc.rollout = { timeoutSeconds: 60 };
+  tweak?.(svc);
+  return catalog;
+}
+
+export interface Notice {
+  kind: keyof NotifierPort | 'page-start' | 'page-end';
+  state: string;
+  message?: string;
+}
+
+export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
+  const notices: Notice[] = [];
+  const rec = (kind: Notice['kind']) => async (r: Rollback, message?: string) => {
+    notices.push({ kind, state: r.state, ...(message ? { message } : {}) });
+  };
+  return {
+    notices,
+    assessed: rec('assessed'),
+    starting: rec('starting'),
+    progress: rec('progress'),
+    stateChanged: rec('stateChanged'),
+    finished: rec('finished'),
+  };
+}
+
+export function recordingPager(notices: Notice[]): PagerPort {
+  return {
+    rollbackStarted: async (r) => void notices.push({ kind: 'page-start', state: r.state }),
+    rollbackFinished: async (r) => void notices.push({ kind: 'page-end', state: r.state }),
+  };
+}
+
+export interface EngineOptions {
+  catalog: Catalog;
+  prefix?: string;
+  owner?: string;
+  leaseMs?: number;
+  prometheusUrl?: string;
+}
+
+export function createTestEngine(world: WorldInfo, o: EngineOptions) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(world.kubeconfig);
+  const redis = new Redis(world.redisUrl);
+  const prefix = o.prefix ?? `test:${randomBytes(4).toString('hex')}:`;
+  const store = createRedisStore(redis, prefix);
+  const notifier = recordingNotifier();
+  const kube = createKube(kc);
+  const deps: RunnerDeps = {
+    store,
+    kube,
+    observe: createObserve({ prometheusUrl: o.prometheusUrl ?? world.prometheusUrl }),
+    notifier,
+    pager: recordingPager(notifier.notices),
+    catalog: o.catalog,
+    clock: systemClock,
+    logger: silentLogger,
+    owner: o.owner ?? `test-${randomBytes(2).toString('hex')}`,
+    leaseMs: o.leaseMs ?? 5000,
+    renderReport: buildReport,
+    verifyPollMs: 1000,
+    sourceTimeoutMs: 5000,
+  };
+  const runner = createRunner(deps);
+  return { runner, store, kube, kc, redis, prefix, notifier, deps, close: () => redis.quit() };
+}
