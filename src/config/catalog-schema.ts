@@ -63,6 +63,8 @@ export const serviceSchema = z.object({
       passErrorRatio: z.number().min(0).max(1).default(0.01),
       /** Procedure: p99 above 2 s is critical. */
       p99ThresholdSeconds: z.number().positive().default(2),
+      /** The baseline is read this long before the current revision was created. */
+      baselineOffsetSeconds: z.number().nonnegative().default(60),
       /** Verification passes when p99 <= baseline * this factor (or <= the threshold when there is no baseline). */
       p99BaselineFactor: z.number().min(1).default(1.5),
     })

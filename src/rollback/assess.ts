@@ -125,8 +125,9 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
   const metricsP = bounded(t, async (): Promise<MetricsReading> => {
     const errorRatioQuery = fillQuery(svc.metrics.errorRatioQuery, vars);
     const p99Query = fillQuery(svc.metrics.p99Query, vars);
-    // Baseline: a minute before the current revision was created, i.e. before the suspect release.
-    const baselineAt = currentRs ? new Date(Date.parse(currentRs.creationTimestamp) - 60_000) : undefined;
+    // Baseline: shortly before the current revision was created, i.e. before the suspect release.
+    const offsetMs = svc.metrics.baselineOffsetSeconds * 1000;
+    const baselineAt = currentRs ? new Date(Date.parse(currentRs.creationTimestamp) - offsetMs) : undefined;
     const [er, p99, ber, bp99] = await Promise.all([
       observe.query(errorRatioQuery),
       observe.query(p99Query),

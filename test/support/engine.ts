@@ -38,6 +38,7 @@ export function worldCatalog(
   // The world's rate windows are seconds, not minutes (TEST_TIMINGS).
   svc.metrics.errorRatioQuery = svc.metrics.errorRatioQuery.replaceAll('[5m]', '[15s]');
   svc.metrics.p99Query = svc.metrics.p99Query.replaceAll('[5m]', '[15s]');
+  svc.metrics.baselineOffsetSeconds = 1;
   svc.verify = { restartWindowSeconds: 3, settleSeconds: 60 };
   svc.rollout = { timeoutSeconds: 60 };
   tweak?.(svc);

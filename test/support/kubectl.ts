@@ -63,6 +63,7 @@ export function deploymentYaml(o: {
   changeCause?: string;
   templateAnnotations?: Record<string, string>;
   paused?: boolean;
+  minReadySeconds?: number;
 }): string {
   const tplAnnotations = o.templateAnnotations
     ? `\n      annotations:\n${Object.entries(o.templateAnnotations)
@@ -80,7 +81,7 @@ metadata:
 spec:
   replicas: ${o.replicas ?? 3}
   progressDeadlineSeconds: ${o.progressDeadlineSeconds ?? 15}
-  revisionHistoryLimit: 10${o.paused ? '\n  paused: true' : ''}
+  revisionHistoryLimit: 10${o.paused ? '\n  paused: true' : ''}${o.minReadySeconds ? `\n  minReadySeconds: ${o.minReadySeconds}` : ''}
   selector:
     matchLabels: {app: ${o.app}}
   strategy:

@@ -16,7 +16,7 @@ export async function shipReleases(
   world: WorldInfo,
   namespace: string,
   releases: Release[],
-  replicas = 3,
+  opts: { replicas?: number; minReadySeconds?: number } = {},
 ): Promise<void> {
   for (const [i, rel] of releases.entries()) {
     await kubectlOk(
@@ -27,7 +27,8 @@ export async function shipReleases(
         name: NAME,
         app: 'release-manager',
         image: rel.image,
-        replicas,
+        replicas: opts.replicas ?? 3,
+        ...(opts.minReadySeconds ? { minReadySeconds: opts.minReadySeconds } : {}),
         changeCause: rel.cause,
         templateAnnotations: { [HEAD_ANNOTATION]: rel.head },
       }),
