@@ -118,11 +118,11 @@ export const serviceSchema = z.object({
     .prefault({}),
 });
 
+/** Service names are what people type after /rollback. */
+export const SERVICE_NAME = /^[a-z0-9][-a-z0-9]*$/;
+
 export const catalogSchema = z.object({
-  services: z.record(
-    z.string().regex(/^[a-z0-9][-a-z0-9]*$/, 'service names are lower-case letters, digits and "-"'),
-    serviceSchema,
-  ),
+  services: z.record(z.string(), serviceSchema),
 });
 
 export type ServiceConfig = z.infer<typeof serviceSchema>;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CodedError } from '../errors.js';
-import { type Catalog, type CatalogEntry, catalogSchema } from './catalog-schema.js';
+import { type Catalog, type CatalogEntry, catalogSchema, SERVICE_NAME } from './catalog-schema.js';
 import { formatIssues } from './format-issues.js';
 
 /** Parses and validates catalog YAML; throws one catalog_invalid error listing every problem. */
@@ -20,8 +20,14 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
     );
   }
   const parsed = catalogSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = formatIssues(parsed.error.issues, source);
+  // Names are checked apart from the schema so a bad name does not hide its entry's own problems.
+  const rawServices = (raw as { services?: unknown } | null)?.services;
+  const names = rawServices && typeof rawServices === 'object' ? Object.keys(rawServices) : [];
+  const nameProblems = names
+    .filter((n) => !SERVICE_NAME.test(n))
+    .map((n) => `${source}.services.${n}: service names are lower-case letters, digits and "-" (typed after /rollback)`);
+  if (!parsed.success || nameProblems.length) {
+    const lines = [...nameProblems, ...(parsed.success ? [] : formatIssues(parsed.error.issues, source))];
     throw new CodedError(
       'catalog_invalid',
       `${source} has ${lines.length} problem(s):\n${lines.map((l) => `  - ${l}`).join('\n')}`,
@@ -31,6 +37,7 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
       },
     );
   }
+  if (!parsed.success) throw new Error('unreachable');
   const services = new Map<string, CatalogEntry>();
   const seen = new Map<string, string>();
   const problems: string[] = [];
