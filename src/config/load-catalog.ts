@@ -25,7 +25,10 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
   const names = rawServices && typeof rawServices === 'object' ? Object.keys(rawServices) : [];
   const nameProblems = names
     .filter((n) => !SERVICE_NAME.test(n))
-    .map((n) => `${source}.services.${n}: service names are lower-case letters, digits and "-" (typed after /rollback)`);
+    .map(
+      (n) =>
+        `${source}.services.${n}: service names are lower-case letters, digits and "-" (typed after /rollback)`,
+    );
   if (!parsed.success || nameProblems.length) {
     const lines = [...nameProblems, ...(parsed.success ? [] : formatIssues(parsed.error.issues, source))];
     throw new CodedError(

@@ -1,0 +1,65 @@
+// The operator CLI over the same engine parts the bot uses.
+import type { Catalog } from '../config/catalog-schema.js';
+import { assess } from '../rollback/assess.js';
+import { lookupService } from '../rollback/lookup-service.js';
+import type { KubePort, ObservePort, StorePort } from '../rollback/ports.js';
+import { buildHistory, imagesOf, planUndo } from '../rollback/revisions.js';
+import { formatAssessment, formatHistory, formatStatus } from './format.js';
+import { type CliArgs, USAGE } from './parse-args.js';
+
+export interface CliDeps {
+  catalog: Catalog;
+  kube: KubePort;
+  observe: ObservePort;
+  /** Only `status` needs the store; built lazily so the other commands work without Redis. */
+  store: () => StorePort;
+  now: () => Date;
+  print: (text: string) => void;
+}
+
+export async function runCli(args: CliArgs, deps: CliDeps): Promise<void> {
+  const { kube, print } = deps;
+  if (args.command === 'help') {
+    print(USAGE);
+    return;
+  }
+  if (args.command === 'status') {
+    if (args.service) lookupService(deps.catalog, args.service);
+    print(formatStatus(await deps.store().listRecent(20, args.service), deps.now()));
+    return;
+  }
+  const svc = lookupService(deps.catalog, args.service ?? '');
+  if (args.command === 'assess') {
+    const a = await assess(
+      { kube, observe: deps.observe, now: deps.now, sourceTimeoutMs: 10_000 },
+      svc,
+      args.toRevision,
+    );
+    print(formatAssessment(svc.name, a, deps.now()));
+    return;
+  }
+  const d = await kube.readDeployment(svc.namespace, svc.deployment);
+  const sets = await kube.listReplicaSets(d);
+  if (args.command === 'history') {
+    print(`deployment.apps/${d.name} (${d.namespace})\n${formatHistory(buildHistory(d, sets), deps.now())}`);
+    return;
+  }
+  const plan = planUndo(d, sets, args.toRevision);
+  if (plan.kind === 'skip') {
+    print(`deployment.apps/${d.name} ${plan.message} (dry run)`);
+    return;
+  }
+  // The apiserver validates the exact patch without persisting it (kubectl --dry-run=server).
+  await kube.patchUndo(d, plan.template, plan.annotations, { dryRun: true });
+  const changed = Object.keys({ ...d.annotations, ...plan.annotations }).filter(
+    (k) => d.annotations[k] !== plan.annotations[k],
+  );
+  print(
+    [
+      `deployment.apps/${d.name} would be rolled back to revision ${plan.target.revision} (server dry run)`,
+      `  reason:      ${plan.target.reason}`,
+      `  images:      ${imagesOf(d.template).join(', ')} → ${imagesOf(plan.template).join(', ')}`,
+      `  annotations: ${changed.length ? changed.map((k) => `${k}: ${d.annotations[k] ?? '(none)'} → ${plan.annotations[k] ?? '(removed)'}`).join('\n               ') : 'unchanged'}`,
+    ].join('\n'),
+  );
+}
