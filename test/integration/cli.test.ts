@@ -2,11 +2,11 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
-import { freshNamespace } from '../support/namespaces.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { generationOf, shipReleases } from '../support/releases.js';
 
 const world = inject('world');
@@ -27,6 +27,7 @@ function cli(
 }
 
 describe('rollback-bot CLI', () => {
+  afterAll(() => deleteNamespaces(world));
   let ns: string;
   let env: Record<string, string>;
 

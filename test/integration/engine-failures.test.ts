@@ -4,7 +4,7 @@ import { isCodedError } from '../../src/errors.js';
 import { assess } from '../../src/rollback/assess.js';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { deploymentYaml, eventually, kubectlOk } from '../support/kubectl.js';
-import { freshNamespace } from '../support/namespaces.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { errorRatioAbove, generationOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
 
 const world = inject('world');
@@ -19,6 +19,7 @@ describe('rollback engine: failures', () => {
     return e;
   };
   afterAll(async () => {
+    await deleteNamespaces(world);
     for (const e of engines) {
       await e.runner.idle();
       await e.close();
@@ -33,6 +34,8 @@ describe('rollback engine: failures', () => {
       { image: 'registry.test/release-manager:v2-degraded', cause: 'Release v2', head: 'aaa111' },
       { image: 'registry.test/release-manager:v3-bad', cause: 'Release v3', head: 'aaa111' },
     ]);
+    // Enough traffic history that the error ratio is a measurement, not noise from a brand-new series.
+    await errorRatioAbove(world, ns, 0.05);
     const e = engine(world, { catalog: worldCatalog(world, ns, (svc) => (svc.verify.settleSeconds = 20)) });
     const r = await e.runner.request({ service: 'release-manager', reason: 'v3 crash-loops', actor: ALICE });
     const waiting = await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);

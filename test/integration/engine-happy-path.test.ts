@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
-import { freshNamespace } from '../support/namespaces.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import {
   databaseHead,
   errorRatioAbove,
@@ -38,6 +38,7 @@ describe('rollback engine: happy path', () => {
     await errorRatioAbove(world, ns, 0.05);
   });
   afterAll(async () => {
+    await deleteNamespaces(world);
     await engine.runner.idle();
     await engine.close();
   });
@@ -72,7 +73,10 @@ describe('rollback engine: happy path', () => {
       ahead: true,
     });
     expect(a.findings.join('\n')).toMatch(/CrashLoopBackOff/);
-    expect(notifier.notices.some((n) => n.kind === 'assessed' && n.state === 'awaiting_approval')).toBe(true);
+    // The assessment is posted right after the state is committed.
+    await eventually('assessment posted', async () =>
+      notifier.notices.some((n) => n.kind === 'assessed' && n.state === 'awaiting_approval'),
+    );
     // Nothing has been touched yet.
     expect(await generationOf(world, ns)).toBe(generationBefore);
 

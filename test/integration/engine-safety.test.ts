@@ -7,7 +7,7 @@ import { isCodedError } from '../../src/errors.js';
 import type { State } from '../../src/rollback/states.js';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
-import { freshNamespace } from '../support/namespaces.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { generationOf, imageOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
 
 const world = inject('world');
@@ -39,6 +39,7 @@ describe('rollback engine: safety', () => {
     await setDatabaseHead(world, 'aaa111');
   });
   afterAll(async () => {
+    await deleteNamespaces(world);
     for (const e of engines) {
       await e.runner.idle();
       await e.close();

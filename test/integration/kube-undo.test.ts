@@ -1,12 +1,12 @@
 // kubectl equivalence: the same history on twin Deployments (same name, two namespaces); kubectl rolls
 // one back, the engine's planUndo + patchUndo the other; target, template and annotations must match.
 import { KubeConfig } from '@kubernetes/client-node';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isCodedError } from '../../src/errors.js';
 import { createKube } from '../../src/kube/create-kube.js';
 import { buildHistory, planUndo } from '../../src/rollback/revisions.js';
 import { deploymentYaml, eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { freshNamespace } from '../support/namespaces.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 
 const world = inject('world');
 const NAME = 'twin';
@@ -15,6 +15,7 @@ const NAME = 'twin';
 type Raw = any;
 
 describe('undo matches kubectl rollout undo', () => {
+  afterAll(() => deleteNamespaces(world));
   const kc = new KubeConfig();
   kc.loadFromFile(world.kubeconfig);
   const kube = createKube(kc);

@@ -1,7 +1,7 @@
 // The stand-in release-manager and the world's agent, one small process:
 // - serves /health, /ready and /metrics for production/release-manager-prod (and /d/<ns>/<name>/... for
 //   any other Deployment), healthy or not according to the image the Deployment's template names;
-// - sends itself traffic for every Deployment (10 req/s each) so request/error/latency series are real;
+// - sends itself traffic for every Deployment (5 req/s each) so request/error/latency series are real;
 // - exports the kube-state-metrics series the alert rules use (KSM itself is not on the module proxy);
 // - gives every pod a KWOK `Logs` object pointing at good or bad CRI log files, by the pod's image.
 // Configured by env: KUBECONFIG, STANDIN_PORT, STANDIN_DIR.
@@ -28,7 +28,7 @@ const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const logFiles = writeLogFiles(dir);
 const PRIMARY = 'production/release-manager-prod';
-const RPS = 10;
+const RPS = 5;
 
 const deployments = makeInformer(kc, '/apis/apps/v1/deployments', () =>
   apps.listDeploymentForAllNamespaces(),
