@@ -48,7 +48,8 @@ export class CodedError extends Error {
 
   /** One line for a person: what happened and what to do next. */
   describe(): string {
-    return this.remedy ? `${this.message} ${this.remedy}` : this.message;
+    if (!this.remedy) return this.message;
+    return this.message.includes('\n') ? `${this.message}\n${this.remedy}` : `${this.message} ${this.remedy}`;
   }
 }
 

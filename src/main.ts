@@ -1,38 +1,107 @@
 // The composition root: the only place that reads process.env and builds clients.
-// Today it runs the operator CLI; the Slack bot is wired here too once it exists.
+// `serve` runs the bot; the other commands are the operator CLI.
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { parseArgs } from './cli/parse-args.js';
 import { runCli } from './cli/run-cli.js';
-import { loadEnv } from './config/env-schema.js';
+import type { Catalog } from './config/catalog-schema.js';
+import { type Env, loadEnv } from './config/env-schema.js';
 import { loadCatalog } from './config/load-catalog.js';
 import { asCodedError } from './errors.js';
 import { createKube } from './kube/create-kube.js';
+import { pingKube } from './kube/ping.js';
+import { createLogger } from './logger.js';
 import { createObserve } from './observe/create-observe.js';
+import { buildReport } from './report/build-report.js';
+import { systemClock } from './rollback/ports.js';
+import { createRunner } from './rollback/runner.js';
+import { createSlackApp } from './slack/create-slack-app.js';
+import { createSlackNotifier } from './slack/notifier.js';
 import { createRedisStore } from './store/create-redis-store.js';
 
-function kubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
+function kubeConfig(env: Env): KubeConfig {
   const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromCluster();
-  if (context) kc.setCurrentContext(context);
+  if (env.KUBE_CONTEXT) kc.setCurrentContext(env.KUBE_CONTEXT);
   return kc;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function serve(env: Env, catalog: Catalog): Promise<void> {
+  const logger = createLogger();
+  const kc = kubeConfig(env);
+  const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
+  redis.on('error', (err) => logger.warn('redis', { error: err.message }));
+  const store = createRedisStore(redis);
+  const slack = createSlackApp(
+    {
+      botToken: env.SLACK_BOT_TOKEN ?? '',
+      ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
+      ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
+      ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+      port: env.PORT,
+    },
+    {
+      async check() {
+        const checks: Record<string, string> = {};
+        const [r, k] = await Promise.allSettled([redis.ping(), pingKube(kc)]);
+        checks.redis = r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`;
+        checks.kubernetes = k.status === 'fulfilled' ? 'ok' : `unavailable: ${(k.reason as Error).message}`;
+        return { ok: r.status === 'fulfilled' && k.status === 'fulfilled', checks };
+      },
+    },
+  );
+  const runner = createRunner({
+    store,
+    kube: createKube(kc),
+    observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
+    notifier: createSlackNotifier(slack.client, catalog, logger),
+    catalog,
+    clock: systemClock,
+    logger,
+    owner: `${env.HOSTNAME}-${process.pid}`,
+    leaseMs: env.LEASE_MS,
+    renderReport: buildReport,
+  });
+  slack.listen(runner, catalog, logger);
+  await slack.start();
+  const resumed = await runner.resume();
+  logger.info('rollback-bot started', {
+    port: env.PORT,
+    mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',
+    services: catalog.services.size,
+    resumed,
+  });
+
+  const stop = async (signal: string) => {
+    logger.info('stopping', { signal });
+    await slack.stop().catch(() => {});
+    // Work in progress keeps its lease until it lapses; another replica (or this one, restarted) resumes it.
+    await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 5000))]);
+    redis.disconnect();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === 'serve') {
+    const env = loadEnv(process.env, ['redis', 'slack']);
+    await serve(env, loadCatalog(env.CATALOG_PATH));
+    return undefined; // keeps running
+  }
   const args = parseArgs(argv);
   const env = loadEnv(process.env, args.command === 'status' ? ['redis'] : []);
   const catalog = loadCatalog(env.CATALOG_PATH);
-  const kube = createKube(kubeConfig(env.KUBECONFIG, env.KUBE_CONTEXT));
-  const observe = createObserve({ prometheusUrl: env.PROMETHEUS_URL });
   let redis: Redis | undefined;
   try {
     await runCli(args, {
       catalog,
-      kube,
-      observe,
+      kube: createKube(kubeConfig(env)),
+      observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
       store: () => {
-        redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1, lazyConnect: false });
+        redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });
         return createRedisStore(redis);
       },
       now: () => new Date(),
@@ -45,10 +114,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
   (err: unknown) => {
-    const e = asCodedError(err);
-    console.error(`error: ${e.describe()}`);
+    console.error(`error: ${asCodedError(err).describe()}`);
     process.exit(1);
   },
 );

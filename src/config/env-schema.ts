@@ -32,6 +32,8 @@ export const envSchema = z.object({
     .optional(),
   /** Slack signing secret for HTTP mode. */
   SLACK_SIGNING_SECRET: optionalString,
+  /** Slack Web API base URL; only for a local Slack emulator (tests, demo). */
+  SLACK_API_URL: z.url().optional(),
   /** PagerDuty Events API v2 routing key. */
   PAGERDUTY_ROUTING_KEY: optionalString,
   /** Bearer token Alertmanager must send to the webhook. */
@@ -40,6 +42,8 @@ export const envSchema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   /** Identifies this replica in locks and the audit trail. */
   HOSTNAME: z.string().default('rollback-bot'),
+  /** Work-lease TTL in ms: how soon another replica may resume a rollback whose owner died. */
+  LEASE_MS: z.coerce.number().int().min(500).default(15_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

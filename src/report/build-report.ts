@@ -1,5 +1,6 @@
 // The incident report: the procedure's template, filled from the rollback's record and event log.
 // Deterministic (same inputs, same text); what only people know stays a placeholder.
+import { checklistState, POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Actor, Rollback, RollbackEvent } from '../rollback/model.js';
 
 const time = (iso: string) => `${iso.slice(11, 19)} UTC`;
@@ -7,30 +8,6 @@ const day = (iso: string) => iso.slice(0, 10);
 const who = (a: Actor) =>
   a.kind === 'user' ? `<@${a.id}>${a.name ? ` (${a.name})` : ''}` : `${a.name ?? a.id} (${a.kind})`;
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-
-/** Checklist items ticked in the thread, from "checklist" note events (last tick per item wins). */
-export function checklistState(
-  events: RollbackEvent[],
-): Map<string, { done: boolean; by: Actor; at: string }> {
-  const out = new Map<string, { done: boolean; by: Actor; at: string }>();
-  for (const e of events) {
-    if (e.type === 'note' && e.data?.kind === 'checklist') {
-      out.set(String(e.data.item), { done: e.data.done === true, by: e.actor, at: e.at });
-    }
-  }
-  return out;
-}
-
-export const POST_ROLLBACK_CHECKLIST = [
-  'Test login functionality',
-  'Verify deployment history display',
-  'Confirm release notes are accessible',
-  'Check that previous releases are still visible',
-  'Verify API endpoints respond correctly',
-  'Run data integrity checks',
-  'Check for orphaned records from the failed deployment',
-  'No new alerts firing',
-];
 
 function timeline(r: Rollback, events: RollbackEvent[]): string[] {
   const lines: { at: string; text: string }[] = [];

@@ -7,6 +7,7 @@ import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError, CodedError, type ErrorCode, isCodedError } from '../errors.js';
 import { assess } from './assess.js';
 import { assertMayDecide } from './authorize.js';
+import { checklistState, POST_ROLLBACK_CHECKLIST } from './checklist.js';
 import { lookupService } from './lookup-service.js';
 import type { Actor, Rollback, RollbackEvent } from './model.js';
 import type {
@@ -20,10 +21,12 @@ import type {
   StorePort,
 } from './ports.js';
 import {
+  buildHistory,
   chooseTarget,
   findNewReplicaSet,
   ownedReplicaSets,
   patchFor,
+  type RevisionEntry,
   templateAnnotations,
 } from './revisions.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
@@ -55,6 +58,8 @@ export interface RequestInput {
   reason: string;
   actor: Actor;
   mode?: 'manual' | 'auto';
+  /** Where the conversation lives (the Slack root message), when the request came from Slack. */
+  thread?: { channel: string; ts: string };
 }
 
 /** Errors that mean "someone else owns this now": stop quietly, do not mark the rollback failed. */
@@ -410,6 +415,20 @@ export function createRunner(deps: RunnerDeps) {
     running.add(tracked);
   }
 
+  /** Everything about a request that can be refused before anything is written. */
+  async function check(input: Pick<RequestInput, 'service' | 'toRevision'>): Promise<CatalogEntry> {
+    const svc = lookupService(deps.catalog, input.service);
+    const toRevision = input.toRevision ?? 0;
+    if (!Number.isSafeInteger(toRevision) || toRevision < 0) {
+      throw new CodedError('rollback_bad_revision', `"${input.toRevision}" is not a revision number`, {
+        remedy: 'Use a whole number from `/rollback history`.',
+      });
+    }
+    const d = await kube.readDeployment(svc.namespace, svc.deployment);
+    chooseTarget(d, await kube.listReplicaSets(d), toRevision);
+    return svc;
+  }
+
   async function decide(id: string, actor: Actor, decision: 'approve' | 'cancel'): Promise<Rollback> {
     const r = await store.get(id);
     if (!r) throw new CodedError('rollback_not_found', `no rollback ${id}`);
@@ -469,16 +488,11 @@ export function createRunner(deps: RunnerDeps) {
      * Validates and records a rollback request, then assesses it in the background. Bad input (unknown
      * service, revision not in history, no history, missing Deployment) throws before anything is written.
      */
+    check,
+
     async request(input: RequestInput): Promise<Rollback> {
-      const svc = lookupService(deps.catalog, input.service);
+      const svc = await check(input);
       const toRevision = input.toRevision ?? 0;
-      if (!Number.isSafeInteger(toRevision) || toRevision < 0) {
-        throw new CodedError('rollback_bad_revision', `"${input.toRevision}" is not a revision number`, {
-          remedy: 'Use a whole number from `/rollback history`.',
-        });
-      }
-      const d = await kube.readDeployment(svc.namespace, svc.deployment);
-      chooseTarget(d, await kube.listReplicaSets(d), toRevision);
       const now = clock.now().toISOString();
       const r: Rollback = {
         id: deps.newId?.() ?? randomUUID(),
@@ -495,6 +509,7 @@ export function createRunner(deps: RunnerDeps) {
         requestedAt: now,
         updatedAt: now,
         approvals: [],
+        ...(input.thread ? { thread: input.thread } : {}),
       };
       await store.create(
         r,
@@ -524,6 +539,51 @@ export function createRunner(deps: RunnerDeps) {
     },
 
     get: (id: string) => store.get(id),
+
+    recent: (limit: number, service?: string) =>
+      store.listRecent(limit, service ? lookupService(deps.catalog, service).name : undefined),
+
+    async history(service: string): Promise<RevisionEntry[]> {
+      const svc = lookupService(deps.catalog, service);
+      const d = await kube.readDeployment(svc.namespace, svc.deployment);
+      return buildHistory(d, await kube.listReplicaSets(d));
+    },
+
+    /**
+     * Records what a checklist click changed (Slack sends the whole selection) in the audit trail,
+     * and re-renders the stored report of a finished rollback.
+     */
+    async recordChecklist(id: string, actor: Actor, selected: string[]): Promise<Rollback> {
+      const r = await store.get(id);
+      if (!r) throw new CodedError('rollback_not_found', `no rollback ${id}`);
+      const before = checklistState(await store.events(id));
+      for (const item of POST_ROLLBACK_CHECKLIST) {
+        const done = selected.includes(item);
+        if ((before.get(item)?.done ?? false) !== done) {
+          await store.append(event(r, 'note', actor, r.state, r.state, { kind: 'checklist', item, done }));
+        }
+      }
+      if (!TERMINAL.has(r.state)) return r;
+      const report = deps.renderReport(r, await store.events(id));
+      return store.commit(
+        { state: r.state, version: r.version },
+        { ...r, report },
+        event(r, 'progress', system, r.state, r.state, {
+          milestone: 'report re-rendered with the checklist',
+        }),
+        undefined,
+      );
+    },
+
+    /** Whether the person may approve (for showing refusals early; approve() checks again). */
+    mayApprove(r: Rollback, actor: Actor): boolean {
+      try {
+        assertMayDecide(serviceOf(r), r, actor, 'approve');
+        return true;
+      } catch {
+        return false;
+      }
+    },
 
     /** Resolves when every rollback this process is working on has stopped (waits for people or ended). */
     async idle(): Promise<void> {

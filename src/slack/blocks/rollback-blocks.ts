@@ -1,0 +1,187 @@
+// Block Kit for a rollback's thread: pure functions of the rollback record.
+
+import type { Assessment, Rollback } from '../../rollback/model.js';
+import { ACTION, BLOCK } from '../ids.js';
+import { clip, code, context, header, type KnownBlock, STATE_LABEL, section, utc } from './text.js';
+
+const who = (r: Rollback) =>
+  r.requestedBy.kind === 'user'
+    ? `<@${r.requestedBy.id}>`
+    : `${r.requestedBy.name ?? r.requestedBy.id} (${r.requestedBy.kind})`;
+const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+const sec = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(2)} s`);
+
+export function rootText(r: Rollback): string {
+  return `Rollback of ${r.service}: ${r.state.replace('_', ' ')}`;
+}
+
+/** The channel-level message, updated in place as the rollback moves. */
+export function buildRoot(r: Rollback): KnownBlock[] {
+  const t = r.assessment?.target;
+  const f = r.assessment?.from;
+  const lines = [
+    `*${r.dryRun ? 'Dry run: ' : ''}${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} of \`${r.service}\`* (\`${r.namespace}/${r.deployment}\`)`,
+    `*State:* ${STATE_LABEL[r.state] ?? r.state}`,
+    `*Requested by* ${who(r)}${r.reason ? `: ${r.reason}` : ''}`,
+  ];
+  if (t)
+    lines.push(
+      `*Plan:* revision ${f?.revision ?? '?'} \`${f?.images.join(', ') ?? '?'}\` → revision ${t.revision} \`${t.images.join(', ')}\``,
+    );
+  if (r.failure) lines.push(`*Failed in ${r.failure.step}:* ${r.failure.message}`);
+  if (r.verification) lines.push(`*Verification:* ${r.verification.passed ? 'passed' : 'FAILED'}`);
+  return [section(lines.join('\n')), context(`id \`${r.id}\` · details in the thread`)];
+}
+
+function assessmentLines(a: Assessment): KnownBlock[] {
+  const blocks: KnownBlock[] = [];
+  if (a.findings.length) blocks.push(section(`*Findings*\n${a.findings.map((x) => `• ${x}`).join('\n')}`));
+  if (a.history.ok && a.history.value.length) {
+    const rows = a.history.value.map((h) => {
+      const mark = h.current ? '← current' : h.revision === a.target?.revision ? '← target' : '';
+      return `${String(h.revision).padEnd(4)} ${clip(h.changeCause ?? '<none>', 30).padEnd(30)} ${clip(h.images.join(','), 60)} ${mark}`;
+    });
+    blocks.push(section(`*Rollout history*\n${code(rows.slice(-10))}`));
+  }
+  if (a.pods.ok && a.pods.value.length) {
+    const rows = a.pods.value.slice(0, 12).map((p) => {
+      const restarts = p.containers.reduce((n, c) => n + c.restartCount, 0);
+      const reason = p.containers
+        .map((c) => c.waitingReason)
+        .filter(Boolean)
+        .join(',');
+      return `${clip(p.name, 45).padEnd(45)} ${p.phase.padEnd(8)} ${p.ready ? 'ready' : 'NOT READY'} restarts=${restarts}${reason ? ` ${reason}` : ''}`;
+    });
+    blocks.push(section(`*Pods*\n${code(rows)}`));
+  }
+  if (a.errorLogs.ok) {
+    const lines = a.errorLogs.value.flatMap((l) => l.lines.slice(-4).map((x) => `${l.pod.slice(-5)}: ${x}`));
+    if (lines.length)
+      blocks.push(section(`*Recent error lines*\n${code(lines.slice(0, 12).map((x) => clip(x, 200)))}`));
+  }
+  const m = a.metrics.ok ? a.metrics.value : undefined;
+  const facts = [
+    `*Error rate:* ${m ? `${pct(m.errorRatio)} (before: ${pct(m.baselineErrorRatio)})` : `unavailable: ${a.metrics.ok ? '' : a.metrics.unavailable}`}`,
+    `*p99:* ${m ? `${sec(m.p99Seconds)} (before: ${sec(m.baselineP99Seconds)})` : 'unavailable'}`,
+    `*/health:* ${a.health.ok ? a.health.value.status || a.health.value.error : `unavailable: ${a.health.unavailable}`}`,
+    `*Migrations:* ${a.migration.ok ? `${a.migration.value.current ?? 'none'}${a.migration.value.ahead ? ` → downgrade to ${a.migration.value.targetHead} first` : ''}` : a.migration.unavailable}`,
+  ];
+  blocks.push(section(facts.join('\n')));
+  return blocks;
+}
+
+/** The assessment in the thread; with Approve/Cancel while it awaits approval. */
+export function buildAssessment(r: Rollback): KnownBlock[] {
+  const a = r.assessment;
+  if (!a) return [section('No assessment.')];
+  const blocks: KnownBlock[] = [header(`Assessment: ${r.service}`), ...assessmentLines(a)];
+  const t = a.target;
+  if (t) blocks.push(section(`*Target:* revision ${t.revision} \`${t.images.join(', ')}\` — ${t.reason}`));
+  if (r.state === 'awaiting_approval' && t) blocks.push(...buildDecisionButtons(r));
+  if (r.dryRun)
+    blocks.push(context('Dry run: nothing will be changed. Run without `--dry-run` to roll back.'));
+  return blocks.slice(0, 50);
+}
+
+export function buildDecisionButtons(r: Rollback): KnownBlock[] {
+  const a = r.assessment;
+  const from = a?.from ? `revision ${a.from.revision} (${a.from.images.join(', ')})` : 'the current revision';
+  const to = a?.target ? `revision ${a.target.revision} (${a.target.images.join(', ')})` : '?';
+  const migration =
+    a?.migration.ok && a.migration.value.ahead
+      ? ` The database is first migrated down to ${a.migration.value.targetHead}.`
+      : '';
+  return [
+    {
+      type: 'actions',
+      block_id: BLOCK.decision,
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTION.approve,
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Approve rollback' },
+          value: r.id,
+          confirm: {
+            title: { type: 'plain_text', text: 'Roll back now?' },
+            text: {
+              type: 'mrkdwn',
+              text: clip(`Roll back \`${r.service}\` from ${from} to ${to}.${migration}`, 300),
+            },
+            confirm: { type: 'plain_text', text: 'Roll back' },
+            deny: { type: 'plain_text', text: 'Not yet' },
+            style: 'danger',
+          },
+        },
+        {
+          type: 'button',
+          action_id: ACTION.cancel,
+          text: { type: 'plain_text', text: 'Cancel' },
+          value: r.id,
+        },
+      ],
+    },
+  ];
+}
+
+/** Replaces the buttons once someone decided. */
+export function buildDecided(r: Rollback): KnownBlock[] {
+  const d = r.decision;
+  if (!d) return [];
+  const verb = d.event === 'approve' ? ':white_check_mark: Approved' : ':no_entry_sign: Cancelled';
+  return [context(`${verb} by <@${d.by.id}> at ${utc(d.at)}`)];
+}
+
+/** The procedure's step 2 announcement. */
+export function startingText(r: Rollback): string {
+  const reason = r.reason || r.assessment?.findings[0] || 'a failed release';
+  const to = r.assessment?.target
+    ? ` (revision ${r.assessment.target.revision}, ${r.assessment.target.images.join(', ')})`
+    : '';
+  return `Initiating rollback of ${r.service} to previous version${to} due to ${reason}. ETA: 5 minutes`;
+}
+
+export function buildSummary(r: Rollback): KnownBlock[] {
+  const v = r.verification;
+  const lines = [
+    r.state === 'completed'
+      ? `:white_check_mark: *Rollback of \`${r.service}\` complete and verified.*`
+      : `:x: *Rollback of \`${r.service}\` ${r.failure ? `failed in ${r.failure.step}` : 'did not pass verification'}.*`,
+  ];
+  if (r.failure) lines.push(r.failure.message);
+  const blocks: KnownBlock[] = [section(lines.join('\n'))];
+  if (v) {
+    const rows = v.checks.map(
+      (c) =>
+        `${c.passed ? '✓' : '✗'} ${clip(c.name, 34).padEnd(34)} ${clip(c.evidence.value, 40).padEnd(40)} (${clip(c.evidence.threshold, 40)})`,
+    );
+    blocks.push(section(`*Verification*\n${code(rows)}`));
+  }
+  blocks.push(
+    context('The incident report is attached. Tick the post-rollback checks below as you do them.'),
+  );
+  return blocks;
+}
+
+/** Checkboxes whose block_id carries the rollback id, so a tick needs no lookup to find its rollback. */
+export function buildChecklist(rollbackId: string, items: string[], ticked: Set<string>): KnownBlock[] {
+  const options = items
+    .slice(0, 10)
+    .map((item, i) => ({ text: { type: 'mrkdwn' as const, text: clip(item, 75) }, value: `item-${i}` }));
+  const initial = options.filter((o, i) => ticked.has(items[i] ?? '') && o);
+  return [
+    section('*Post-rollback checklist* (from the procedure)'),
+    {
+      type: 'actions',
+      block_id: `${BLOCK.checklist}:${rollbackId}`,
+      elements: [
+        {
+          type: 'checkboxes',
+          action_id: ACTION.checklist,
+          options,
+          ...(initial.length ? { initial_options: initial } : {}),
+        },
+      ],
+    },
+  ];
+}

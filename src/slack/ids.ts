@@ -1,0 +1,13 @@
+/** Every Slack id the bot uses; slack-manifest.yml declares the same command. */
+export const SLASH_COMMAND = '/rollback';
+
+export const ACTION = {
+  approve: 'rollback_approve',
+  cancel: 'rollback_cancel',
+  checklist: 'rollback_checklist',
+} as const;
+
+export const BLOCK = {
+  decision: 'rollback_decision',
+  checklist: 'rollback_checklist_block',
+} as const;

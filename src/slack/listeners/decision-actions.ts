@@ -1,0 +1,84 @@
+// Approve / Cancel clicks and checklist ticks. Authorization happens in the domain (approver rules);
+// the listener resolves the clicker's user groups, makes one domain call and re-renders.
+import type { App, BlockAction, ButtonAction, CheckboxesAction, RespondFn } from '@slack/bolt';
+import type { Catalog } from '../../config/catalog-schema.js';
+import { asCodedError } from '../../errors.js';
+import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
+import type { Actor } from '../../rollback/model.js';
+import type { Logger } from '../../rollback/ports.js';
+import type { Runner } from '../../rollback/runner.js';
+import { buildError } from '../blocks/reply-blocks.js';
+import { buildDecided } from '../blocks/rollback-blocks.js';
+import type { Directory } from '../directory.js';
+import { ACTION, BLOCK } from '../ids.js';
+
+export interface ActionDeps {
+  runner: Runner;
+  catalog: Catalog;
+  directory: Directory;
+  logger: Logger;
+}
+
+const refuse = (respond: RespondFn, text: string, blocks: ReturnType<typeof buildError>) =>
+  respond({ response_type: 'ephemeral', replace_original: false, text, blocks }).catch(() => {});
+
+export function registerDecisionActions(app: App, deps: ActionDeps): void {
+  const approverGroups = [...new Set([...deps.catalog.services.values()].flatMap((s) => s.approvers.groups))];
+
+  async function actorOf(body: BlockAction): Promise<Actor> {
+    const groups = approverGroups.length
+      ? await deps.directory.groupsOf(body.user.id, approverGroups).catch(() => [])
+      : [];
+    return {
+      kind: 'user',
+      id: body.user.id,
+      name: body.user.username ?? body.user.name ?? body.user.id,
+      groups,
+    };
+  }
+
+  for (const decision of ['approve', 'cancel'] as const) {
+    app.action<BlockAction<ButtonAction>>(
+      ACTION[decision],
+      async ({ ack, body, action, client, respond }) => {
+        await ack();
+        try {
+          const r = await (decision === 'approve' ? deps.runner.approve : deps.runner.cancel)(
+            action.value ?? '',
+            await actorOf(body),
+          );
+          const channel = body.container.channel_id as string | undefined;
+          const ts = body.container.message_ts as string | undefined;
+          const blocks = body.message?.blocks as { block_id?: string }[] | undefined;
+          if (channel && ts && blocks) {
+            const replaced = blocks.flatMap((b) => (b.block_id === BLOCK.decision ? buildDecided(r) : [b]));
+            await client.chat.update({
+              channel,
+              ts,
+              text: `${decision === 'approve' ? 'Approved' : 'Cancelled'} by <@${body.user.id}>`,
+              blocks: replaced as never,
+            });
+          }
+        } catch (err) {
+          const e = asCodedError(err);
+          if (e.code === 'internal') deps.logger.error('decision failed', { error: e.message });
+          await refuse(respond, e.message, buildError(e));
+        }
+      },
+    );
+  }
+
+  app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
+    await ack();
+    const id = action.block_id.slice(BLOCK.checklist.length + 1);
+    // Option values are `item-<index>` into the procedure's checklist.
+    const selected = action.selected_options
+      .map((o) => POST_ROLLBACK_CHECKLIST[Number((o.value ?? '').slice(5))] ?? '')
+      .filter(Boolean);
+    try {
+      await deps.runner.recordChecklist(id, await actorOf(body), selected);
+    } catch (err) {
+      await refuse(respond, asCodedError(err).message, buildError(asCodedError(err)));
+    }
+  });
+}

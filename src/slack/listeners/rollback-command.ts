@@ -1,0 +1,97 @@
+// /rollback: ack at once (never after Kubernetes or Redis), then parse, check and start.
+import type { App, RespondFn, SlashCommand } from '@slack/bolt';
+import type { Catalog } from '../../config/catalog-schema.js';
+import { asCodedError, CodedError } from '../../errors.js';
+import { lookupService } from '../../rollback/lookup-service.js';
+import type { Actor } from '../../rollback/model.js';
+import type { Logger } from '../../rollback/ports.js';
+import type { Runner } from '../../rollback/runner.js';
+import { buildError, buildHelp, buildHistory, buildStatus } from '../blocks/reply-blocks.js';
+import { section } from '../blocks/text.js';
+import { SLASH_COMMAND } from '../ids.js';
+import { parseCommand } from '../parse-command.js';
+
+export interface CommandDeps {
+  runner: Runner;
+  catalog: Catalog;
+  logger: Logger;
+}
+
+const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
+  respond({ response_type: 'ephemeral', replace_original: false, text, blocks });
+
+function inChannel(channel: string, command: SlashCommand): boolean {
+  return channel === command.channel_id || channel.replace(/^#/, '') === command.channel_name;
+}
+
+export function registerRollbackCommand(app: App, deps: CommandDeps): void {
+  app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
+    await ack();
+    const actor: Actor = { kind: 'user', id: command.user_id, name: command.user_name };
+    try {
+      const cmd = parseCommand(command.text);
+      switch (cmd.kind) {
+        case 'help':
+          await ephemeral(respond, buildHelp(), 'rollback help');
+          return;
+        case 'status':
+          await ephemeral(respond, buildStatus(await deps.runner.recent(15, cmd.service)), 'rollback status');
+          return;
+        case 'history':
+          await ephemeral(
+            respond,
+            buildHistory(cmd.service, await deps.runner.history(cmd.service)),
+            `history of ${cmd.service}`,
+          );
+          return;
+        case 'rollback': {
+          const svc = lookupService(deps.catalog, cmd.service);
+          if (!inChannel(svc.channel, command)) {
+            throw new CodedError(
+              'rollback_unauthorized',
+              `rollbacks of \`${svc.name}\` are run in ${svc.channel}`,
+              {
+                remedy: `Run \`/rollback ${command.text}\` there, so the thread is where the incident is.`,
+              },
+            );
+          }
+          await deps.runner.check(cmd);
+          const root = await client.chat.postMessage({
+            channel: command.channel_id,
+            text: `Rollback of ${svc.name} requested by <@${actor.id}>`,
+            blocks: [
+              section(
+                `:hourglass_flowing_sand: *${cmd.dryRun ? 'Dry run: ' : ''}Rollback of \`${svc.name}\`* requested by <@${actor.id}>${cmd.reason ? `: ${cmd.reason}` : ''}. Assessing…`,
+              ),
+            ],
+          });
+          const thread = { channel: command.channel_id, ts: root.ts ?? '' };
+          try {
+            await deps.runner.request({
+              service: svc.name,
+              toRevision: cmd.toRevision,
+              dryRun: cmd.dryRun,
+              reason: cmd.reason || 'requested in Slack',
+              actor,
+              thread,
+            });
+          } catch (err) {
+            const e = asCodedError(err);
+            await client.chat.update({
+              channel: thread.channel,
+              ts: thread.ts,
+              text: `Not started: ${e.message}`,
+              blocks: buildError(e),
+            });
+            throw e;
+          }
+          return;
+        }
+      }
+    } catch (err) {
+      const e = asCodedError(err);
+      if (e.code === 'internal') deps.logger.error('slash command failed', { error: e.message });
+      await ephemeral(respond, buildError(e), e.message).catch(() => {});
+    }
+  });
+}

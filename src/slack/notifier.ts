@@ -1,0 +1,176 @@
+// The notifier port on Slack: the root message updated in place, everything else in its thread.
+// Rollout progress is coalesced to at most one update per second per rollback.
+import type { webApi } from '@slack/bolt';
+import type { Catalog } from '../config/catalog-schema.js';
+import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
+import type { Rollback } from '../rollback/model.js';
+import type { Logger, NotifierPort } from '../rollback/ports.js';
+import {
+  buildAssessment,
+  buildChecklist,
+  buildRoot,
+  buildSummary,
+  rootText,
+  startingText,
+} from './blocks/rollback-blocks.js';
+import { section } from './blocks/text.js';
+
+type WebClient = webApi.WebClient;
+
+const PROGRESS_INTERVAL_MS = 1000;
+
+interface Progress {
+  ts?: Promise<string | undefined>;
+  lastSent: number;
+  pending?: string;
+  timer?: NodeJS.Timeout;
+}
+
+export function createSlackNotifier(
+  client: WebClient,
+  catalog: Catalog,
+  logger: Logger,
+): NotifierPort & { flush(): Promise<void> } {
+  const progress = new Map<string, Progress>();
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p)).catch(() => {});
+    return p;
+  };
+
+  async function inThread(
+    r: Rollback,
+    text: string,
+    blocks: ReturnType<typeof buildRoot>,
+    broadcast = false,
+  ): Promise<string | undefined> {
+    if (!r.thread) return undefined;
+    const res = await client.chat.postMessage({
+      channel: r.thread.channel,
+      thread_ts: r.thread.ts,
+      text,
+      blocks,
+      reply_broadcast: broadcast,
+    });
+    return res.ts;
+  }
+
+  function sendProgress(r: Rollback, p: Progress): void {
+    const message = p.pending;
+    if (!message || !r.thread) return;
+    p.pending = undefined;
+    p.lastSent = Date.now();
+    const thread = r.thread;
+    const blocks = [section(`:rewind: ${message}`)];
+    if (!p.ts) {
+      p.ts = track(
+        client.chat
+          .postMessage({ channel: thread.channel, thread_ts: thread.ts, text: message, blocks })
+          .then((x) => x.ts),
+      );
+    } else {
+      const tsP = p.ts;
+      track(
+        tsP
+          .then((ts) =>
+            ts ? client.chat.update({ channel: thread.channel, ts, text: message, blocks }) : undefined,
+          )
+          .catch((err: unknown) => {
+            logger.warn('progress update failed', { error: (err as Error).message });
+          }),
+      );
+    }
+  }
+
+  return {
+    async stateChanged(r) {
+      if (!r.thread) return;
+      await track(
+        client.chat.update({
+          channel: r.thread.channel,
+          ts: r.thread.ts,
+          text: rootText(r),
+          blocks: buildRoot(r),
+        }),
+      );
+    },
+
+    async assessed(r) {
+      await track(inThread(r, `Assessment of ${r.service}`, buildAssessment(r)));
+    },
+
+    async starting(r) {
+      const text = startingText(r);
+      await track(inThread(r, text, [section(`:mega: ${text}`)], true));
+      const svc = catalog.services.get(r.service);
+      const em = svc?.notify.engineeringManager;
+      if (em) {
+        const im = await track(client.conversations.open({ users: em }));
+        const channel = im.channel?.id;
+        const link = r.thread ? ` Follow it in <#${r.thread.channel}>.` : '';
+        if (channel)
+          await track(
+            client.chat.postMessage({
+              channel,
+              text: `${text}.${link}`,
+              blocks: [section(`:mega: ${text}.${link}`)],
+            }),
+          );
+      }
+      const group = svc?.notify.monitoringGroup;
+      if (group) {
+        const heads = `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`;
+        await track(inThread(r, heads, [section(heads)]));
+      }
+    },
+
+    async progress(r, message) {
+      let p = progress.get(r.id);
+      if (!p) {
+        p = { lastSent: 0 };
+        progress.set(r.id, p);
+      }
+      p.pending = message;
+      const wait = p.lastSent + PROGRESS_INTERVAL_MS - Date.now();
+      if (wait <= 0) sendProgress(r, p);
+      else if (!p.timer) {
+        const state = p;
+        state.timer = setTimeout(() => {
+          state.timer = undefined;
+          sendProgress(r, state);
+        }, wait);
+      }
+    },
+
+    async finished(r, report) {
+      const p = progress.get(r.id);
+      if (p?.timer) {
+        clearTimeout(p.timer);
+        p.timer = undefined;
+        sendProgress(r, p);
+      }
+      progress.delete(r.id);
+      if (!r.thread) return;
+      const day = r.requestedAt.slice(0, 10);
+      await track(
+        client.filesUploadV2({
+          channel_id: r.thread.channel,
+          thread_ts: r.thread.ts,
+          content: report,
+          filename: `incident-report-${r.service}-${day}.md`,
+          title: `Incident report: rollback of ${r.service} (${day})`,
+        }),
+      );
+      await track(inThread(r, `Rollback of ${r.service}: ${r.state}`, buildSummary(r)));
+      await track(
+        inThread(r, 'Post-rollback checklist', buildChecklist(r.id, POST_ROLLBACK_CHECKLIST, new Set())),
+      );
+    },
+
+    /** Waits for every Slack call started so far (tests, and shutdown). */
+    async flush() {
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
