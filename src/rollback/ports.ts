@@ -129,6 +129,25 @@ export interface StorePort {
   holderOf(namespace: string, deployment: string): Promise<string | undefined>;
   /** Most recent first. */
   listRecent(limit: number, service?: string): Promise<Rollback[]>;
+  /** Creates the incident unless one with its key exists; either way returns the stored one. */
+  claimIncident(incident: Incident): Promise<{ created: boolean; incident: Incident }>;
+  saveIncident(incident: Incident): Promise<void>;
+  /** Records a signal (key + status) for an incident; true the first time it is seen. */
+  firstSight(incidentKey: string, signalKey: string): Promise<boolean>;
+}
+
+/** One incident per service and bad revision: where its thread is and what was done about it. */
+export interface Incident {
+  key: string;
+  service: string;
+  revision: number;
+  images: string[];
+  openedAt: string;
+  openedBy: { source: string; name: string; key: string };
+  thread?: { channel: string; ts: string };
+  rollbackId?: string;
+  /** Why no automatic rollback happened (the guard rail), if one was suppressed. */
+  suppressed?: string;
 }
 
 /** Tells people what is happening. Failures here are recorded and never stop a rollback. */
@@ -143,10 +162,16 @@ export interface NotifierPort {
   stateChanged(r: Rollback): Promise<void>;
   /** The incident report, once the rollback has ended. */
   finished(r: Rollback, report: string): Promise<void>;
+  /** Starts an incident thread in a channel; returns where it is. */
+  openThread(channel: string, text: string): Promise<{ channel: string; ts: string } | undefined>;
+  /** A line in an existing thread (new alerts, resolved alerts, guard rails). */
+  say(thread: { channel: string; ts: string }, text: string): Promise<void>;
 }
 
 /** Pages people for automatic rollbacks. */
 export interface PagerPort {
   rollbackStarted(r: Rollback): Promise<void>;
   rollbackFinished(r: Rollback): Promise<void>;
+  /** An automatic rollback was held back by a guard rail: a person must look. */
+  rollbackSuppressed(incident: Incident, reason: string): Promise<void>;
 }

@@ -168,6 +168,15 @@ export function createSlackNotifier(
       );
     },
 
+    async openThread(channel, text) {
+      const res = await track(client.chat.postMessage({ channel, text, blocks: [section(text)] }));
+      return res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
+    },
+
+    async say(thread, text) {
+      await track(client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, blocks: [section(text)] }));
+    },
+
     /** Waits for every Slack call started so far (tests, and shutdown). */
     async flush() {
       while (inFlight.size) await Promise.allSettled([...inFlight]);

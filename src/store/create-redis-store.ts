@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import { CodedError } from '../errors.js';
 import type { Rollback, RollbackEvent } from '../rollback/model.js';
-import type { Lease, StorePort } from '../rollback/ports.js';
+import type { Incident, Lease, StorePort } from '../rollback/ports.js';
 import { TERMINAL } from '../rollback/states.js';
 import { createKeys } from './keys.js';
 import { ACQUIRE, COMMIT, CREATE, RELEASE, RENEW } from './scripts.js';
@@ -144,6 +144,26 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
 
     async holderOf(namespace, deployment) {
       return (await guarded(() => redis.get(k.deploymentLock(namespace, deployment)))) ?? undefined;
+    },
+
+    async claimIncident(incident) {
+      const key = k.incident(incident.key);
+      // Incidents are kept a week: long enough for any follow-up alert of the same bad revision.
+      const created = await guarded(() => redis.set(key, JSON.stringify(incident), 'EX', 7 * 24 * 3600, 'NX'));
+      if (created === 'OK') return { created: true, incident };
+      const stored = await guarded(() => redis.get(key));
+      return { created: false, incident: stored ? (JSON.parse(stored) as Incident) : incident };
+    },
+
+    async saveIncident(incident) {
+      await guarded(() => redis.set(k.incident(incident.key), JSON.stringify(incident), 'EX', 7 * 24 * 3600));
+    },
+
+    async firstSight(incidentKey, signalKey) {
+      const key = k.incidentSignals(incidentKey);
+      const added = await guarded(() => redis.sadd(key, signalKey));
+      await guarded(() => redis.expire(key, 7 * 24 * 3600));
+      return added === 1;
     },
 
     async listRecent(limit, service) {

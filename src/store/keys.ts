@@ -9,6 +9,8 @@ export function createKeys(prefix: string) {
     active: () => `${prefix}active`,
     recent: () => `${prefix}recent`,
     recentOf: (service: string) => `${prefix}recent:${service}`,
+    incident: (key: string) => `${prefix}incident:${key}`,
+    incidentSignals: (key: string) => `${prefix}incident:${key}:signals`,
   };
 }
 export type Keys = ReturnType<typeof createKeys>;

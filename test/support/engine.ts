@@ -46,7 +46,7 @@ export function worldCatalog(
 }
 
 export interface Notice {
-  kind: keyof NotifierPort | 'page-start' | 'page-end';
+  kind: keyof NotifierPort | 'page-start' | 'page-end' | 'page-suppressed';
   state: string;
   message?: string;
 }
@@ -63,6 +63,13 @@ export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
     progress: rec('progress'),
     stateChanged: rec('stateChanged'),
     finished: rec('finished'),
+    async openThread(channel, text) {
+      notices.push({ kind: 'openThread', state: '', message: text });
+      return { channel, ts: `${Date.now() / 1000}` };
+    },
+    async say(_thread, text) {
+      notices.push({ kind: 'say', state: '', message: text });
+    },
   };
 }
 
@@ -70,6 +77,7 @@ export function recordingPager(notices: Notice[]): PagerPort {
   return {
     rollbackStarted: async (r) => void notices.push({ kind: 'page-start', state: r.state }),
     rollbackFinished: async (r) => void notices.push({ kind: 'page-end', state: r.state }),
+    rollbackSuppressed: async (_i, reason) => void notices.push({ kind: 'page-suppressed', state: '', message: reason }),
   };
 }
 

@@ -1,0 +1,127 @@
+// Watches the catalogued Deployments and their pods (watch, not poll) and turns the procedure's
+// automatic conditions into signals, like alerts. Each change re-evaluates its service, at most
+// every 500 ms; a condition is signalled when it starts firing and when it stops.
+import { AppsV1Api, CoreV1Api, type KubeConfig, makeInformer } from '@kubernetes/client-node';
+import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
+import type { KubePort, Logger } from '../rollback/ports.js';
+import { findNewReplicaSet, ownedReplicaSets } from '../rollback/revisions.js';
+import type { Signal } from '../rollback/signal.js';
+import { evaluateConditions } from './conditions.js';
+
+const DEBOUNCE_MS = 500;
+
+export function createWatchTriggers(o: {
+  kc: KubeConfig;
+  kube: KubePort;
+  catalog: Catalog;
+  logger: Logger;
+  onSignals: (s: Signal[]) => void;
+  now?: () => Date;
+}) {
+  const now = o.now ?? (() => new Date());
+  const apps = o.kc.makeApiClient(AppsV1Api);
+  const core = o.kc.makeApiClient(CoreV1Api);
+  const informers: { stop(): Promise<void> }[] = [];
+  const firing = new Map<string, boolean>();
+  const notReady = new Map<string, Map<string, number>>();
+  const timers = new Map<string, NodeJS.Timeout>();
+
+  async function evaluate(svc: CatalogEntry): Promise<void> {
+    const d = await o.kube.readDeployment(svc.namespace, svc.deployment);
+    const rs = findNewReplicaSet(d, ownedReplicaSets(d, await o.kube.listReplicaSets(d)));
+    const hash = (rs?.template.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[
+      'pod-template-hash'
+    ];
+    const pods = (await o.kube.listPods(svc.namespace, svc.podSelector ?? d.selector)).filter(
+      (p) => !hash || p.podTemplateHash === hash,
+    );
+    const state = notReady.get(svc.name) ?? new Map<string, number>();
+    notReady.set(svc.name, state);
+    const conditions = evaluateConditions({
+      deployment: d,
+      pods,
+      now: now(),
+      readinessGraceSeconds: 10,
+      restartThreshold: 3,
+      notReadySince: state,
+    });
+    const signals: Signal[] = [];
+    for (const c of conditions) {
+      const key = `watch:${svc.namespace}/${svc.deployment}:${c.name}`;
+      const was = firing.get(key) ?? false;
+      if (c.firing === was) continue;
+      firing.set(key, c.firing);
+      if (!c.firing && !was) continue;
+      signals.push({
+        service: svc.name,
+        source: 'watch',
+        name: c.name,
+        status: c.firing ? 'firing' : 'resolved',
+        key: `${key}:${d.annotations['deployment.kubernetes.io/revision'] ?? '0'}`,
+        summary: c.summary,
+        why: { value: c.value, threshold: c.threshold, since: c.since },
+      });
+    }
+    if (signals.length) o.onSignals(signals);
+  }
+
+  function schedule(svc: CatalogEntry): void {
+    if (timers.has(svc.name)) return;
+    timers.set(
+      svc.name,
+      setTimeout(() => {
+        timers.delete(svc.name);
+        evaluate(svc).catch((err: unknown) =>
+          o.logger.warn('watch evaluation failed', { service: svc.name, error: (err as Error).message }),
+        );
+      }, DEBOUNCE_MS),
+    );
+  }
+
+  function keepRunning(
+    name: string,
+    inf: { start(): Promise<void>; on(e: 'error', cb: (err?: unknown) => void): void },
+  ) {
+    inf.on('error', (err) => {
+      o.logger.warn('informer error, restarting', { name, error: String(err) });
+      setTimeout(() => void inf.start().catch(() => {}), 2000);
+    });
+  }
+
+  return {
+    async start(): Promise<void> {
+      for (const svc of o.catalog.services.values()) {
+        const dep = makeInformer(o.kc, `/apis/apps/v1/namespaces/${svc.namespace}/deployments`, () =>
+          apps.listNamespacedDeployment({
+            namespace: svc.namespace,
+            fieldSelector: `metadata.name=${svc.deployment}`,
+          }),
+        );
+        const selector = svc.podSelector;
+        const pods = makeInformer(
+          o.kc,
+          `/api/v1/namespaces/${svc.namespace}/pods`,
+          () =>
+            core.listNamespacedPod({
+              namespace: svc.namespace,
+              ...(selector ? { labelSelector: selector } : {}),
+            }),
+          selector,
+        );
+        const changed = () => schedule(svc);
+        for (const ev of ['add', 'update', 'delete'] as const) {
+          dep.on(ev, changed);
+          pods.on(ev, changed);
+        }
+        keepRunning(svc.name, dep);
+        keepRunning(svc.name, pods);
+        informers.push(dep, pods);
+        await Promise.all([dep.start(), pods.start()]);
+      }
+    },
+    async stop(): Promise<void> {
+      for (const t of timers.values()) clearTimeout(t);
+      await Promise.all(informers.map((i) => i.stop().catch(() => {})));
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// The webhook's front door: token, size, schema, mapping to catalogued services; answered before work.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebhookHandler, MAX_BODY_BYTES } from '../../../src/alerts/webhook-handler.js';
+import { parseCatalog } from '../../../src/config/load-catalog.js';
+import { silentLogger } from '../../../src/rollback/ports.js';
+import type { Signal } from '../../../src/rollback/signal.js';
+
+const catalog = parseCatalog(
+  readFileSync(new URL('../../../manifests/catalog.yaml', import.meta.url), 'utf8'),
+);
+const received: Signal[][] = [];
+const server = createServer(
+  createWebhookHandler({
+    token: 's3cret-token',
+    catalog,
+    logger: silentLogger,
+    onSignals: (s) => received.push(s),
+  }),
+);
+let url = '';
+
+const alert = (labels: Record<string, string>, status = 'firing') => ({
+  status,
+  labels,
+  annotations: {
+    summary: 'Error ratio 8.3% on production/release-manager-prod (threshold 5%)',
+    threshold: '0.05',
+  },
+  startsAt: '2026-11-27T11:23:58.611Z',
+  endsAt: '0001-01-01T00:00:00Z',
+  generatorURL: 'http://prom:9090/graph?g0.expr=sum%28rate%28errors_total%5B1m%5D%29%29+%3E+0.05&g0.tab=1',
+  fingerprint: '1a48895ddf2a4ccc',
+});
+const body = (alerts: unknown[]) => ({
+  version: '4',
+  groupKey: '{}:{alertname="HighErrorRate"}',
+  truncatedAlerts: 0,
+  status: 'firing',
+  receiver: 'rollback-bot',
+  groupLabels: { alertname: 'HighErrorRate' },
+  commonLabels: {},
+  commonAnnotations: {},
+  externalURL: 'http://am:9093',
+  alerts,
+  notification_reason: 'first notification',
+});
+const post = (payload: string, token = 's3cret-token') =>
+  fetch(`${url}/alerts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: payload,
+  });
+
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe('alert webhook', () => {
+  it('accepts a v4 body (with newer fields) and maps namespace+deployment to the catalogued service', async () => {
+    received.length = 0;
+    const res = await post(
+      JSON.stringify(
+        body([
+          alert({ alertname: 'HighErrorRate', namespace: 'production', deployment: 'release-manager-prod' }),
+          alert({ alertname: 'X', namespace: 'other', deployment: 'y' }),
+        ]),
+      ),
+    );
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1, unmatched: 1 });
+    await new Promise((r) => setTimeout(r, 10));
+    const s = received.flat()[0];
+    expect(s).toMatchObject({
+      service: 'release-manager',
+      source: 'alert',
+      name: 'HighErrorRate',
+      status: 'firing',
+      key: '1a48895ddf2a4ccc',
+    });
+    expect(s?.why).toMatchObject({
+      query: 'sum(rate(errors_total[1m])) > 0.05',
+      threshold: '0.05',
+      since: '2026-11-27T11:23:58.611Z',
+    });
+  });
+
+  it('refuses a wrong or missing token with 401 and does nothing', async () => {
+    received.length = 0;
+    expect(
+      (
+        await post(
+          JSON.stringify(body([alert({ namespace: 'production', deployment: 'release-manager-prod' })])),
+          'wrong',
+        )
+      ).status,
+    ).toBe(401);
+    expect((await fetch(`${url}/alerts`, { method: 'POST', body: '{}' })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(received).toEqual([]);
+  });
+
+  it('refuses malformed and oversized bodies with 4xx and says why', async () => {
+    received.length = 0;
+    expect((await post('{not json')).status).toBe(400);
+    const wrongVersion = await post(JSON.stringify({ ...body([]), version: '3' }));
+    expect(wrongVersion.status).toBe(400);
+    expect(JSON.stringify(await wrongVersion.json())).toContain('body.version');
+    const noFingerprint = await post(JSON.stringify(body([{ ...alert({}), fingerprint: undefined }])));
+    expect(noFingerprint.status).toBe(400);
+    expect((await post('x'.repeat(MAX_BODY_BYTES + 1))).status).toBe(413);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(received).toEqual([]);
+  });
+});
