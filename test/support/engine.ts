@@ -77,7 +77,8 @@ export function recordingPager(notices: Notice[]): PagerPort {
   return {
     rollbackStarted: async (r) => void notices.push({ kind: 'page-start', state: r.state }),
     rollbackFinished: async (r) => void notices.push({ kind: 'page-end', state: r.state }),
-    rollbackSuppressed: async (_i, reason) => void notices.push({ kind: 'page-suppressed', state: '', message: reason }),
+    rollbackSuppressed: async (_i, reason) =>
+      void notices.push({ kind: 'page-suppressed', state: '', message: reason }),
   };
 }
 

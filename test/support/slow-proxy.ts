@@ -1,9 +1,13 @@
 // A TCP proxy that holds every chunk for `delayMs` before passing it on: a slow Kubernetes API for
 // tests that must show the bot answers Slack before it talks to Kubernetes.
-import { createServer, connect, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 
-export async function startSlowProxy(targetPort: number, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+
+export async function startSlowProxy(
+  targetPort: number,
+  delayMs: number,
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');

@@ -68,6 +68,14 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     );
   }
 
+  // Any other action id (an old message, a forged payload): acknowledged, refused, nothing done.
+  const known = Object.values(ACTION).join('|');
+  app.action(new RegExp(`^(?!(?:${known})$)`), async ({ ack, respond, body }) => {
+    await ack();
+    deps.logger.warn('unknown action refused', { user: body.user.id });
+    await refuse(respond, 'unknown action', [{ type: 'section', text: { type: 'mrkdwn', text: ':warning: This button is not one rollback-bot knows; nothing was done.' } }]);
+  });
+
   app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
     await ack();
     const id = action.block_id.slice(BLOCK.checklist.length + 1);

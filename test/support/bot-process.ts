@@ -1,0 +1,71 @@
+// Runs the real bot (`src/main.ts serve`, as `npm start` does) against the world and a Slack emulator.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Catalog } from '../../src/config/catalog-schema.js';
+import { eventually } from './kubectl.js';
+import { freePort } from './world/ports.js';
+import type { WorldInfo } from './world/world.js';
+
+export interface BotProcess {
+  url: string;
+  port: number;
+  logFile: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function writeCatalog(world: WorldInfo, catalog: Catalog, name: string): string {
+  const services = Object.fromEntries([...catalog.services.values()].map(({ name: n, ...svc }) => [n, svc]));
+  const file = join(world.root, `catalog-${name}.yaml`);
+  writeFileSync(file, stringify({ services }));
+  return file;
+}
+
+export async function startBot(
+  world: WorldInfo,
+  env: Record<string, string>,
+  name: string,
+): Promise<BotProcess> {
+  const port = await freePort();
+  const logFile = join(world.logDir, `bot-${name}.log`);
+  const out = openSync(logFile, 'a');
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOSTNAME: `bot-${name}`,
+      REDIS_URL: world.redisUrl,
+      KUBECONFIG: world.kubeconfig,
+      PROMETHEUS_URL: world.prometheusUrl,
+      ...env,
+    },
+    stdio: ['ignore', out, out],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  proc.on('exit', () => {
+    exited = true;
+  });
+  await eventually(
+    `bot ${name} /ready (log: ${logFile})`,
+    async () => {
+      if (exited) throw new Error(`bot exited; see ${logFile}`);
+      return (await fetch(`${url}/ready`)).ok;
+    },
+    60_000,
+  );
+  return {
+    url,
+    port,
+    logFile,
+    proc,
+    stop: async () => {
+      if (exited) return;
+      proc.kill('SIGTERM');
+      await Promise.race([new Promise((r) => proc.once('exit', r)), new Promise((r) => setTimeout(r, 8000))]);
+      if (!exited) proc.kill('SIGKILL');
+    },
+  };
+}
