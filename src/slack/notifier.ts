@@ -174,7 +174,14 @@ export function createSlackNotifier(
     },
 
     async say(thread, text) {
-      await track(client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, blocks: [section(text)] }));
+      await track(
+        client.chat.postMessage({
+          channel: thread.channel,
+          thread_ts: thread.ts,
+          text,
+          blocks: [section(text)],
+        }),
+      );
     },
 
     /** Waits for every Slack call started so far (tests, and shutdown). */

@@ -149,7 +149,9 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
     async claimIncident(incident) {
       const key = k.incident(incident.key);
       // Incidents are kept a week: long enough for any follow-up alert of the same bad revision.
-      const created = await guarded(() => redis.set(key, JSON.stringify(incident), 'EX', 7 * 24 * 3600, 'NX'));
+      const created = await guarded(() =>
+        redis.set(key, JSON.stringify(incident), 'EX', 7 * 24 * 3600, 'NX'),
+      );
       if (created === 'OK') return { created: true, incident };
       const stored = await guarded(() => redis.get(key));
       return { created: false, incident: stored ? (JSON.parse(stored) as Incident) : incident };

@@ -73,7 +73,15 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
   app.action(new RegExp(`^(?!(?:${known})$)`), async ({ ack, respond, body }) => {
     await ack();
     deps.logger.warn('unknown action refused', { user: body.user.id });
-    await refuse(respond, 'unknown action', [{ type: 'section', text: { type: 'mrkdwn', text: ':warning: This button is not one rollback-bot knows; nothing was done.' } }]);
+    await refuse(respond, 'unknown action', [
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: ':warning: This button is not one rollback-bot knows; nothing was done.',
+        },
+      },
+    ]);
   });
 
   app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
