@@ -2,6 +2,8 @@
 // `serve` runs the bot; the other commands are the operator CLI.
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { createWatchTriggers } from './alerts/watch-triggers.js';
+import { createWebhookHandler } from './alerts/webhook-handler.js';
 import { parseArgs } from './cli/parse-args.js';
 import { runCli } from './cli/run-cli.js';
 import type { Catalog } from './config/catalog-schema.js';
@@ -12,7 +14,9 @@ import { createKube } from './kube/create-kube.js';
 import { pingKube } from './kube/ping.js';
 import { createLogger } from './logger.js';
 import { createObserve } from './observe/create-observe.js';
+import { createPager } from './pagerduty/create-pager.js';
 import { buildReport } from './report/build-report.js';
+import { createIncidents, type Incidents } from './rollback/incidents.js';
 import { systemClock } from './rollback/ports.js';
 import { createRunner } from './rollback/runner.js';
 import { createSlackApp } from './slack/create-slack-app.js';
@@ -33,6 +37,22 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => logger.warn('redis', { error: err.message }));
   const store = createRedisStore(redis);
+  // The webhook route is registered before the incidents exist; signals arriving meanwhile are held.
+  let incidents: Incidents | undefined;
+  const held: Parameters<Incidents['signal']>[0][] = [];
+  const onSignals = (signals: Parameters<Incidents['signal']>[0]) => {
+    if (incidents) void incidents.signal(signals);
+    else held.push(signals);
+  };
+  const routes = env.ALERT_WEBHOOK_TOKEN
+    ? [
+        {
+          path: '/alerts',
+          method: 'POST',
+          handler: createWebhookHandler({ token: env.ALERT_WEBHOOK_TOKEN, catalog, logger, onSignals }),
+        },
+      ]
+    : [];
   const slack = createSlackApp(
     {
       botToken: env.SLACK_BOT_TOKEN ?? '',
@@ -50,12 +70,25 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
         return { ok: r.status === 'fulfilled' && k.status === 'fulfilled', checks };
       },
     },
+    routes,
   );
+  const kube = createKube(kc);
+  const notifier = createSlackNotifier(slack.client, catalog, logger);
+  const pager = env.PAGERDUTY_ROUTING_KEY
+    ? createPager(
+        {
+          routingKey: env.PAGERDUTY_ROUTING_KEY,
+          ...(env.PAGERDUTY_EVENTS_HOST ? { server: env.PAGERDUTY_EVENTS_HOST } : {}),
+        },
+        logger,
+      )
+    : undefined;
   const runner = createRunner({
     store,
-    kube: createKube(kc),
+    kube,
     observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
-    notifier: createSlackNotifier(slack.client, catalog, logger),
+    notifier,
+    ...(pager ? { pager } : {}),
     catalog,
     clock: systemClock,
     logger,
@@ -66,6 +99,20 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   slack.listen(runner, catalog, logger);
   await slack.start();
   const resumed = await runner.resume();
+  incidents = createIncidents({
+    store,
+    kube,
+    runner,
+    notifier,
+    ...(pager ? { pager } : {}),
+    catalog,
+    clock: systemClock,
+    logger,
+  });
+  for (const s of held.splice(0)) void incidents.signal(s);
+  const watch =
+    env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
+  await watch?.start();
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',
@@ -75,6 +122,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
 
   const stop = async (signal: string) => {
     logger.info('stopping', { signal });
+    await watch?.stop();
     await slack.stop().catch(() => {});
     // Work in progress keeps its lease until it lapses; another replica (or this one, restarted) resumes it.
     await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 5000))]);

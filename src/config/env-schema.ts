@@ -34,8 +34,12 @@ export const envSchema = z.object({
   SLACK_SIGNING_SECRET: optionalString,
   /** Slack Web API base URL; only for a local Slack emulator (tests, demo). */
   SLACK_API_URL: z.url().optional(),
-  /** PagerDuty Events API v2 routing key. */
+  /** PagerDuty Events API v2 routing key; unset means nothing is paged. */
   PAGERDUTY_ROUTING_KEY: optionalString,
+  /** Events API host; only for a local PagerDuty emulator. */
+  PAGERDUTY_EVENTS_HOST: optionalString,
+  /** Watch the catalogued Deployments for the procedure's automatic conditions ("false" turns it off). */
+  WATCH_TRIGGERS: z.enum(['true', 'false']).default('true'),
   /** Bearer token Alertmanager must send to the webhook. */
   ALERT_WEBHOOK_TOKEN: optionalString,
   /** HTTP port for /health, /ready, webhooks and (HTTP mode) Slack. */

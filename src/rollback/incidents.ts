@@ -149,6 +149,8 @@ export function createIncidents(deps: IncidentDeps) {
     const fresh: Incident = {
       key,
       service: svc.name,
+      namespace: svc.namespace,
+      deployment: svc.deployment,
       revision,
       images: current ? imagesOf(current.template) : imagesOf(d.template),
       openedAt: clock.now().toISOString(),

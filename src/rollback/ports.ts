@@ -140,6 +140,8 @@ export interface StorePort {
 export interface Incident {
   key: string;
   service: string;
+  namespace: string;
+  deployment: string;
   revision: number;
   images: string[];
   openedAt: string;
@@ -168,9 +170,11 @@ export interface NotifierPort {
   say(thread: { channel: string; ts: string }, text: string): Promise<void>;
 }
 
-/** Pages people for automatic rollbacks. */
+/** Pages people for automatic rollbacks, and marks every rollback on the service's timeline. */
 export interface PagerPort {
+  /** Automatic rollbacks only. */
   rollbackStarted(r: Rollback): Promise<void>;
+  /** Every rollback (a change event); for automatic ones also resolves, or re-triggers with the failure. */
   rollbackFinished(r: Rollback): Promise<void>;
   /** An automatic rollback was held back by a guard rail: a person must look. */
   rollbackSuppressed(incident: Incident, reason: string): Promise<void>;

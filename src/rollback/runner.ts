@@ -345,7 +345,7 @@ export function createRunner(deps: RunnerDeps) {
     const report = deps.renderReport(r, events);
     const next = await move(r, ok ? 'reported' : 'reported_failure', lease, system, { report });
     await safely('finished', () => deps.notifier.finished(next, report));
-    if (r.mode === 'auto' && deps.pager) await safely('page', () => deps.pager!.rollbackFinished(next));
+    if (deps.pager) await safely('page', () => deps.pager!.rollbackFinished(next));
     return next;
   }
 

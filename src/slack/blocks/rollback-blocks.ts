@@ -100,7 +100,10 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
           type: 'button',
           action_id: ACTION.approve,
           style: 'primary',
-          text: { type: 'plain_text', text: 'Approve rollback' },
+          text: {
+            type: 'plain_text',
+            text: r.requestedBy.kind === 'user' ? 'Approve rollback' : 'Roll back',
+          },
           value: r.id,
           confirm: {
             title: { type: 'plain_text', text: 'Roll back now?' },
