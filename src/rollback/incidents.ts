@@ -30,6 +30,8 @@ export interface IncidentDeps {
 /** Replays of a signal seen this recently are dropped before any I/O (alert storms re-send groups). */
 const RECENT_LIMIT = 10_000;
 const RECENT_MS = 5 * 60_000;
+/** After a rollback put the target back, signals this recent still belong to its incident. */
+const AFTERMATH_MS = 10 * 60_000;
 
 export function describeSignal(s: Signal): string {
   const parts = [`*${s.name}*${s.status === 'resolved' ? ' (resolved)' : ''}: ${s.summary}`];
@@ -128,6 +130,7 @@ export function createIncidents(deps: IncidentDeps) {
         reason,
         actor,
         mode,
+        why: describeSignal(s),
         ...(thread ? { thread } : {}),
       });
       incident.rollbackId = r.id;
@@ -139,11 +142,36 @@ export function createIncidents(deps: IncidentDeps) {
     await store.saveIncident(incident);
   }
 
+  /**
+   * The revision a signal is about. Alerts lag: while a rollback runs, and for a while after it put the
+   * target back, signals still describe the bad release, so they belong to that rollback's incident.
+   */
+  async function badRevision(
+    svc: CatalogEntry,
+    currentRevision: number,
+    currentImages: string[],
+  ): Promise<number> {
+    const last = (await store.listRecent(1, svc.name))[0];
+    const from = last?.assessment?.from?.revision;
+    if (!last || from === undefined || last.dryRun) return currentRevision;
+    if (
+      !TERMINAL.has(last.state) &&
+      last.state !== 'awaiting_approval' &&
+      last.state !== 'requested' &&
+      last.state !== 'assessing'
+    )
+      return from;
+    const recent = clock.now().getTime() - Date.parse(last.updatedAt) < AFTERMATH_MS;
+    const onTarget = last.assessment?.target?.images.join(',') === currentImages.join(',');
+    return last.undo && recent && onTarget ? from : currentRevision;
+  }
+
   async function handle(s: Signal): Promise<void> {
     const svc = lookupService(deps.catalog, s.service);
     const d = await kube.readDeployment(svc.namespace, svc.deployment);
-    const revision = Number(d.annotations[REVISION_ANNOTATION] ?? 0);
     const current = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listReplicaSets(d)));
+    const currentImages = current ? imagesOf(current.template) : imagesOf(d.template);
+    const revision = await badRevision(svc, Number(d.annotations[REVISION_ANNOTATION] ?? 0), currentImages);
     const key = `${svc.name}:${revision}`;
     const signalId = `${s.key}:${s.status}`;
     const fresh: Incident = {
@@ -152,7 +180,7 @@ export function createIncidents(deps: IncidentDeps) {
       namespace: svc.namespace,
       deployment: svc.deployment,
       revision,
-      images: current ? imagesOf(current.template) : imagesOf(d.template),
+      images: currentImages,
       openedAt: clock.now().toISOString(),
       openedBy: { source: s.source, name: s.name, key: s.key },
     };

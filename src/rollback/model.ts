@@ -100,6 +100,8 @@ export interface Rollback {
   /** The revision asked for; 0 = kubectl's default (second-highest). */
   toRevision: number;
   reason: string;
+  /** For alert- and watch-driven rollbacks: which signal, its query, value, threshold and since when. */
+  why?: string;
   requestedBy: Actor;
   requestedAt: string;
   updatedAt: string;

@@ -60,6 +60,8 @@ export interface RequestInput {
   mode?: 'manual' | 'auto';
   /** Where the conversation lives (the Slack root message), when the request came from Slack. */
   thread?: { channel: string; ts: string };
+  /** Why an alert or watch condition asked for it (kept on the root message). */
+  why?: string;
 }
 
 /** Errors that mean "someone else owns this now": stop quietly, do not mark the rollback failed. */
@@ -510,6 +512,7 @@ export function createRunner(deps: RunnerDeps) {
         updatedAt: now,
         approvals: [],
         ...(input.thread ? { thread: input.thread } : {}),
+        ...(input.why ? { why: input.why } : {}),
       };
       await store.create(
         r,

@@ -101,28 +101,43 @@ export function createSlackNotifier(
     },
 
     async starting(r) {
+      // The procedure's three notices go out independently: one failing must not silence the others.
       const text = startingText(r);
-      await track(inThread(r, text, [section(`:mega: ${text}`)], true));
       const svc = catalog.services.get(r.service);
       const em = svc?.notify.engineeringManager;
-      if (em) {
-        const im = await track(client.conversations.open({ users: em }));
-        const channel = im.channel?.id;
-        const link = r.thread ? ` Follow it in <#${r.thread.channel}>.` : '';
-        if (channel)
-          await track(
-            client.chat.postMessage({
-              channel,
-              text: `${text}.${link}`,
-              blocks: [section(`:mega: ${text}.${link}`)],
-            }),
-          );
-      }
       const group = svc?.notify.monitoringGroup;
-      if (group) {
-        const heads = `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`;
-        await track(inThread(r, heads, [section(heads)]));
-      }
+      const link = r.thread ? ` Follow it in <#${r.thread.channel}>.` : '';
+      const results = await Promise.allSettled([
+        track(inThread(r, text, [section(`:mega: ${text}`)], true)),
+        em
+          ? track(client.conversations.open({ users: em })).then((im) =>
+              im.channel?.id
+                ? track(
+                    client.chat.postMessage({
+                      channel: im.channel.id,
+                      text: `${text}.${link}`,
+                      blocks: [section(`:mega: ${text}.${link}`)],
+                    }),
+                  )
+                : undefined,
+            )
+          : undefined,
+        group
+          ? track(
+              inThread(
+                r,
+                `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`,
+                [
+                  section(
+                    `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`,
+                  ),
+                ],
+              ),
+            )
+          : undefined,
+      ]);
+      const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('; '));
     },
 
     async progress(r, message) {

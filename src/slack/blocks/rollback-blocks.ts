@@ -24,6 +24,7 @@ export function buildRoot(r: Rollback): KnownBlock[] {
     `*State:* ${STATE_LABEL[r.state] ?? r.state}`,
     `*Requested by* ${who(r)}${r.reason ? `: ${r.reason}` : ''}`,
   ];
+  if (r.why) lines.push(`*Why:* ${r.why}`);
   if (t)
     lines.push(
       `*Plan:* revision ${f?.revision ?? '?'} \`${f?.images.join(', ') ?? '?'}\` → revision ${t.revision} \`${t.images.join(', ')}\``,
@@ -119,7 +120,7 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
         {
           type: 'button',
           action_id: ACTION.cancel,
-          text: { type: 'plain_text', text: 'Cancel' },
+          text: { type: 'plain_text', text: r.requestedBy.kind === 'user' ? 'Cancel' : 'Dismiss' },
           value: r.id,
         },
       ],
