@@ -250,3 +250,65 @@ describe('alerts, watch triggers and paging', () => {
     expect((await post('x'.repeat((1 << 20) + 10))).status).toBe(413);
   });
 });
+
+describe('watch triggers (no alerts)', () => {
+  let slack: SlackEmulator;
+  let bot: BotProcess;
+  let ns: string;
+  const roots = () => slack.messages(C).filter((m) => !m.thread_ts);
+
+  beforeAll(async () => {
+    await setDatabaseHead(world, 'a');
+    ns = await freshNamespace(world, 'watch');
+    slack = await startSlackEmulator({
+      botToken: 'xoxb-watch',
+      signingSecret: 'watch-secret',
+      users: [{ id: APPROVER, name: 'alice' }],
+      channels: [{ id: C, name: 'incidents', members: [APPROVER] }],
+    });
+    const catalog = worldCatalog(world, ns, (svc) => {
+      svc.channel = C;
+      svc.notify = {};
+      svc.policy.mode = 'propose';
+    });
+    // No ALERT_WEBHOOK_TOKEN: the only signals are what the bot sees on the Deployment itself.
+    bot = await startBot(
+      world,
+      {
+        CATALOG_PATH: writeCatalog(world, catalog, `watch-${ns}`),
+        SLACK_BOT_TOKEN: 'xoxb-watch',
+        SLACK_SIGNING_SECRET: 'watch-secret',
+        SLACK_API_URL: `${slack.url}/api/`,
+      },
+      `watch-${ns}`,
+    );
+  });
+  afterAll(async () => {
+    await bot?.stop();
+    await slack?.close();
+    await deleteNamespaces(world);
+  });
+
+  it('opens one incident for crash-looping pods and adds the stalled rollout to it', async () => {
+    await shipReleases(world, ns, [
+      { image: GOOD, cause: 'v1', head: 'a' },
+      { image: BAD, cause: 'v2', head: 'a' },
+    ]);
+    const root = await eventually('incident from the watch', async () => roots()[0], 60_000);
+    const first = root.history[0]?.text ?? root.text;
+    expect(first).toMatch(/CrashLoopBackOff|ReadinessFailing|RestartsClimbing/);
+    await eventually(
+      'assessment with buttons',
+      async () => slack.thread(C, root.ts).some((m) => textOf(m).includes('"action_id":"rollback_approve"')),
+      60_000,
+    );
+    // progressDeadlineSeconds is 15 in the test world: the stuck rollout joins the same thread.
+    await eventually(
+      'ProgressDeadlineExceeded in the thread',
+      async () => slack.thread(C, root.ts).some((m) => m.text.includes('ProgressDeadlineExceeded')),
+      90_000,
+    );
+    expect(roots()).toHaveLength(1);
+    expect(slack.rejected().filter((x) => x.error !== 'ratelimited')).toEqual([]);
+  });
+});
