@@ -13,6 +13,7 @@ import {
   type StoredMessage,
   startSlackEmulator,
 } from '../support/slack-emulator/index.js';
+import { percentile } from '../support/stats.js';
 
 const world = inject('world');
 const C = 'C0INCIDENTS';
@@ -23,11 +24,6 @@ const GOOD = 'registry.test/release-manager:v1';
 const BAD = 'registry.test/release-manager:v2-bad';
 
 const textOf = (m: StoredMessage) => JSON.stringify(m.blocks) + m.text;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
-}
 
 describe('alerts, watch triggers and paging', () => {
   let slack: SlackEmulator;

@@ -8,15 +8,11 @@ import { eventually } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { shipReleases } from '../support/releases.js';
 import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
+import { percentile } from '../support/stats.js';
 
 const world = inject('world');
 const C = 'C0INCIDENTS';
 const ALICE = 'U0SRE00001';
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
-}
 
 describe('bot modes', () => {
   let ns: string;

@@ -73,6 +73,19 @@ function pastAuto(ns: string, minutesAgo: number, fromImages: string[]): Rollbac
   };
 }
 
+/** Stores a past rollback the way the runner would have. */
+function remember(e: ReturnType<typeof createTestEngine>, past: Rollback): Promise<void> {
+  const created = {
+    id: past.id,
+    type: 'created' as const,
+    from: undefined,
+    to: past.state,
+    actor: past.requestedBy,
+    at: past.requestedAt,
+  };
+  return e.store.create(past, created, { lockDeployment: false });
+}
+
 describe('incidents and guard rails', () => {
   const engines: ReturnType<typeof createTestEngine>[] = [];
   afterAll(async () => {
@@ -135,18 +148,7 @@ describe('incidents and guard rails', () => {
         (svc.policy = { mode: 'auto', cooldownMinutes: 30, maxAutoRollbacks: 5, windowMinutes: 60 }),
       before: async (ns, e) => {
         const past = pastAuto(ns, 10, ['registry.test/release-manager:v0']);
-        await e.store.create(
-          past,
-          {
-            id: past.id,
-            type: 'created',
-            from: undefined,
-            to: 'completed',
-            actor: past.requestedBy,
-            at: past.requestedAt,
-          },
-          { lockDeployment: false },
-        );
+        await remember(e, past);
       },
       expect: /cooldown: the last automatic rollback was 10 min ago \(cooldown 30 min\)/,
     },
@@ -156,18 +158,7 @@ describe('incidents and guard rails', () => {
         (svc.policy = { mode: 'auto', cooldownMinutes: 0, maxAutoRollbacks: 1, windowMinutes: 60 }),
       before: async (ns, e) => {
         const past = pastAuto(ns, 40, ['registry.test/release-manager:v0']);
-        await e.store.create(
-          past,
-          {
-            id: past.id,
-            type: 'created',
-            from: undefined,
-            to: 'completed',
-            actor: past.requestedBy,
-            at: past.requestedAt,
-          },
-          { lockDeployment: false },
-        );
+        await remember(e, past);
       },
       expect: /limit: 1 automatic rollbacks in the last 60 min \(max 1\)/,
     },
@@ -177,18 +168,7 @@ describe('incidents and guard rails', () => {
         (svc.policy = { mode: 'auto', cooldownMinutes: 0, maxAutoRollbacks: 5, windowMinutes: 60 }),
       before: async (ns, e) => {
         const past = { ...pastAuto(ns, 120, [GOOD]), mode: 'manual' as const };
-        await e.store.create(
-          past,
-          {
-            id: past.id,
-            type: 'created',
-            from: undefined,
-            to: 'completed',
-            actor: past.requestedBy,
-            at: past.requestedAt,
-          },
-          { lockDeployment: false },
-        );
+        await remember(e, past);
       },
       expect: /is a revision the bot already rolled back from/,
     },
