@@ -89,6 +89,8 @@ describe('Slack end to end', () => {
         SLACK_SIGNING_SECRET: SECRET,
         SLACK_API_URL: `${emu.url}/api/`,
         LEASE_MS: '3000',
+        // The manual flow alone: watch-driven incidents have their own tests (alerts.test.ts).
+        WATCH_TRIGGERS: 'false',
       },
       ns,
     );
