@@ -48,14 +48,20 @@ export async function startBot(
   proc.on('exit', () => {
     exited = true;
   });
-  await eventually(
-    `bot ${name} /ready (log: ${logFile})`,
-    async () => {
-      if (exited) throw new Error(`bot exited; see ${logFile}`);
-      return (await fetch(`${url}/ready`)).ok;
-    },
-    60_000,
-  );
+  try {
+    await eventually(
+      `bot ${name} /ready (log: ${logFile})`,
+      async () => {
+        if (exited) throw new Error(`bot exited; see ${logFile}`);
+        return (await fetch(`${url}/ready`)).ok;
+      },
+      60_000,
+    );
+  } catch (err) {
+    // A bot that never became ready must not outlive the test.
+    proc.kill('SIGKILL');
+    throw err;
+  }
   return {
     url,
     port,
