@@ -54,7 +54,11 @@ describe('rollback engine: failures', () => {
     expect(done.report).toContain('Verification FAILED');
     expect(done.report).toContain('| /health | **FAIL** | HTTP 503');
     expect(done.report).toContain('P1 - Rollback did not restore service health');
-    expect(e.notifier.notices.some((n) => n.kind === 'finished' && n.state === 'failed')).toBe(true);
+    expect(
+      await eventually('failure reported', async () =>
+        e.notifier.notices.some((n) => n.kind === 'finished' && n.state === 'failed'),
+      ),
+    ).toBe(true);
   }, 180_000);
 
   it('refuses bad input with coded errors and writes nothing', async () => {

@@ -108,7 +108,11 @@ describe('rollback engine: happy path', () => {
     expect(er.evidence.source).toContain(`namespace="${ns}"`);
     expect(er.evidence.threshold).toBe('< 1.00%');
 
-    const kinds = notifier.notices.map((n) => n.kind);
+    // The report goes out right after the final state is committed.
+    const kinds = await eventually('report sent', async () => {
+      const k = notifier.notices.map((n) => n.kind);
+      return k.includes('finished') ? k : undefined;
+    });
     expect(kinds).toEqual(expect.arrayContaining(['starting', 'progress', 'finished']));
     expect(kinds.indexOf('starting')).toBeLessThan(kinds.indexOf('finished'));
 

@@ -208,7 +208,11 @@ describe('incidents and guard rails', () => {
       JSON.stringify({ failure: done.failure, failed: done.verification?.checks.filter((c) => !c.passed) }),
     ).toBe('completed');
     expect(done.approvals).toEqual([]);
-    const kinds = e.notifier.notices.map((n) => n.kind);
+    // The page that closes it goes out right after the final state is committed.
+    const kinds = await eventually('page-end', async () => {
+      const k = e.notifier.notices.map((n) => n.kind);
+      return k.includes('page-end') ? k : undefined;
+    });
     expect(kinds.indexOf('page-start')).toBeGreaterThan(-1);
     expect(kinds.indexOf('page-end')).toBeGreaterThan(kinds.indexOf('page-start'));
     expect(
