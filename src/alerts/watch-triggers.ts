@@ -1,7 +1,14 @@
 // Watches the catalogued Deployments and their pods (watch, not poll) and turns the procedure's
 // automatic conditions into signals, like alerts. Each change re-evaluates its service, at most
 // every 500 ms; a condition is signalled when it starts firing and when it stops.
-import { AppsV1Api, CoreV1Api, type KubeConfig, makeInformer } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  ListWatch,
+  makeInformer,
+  Watch,
+} from '@kubernetes/client-node';
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import type { KubePort, Logger } from '../rollback/ports.js';
 import { findNewReplicaSet, ownedReplicaSets } from '../rollback/revisions.js';
@@ -91,11 +98,16 @@ export function createWatchTriggers(o: {
   return {
     async start(): Promise<void> {
       for (const svc of o.catalog.services.values()) {
-        const dep = makeInformer(o.kc, `/apis/apps/v1/namespaces/${svc.namespace}/deployments`, () =>
-          apps.listNamespacedDeployment({
-            namespace: svc.namespace,
-            fieldSelector: `metadata.name=${svc.deployment}`,
-          }),
+        // List and watch by name (makeInformer cannot pass a field selector to its watch): the
+        // Role then grants only the catalogued Deployments, even for list/watch.
+        const byName = `metadata.name=${svc.deployment}`;
+        const dep = new ListWatch(
+          `/apis/apps/v1/namespaces/${svc.namespace}/deployments`,
+          new Watch(o.kc),
+          () => apps.listNamespacedDeployment({ namespace: svc.namespace, fieldSelector: byName }),
+          false,
+          undefined,
+          byName,
         );
         const selector = svc.podSelector;
         const pods = makeInformer(

@@ -42,10 +42,16 @@ export async function execInPod(
       })
       .catch((e: unknown) => {
         clearTimeout(timer);
+        const message = (e as Error).message ?? String(e);
+        // The WebSocket upgrade is refused with a bare "403"; say which right is missing.
         reject(
-          new CodedError('kube_exec_failed', `${what} failed: ${(e as Error).message ?? String(e)}`, {
-            cause: e,
-          }),
+          / 403\b/.test(message)
+            ? new CodedError('kube_forbidden', `${what}: forbidden (${message})`, {
+                remedy:
+                  'Grant the bot get and create on pods/exec in this namespace (manifests/rbac-exec.yaml).',
+                cause: e,
+              })
+            : new CodedError('kube_exec_failed', `${what} failed: ${message}`, { cause: e }),
         );
         return { close() {} };
       });

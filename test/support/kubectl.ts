@@ -8,11 +8,16 @@ export interface KubectlResult {
 }
 
 /** Runs the world's own kubectl (built from the pinned k8s module) against the test cluster. */
-export function kubectl(world: WorldInfo, args: string[], input?: string): Promise<KubectlResult> {
+export function kubectl(
+  world: WorldInfo,
+  args: string[],
+  input?: string,
+  opts: { kubeconfig?: string } = {},
+): Promise<KubectlResult> {
   return new Promise((resolve) => {
     const child = execFile(
       world.kubectl,
-      ['--kubeconfig', world.kubeconfig, ...args],
+      ['--kubeconfig', opts.kubeconfig ?? world.kubeconfig, ...args],
       { maxBuffer: 16 << 20, timeout: 120_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
