@@ -291,12 +291,43 @@ function listActionIds(b: JsonObject): string[] {
   );
 }
 
-function checkboxKey(target: Target, userId: string, actionId: string): string {
-  const ts = target.message?.ts ?? target.ephemeral?.message_ts ?? '';
-  return `${target.conv.id}|${ts}|${target.edits}|${userId}|${actionId}`;
+/** Which version of which message a checkbox tick belongs to (an edit starts from a clean slate). */
+export interface TickedAt {
+  channel: string;
+  /** The message's ts (message_ts for an ephemeral). */
+  ts: string;
+  edits: number;
 }
 
-/** Options currently ticked: the user's own clicks, else the element's initial_options. */
+const at = (target: Target): TickedAt => ({
+  channel: target.conv.id,
+  ts: target.message?.ts ?? target.ephemeral?.message_ts ?? '',
+  edits: target.edits,
+});
+
+function checkboxKey(where: TickedAt, userId: string, actionId: string): string {
+  return `${where.channel}|${where.ts}|${where.edits}|${userId}|${actionId}`;
+}
+
+/**
+ * Options currently ticked for one user: their own clicks, else the element's initial_options.
+ * Exported so the channel page shows the same boxes ticked that the next click will send.
+ */
+export function tickedValues(
+  ws: Workspace,
+  where: TickedAt,
+  userId: string,
+  actionId: string,
+  element: JsonObject,
+): string[] {
+  const stored = ws.checkboxState.get(checkboxKey(where, userId, actionId));
+  if (stored) return stored;
+  const initial = Array.isArray(element.initial_options) ? element.initial_options : [];
+  return initial.flatMap((o) =>
+    typeof o === 'object' && o !== null && !Array.isArray(o) ? [String(o.value)] : [],
+  );
+}
+
 function selectedValues(
   ws: Workspace,
   target: Target,
@@ -304,12 +335,7 @@ function selectedValues(
   actionId: string,
   element: JsonObject,
 ): string[] {
-  const stored = ws.checkboxState.get(checkboxKey(target, userId, actionId));
-  if (stored) return stored;
-  const initial = Array.isArray(element.initial_options) ? element.initial_options : [];
-  return initial.flatMap((o) =>
-    typeof o === 'object' && o !== null && !Array.isArray(o) ? [String(o.value)] : [],
-  );
+  return tickedValues(ws, at(target), userId, actionId, element);
 }
 
 function optionsOf(element: JsonObject): JsonObject[] {
@@ -422,7 +448,7 @@ export async function toggleCheckbox(ctx: InboundContext, o: CheckboxOptions): P
   }
   const before = selectedValues(ws, target, o.userId, o.actionId, element);
   const after = before.includes(o.value) ? before.filter((v) => v !== o.value) : [...before, o.value];
-  ws.checkboxState.set(checkboxKey(target, o.userId, o.actionId), after);
+  ws.checkboxState.set(checkboxKey(at(target), o.userId, o.actionId), after);
   const action: JsonObject = {
     type: 'checkboxes',
     action_id: o.actionId,

@@ -11,10 +11,12 @@
 //
 // Layout: web-api.ts (methods) · block-kit.ts (validation) · message-content.ts (text/blocks rules)
 // · files.ts (upload v2) · response-url.ts · inbound.ts (signing, commands, clicks) · rate-limit.ts
-// · socket-mode.ts · workspace.ts (state) · http.ts (plumbing) · types.ts.
+// · socket-mode.ts · workspace.ts (state) · http.ts (plumbing) · types.ts · channel-page.ts and
+// ui-render.ts (the workspace as a web page at `/`, for demos and browser tests; see pageUrl()).
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { handleUi, type UiContext } from './channel-page.js';
 import type { ApiContext } from './context.js';
 import { receiveUpload } from './files.js';
 import { bearer, decodeArgs, readBody, sendJson, sendText } from './http.js';
@@ -80,6 +82,13 @@ export interface SlackEmulator {
   addUserMessage(o: { channelId: string; userId: string; text: string; threadTs?: string }): StoredMessage;
   /** Whether a Socket Mode client is connected. */
   socketConnected(): boolean;
+  /**
+   * URL of the channel page (a channel or DM id; default the first channel). Open it in a browser:
+   * it shows messages, threads, DMs and files live, and its buttons click as the chosen user.
+   */
+  pageUrl(channelId?: string): string;
+  /** Where the page's clicks are delivered (the bot's request URL); undefined → Socket Mode. */
+  setBotUrl(url: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -89,6 +98,11 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
   if (!o.botToken) throw new Error('slack emulator: botToken is required');
   if (!o.signingSecret) throw new Error('slack emulator: signingSecret is required');
   const ws = new Workspace(o);
+  const defaultUserId = o.ui?.defaultUserId;
+  if (defaultUserId !== undefined && !ws.users.has(defaultUserId)) {
+    throw new Error(`slack emulator: ui.defaultUserId ${defaultUserId} is not one of the users`);
+  }
+  let botUrl = o.ui?.botUrl;
   const ttlMs = o.responseUrlTtlMs ?? 30 * 60 * 1000;
 
   const server = createServer();
@@ -113,6 +127,13 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
     ackTimeoutMs: o.ackTimeoutMs ?? 3000,
     ...(socket ? { socket } : {}),
   };
+  const ui: UiContext = {
+    ws,
+    inbound,
+    options: o.ui ?? {},
+    botUrl: () => botUrl,
+    socketConnected: () => socket?.connected ?? false,
+  };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((e: unknown) => {
@@ -125,7 +146,8 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', baseUrl).pathname;
+    const url = new URL(req.url ?? '/', baseUrl);
+    const path = url.pathname;
     const body = await readBody(req);
     if (path.startsWith('/api/')) {
       const method = decodeURIComponent(path.slice('/api/'.length));
@@ -153,6 +175,7 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
       sendJson(res, answer.status, answer.body);
       return;
     }
+    if (await handleUi(ui, req, res, url, body)) return;
     sendText(res, 404, 'not_found');
   }
 
@@ -207,6 +230,14 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
       return copy(m);
     },
     socketConnected: () => socket?.connected ?? false,
+    pageUrl: (channelId) => {
+      if (channelId === undefined) return `${baseUrl}/`;
+      if (!ws.conversation(channelId)) throw new Error(`slack emulator: unknown channel ${channelId}`);
+      return `${baseUrl}/channel/${encodeURIComponent(channelId)}`;
+    },
+    setBotUrl: (url) => {
+      botUrl = url;
+    },
     close: async () => {
       socket?.closeAll();
       server.closeAllConnections();

@@ -57,6 +57,24 @@ export interface SlackEmulatorOptions {
    * connect in Socket Mode; inbound helpers called without `botUrl` then go over the socket.
    */
   appToken?: string;
+  /** The channel page served at `/` (see channel-page.ts). */
+  ui?: SlackEmulatorUiOptions;
+}
+
+export interface SlackEmulatorUiOptions {
+  /**
+   * The bot's request URL for clicks made on the page. Can be set later with setBotUrl() (a demo
+   * starts the emulator before the bot). Without one, clicks go over Socket Mode if it is connected.
+   */
+  botUrl?: string;
+  /** Workspace name shown on the page and in its title. Default 'Slack emulator'. */
+  title?: string;
+  /** The user the page acts as at first (the `as` query parameter overrides). Default: the first of `users`. */
+  defaultUserId?: string;
+  /** The bot's name on its messages. Default 'bot'. */
+  botName?: string;
+  /** subteam id → handle without the @, to show <!subteam^S…> mentions by name. */
+  groupHandles?: Record<string, string>;
 }
 
 /** A message as it currently stands in a channel (after updates). */
