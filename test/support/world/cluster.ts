@@ -1,6 +1,6 @@
 // The test Kubernetes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK as plain
 // processes on loopback (the layout of kwokctl's "binary" runtime), plus one fake Node.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,20 +27,30 @@ export interface StartedCluster {
   processes: ManagedProcess[];
 }
 
-/** Runs test/cluster/build.sh (instant when the version-keyed cache exists); returns the bin directory. */
-export function buildBinaries(log: (line: string) => void): string {
-  const res = spawnSync('bash', [join(clusterDir, 'build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
+/**
+ * Runs test/cluster/build.sh (instant when the version-keyed cache exists); returns the bin directory.
+ * A first build is minutes of silence from `go build`, so it is announced with the time so far.
+ */
+export async function buildBinaries(log: (line: string) => void): Promise<string> {
+  const started = Date.now();
+  const child = spawn('bash', [join(clusterDir, 'build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
   });
-  if (res.status !== 0) {
+  const ticker = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    log(`[build] still building the control plane: ${s} s so far (measured ≈ 420 s on 2 cores)`);
+  }, 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearInterval(ticker);
+  if (code !== 0) {
     throw new WorldError(
       'control-plane build',
-      `test/cluster/build.sh failed (exit ${res.status}); see output above`,
+      `test/cluster/build.sh failed (exit ${code}); see output above`,
     );
   }
-  const bin = res.stdout.trim().split('\n').pop() ?? '';
+  const bin = stdout.trim().split('\n').pop() ?? '';
   log(`[world] control plane binaries: ${bin}`);
   return bin;
 }

@@ -6,7 +6,12 @@ import { WorldError } from './proc.js';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 
-const needs: { bin: string; pkg: string }[] = [
+export interface DebianNeed {
+  bin: string;
+  pkg: string;
+}
+
+const worldNeeds: DebianNeed[] = [
   { bin: '/usr/bin/redis-server', pkg: 'redis-server' },
   { bin: `${PG_BIN}/postgres`, pkg: 'postgresql' },
   { bin: '/usr/bin/psql', pkg: 'postgresql-client' },
@@ -15,7 +20,7 @@ const needs: { bin: string; pkg: string }[] = [
   { bin: '/usr/bin/openssl', pkg: 'openssl' },
 ];
 
-export function ensureDebianPackages(log: (line: string) => void): void {
+export function ensureDebianPackages(log: (line: string) => void, needs: DebianNeed[] = worldNeeds): void {
   const missing = [...new Set(needs.filter((n) => !existsSync(n.bin)).map((n) => n.pkg))];
   if (missing.length === 0) return;
   const line = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;

@@ -81,7 +81,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const started = Date.now();
   if (!detach) installExitHooks();
   ensureDebianPackages(log);
-  const binDir = buildBinaries(log);
+  const binDir = await buildBinaries(log);
 
   const root = mkdtempSync(join(tmpdir(), 'rollback-bot-world-'));
   // Readable by the postgres user, which runs PostgreSQL below when we are root.
