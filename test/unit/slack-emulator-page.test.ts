@@ -1,8 +1,6 @@
 // The emulator's channel page: it must show what the bot posted (threads, DMs, files), render
 // message text without letting it become markup, and send clicks through the same signed path as
 // clickButton, refusing what that path refuses.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Script } from 'node:vm';
 import { verifySlackRequest } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +9,7 @@ import {
   type SlackEmulatorOptions,
   startSlackEmulator,
 } from '../support/slack-emulator/index.js';
+import { recordingBot } from '../support/slack-emulator/recording-bot.js';
 import { type Directory, renderBlocks, renderMrkdwn } from '../support/slack-emulator/ui-render.js';
 
 const BOT_TOKEN = 'xoxb-test-page';
@@ -29,22 +28,6 @@ const options = (): SlackEmulatorOptions => ({
   channels: [{ id: 'C1', name: 'deploys', members: ['U1', 'U2'] }],
   ui: { title: 'Acme', botName: 'rollback-bot', groupHandles: { S1: 'oncall' } },
 });
-
-/** A stand-in bot endpoint that records each delivery and answers with a fixed status. */
-async function recordingBot(status = 200) {
-  const seen: { body: string; headers: IncomingHttpHeaders }[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers });
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
-  return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 let slack: SlackEmulator;
 let bot: Awaited<ReturnType<typeof recordingBot>>;
@@ -303,7 +286,7 @@ describe('clicks from the page', () => {
       text: 'Rollback of web',
       blocks: approvalBlocks,
     });
-    const failing = await recordingBot(500);
+    const failing = await recordingBot({ status: 500, body: '' });
     try {
       slack.setBotUrl(failing.url);
       const r = await click({ channelId: 'C1', messageTs: posted.ts, actionId: 'cancel', userId: 'U1' });

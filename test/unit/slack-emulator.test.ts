@@ -10,6 +10,7 @@ import {
   type SlackEmulatorOptions,
   startSlackEmulator,
 } from '../support/slack-emulator/index.js';
+import { recordingBot } from '../support/slack-emulator/recording-bot.js';
 
 const BOT_TOKEN = 'xoxb-test-emulator';
 const APP_TOKEN = 'xapp-test-emulator';
@@ -557,25 +558,6 @@ describe('file uploads (v2)', () => {
     ]);
   });
 });
-
-/** A stand-in bot endpoint that records what Slack would deliver and answers with a fixed reply. */
-async function recordingBot(
-  reply: { status: number; body: string; type?: string } = { status: 200, body: '' },
-) {
-  const seen: { body: string; headers: IncomingHttpHeaders }[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers });
-      res.writeHead(reply.status, reply.type ? { 'content-type': reply.type } : {});
-      res.end(reply.body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
-  return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 const verify = (s: { body: string; headers: IncomingHttpHeaders }, secret = SECRET) =>
   verifySlackRequest({
