@@ -46,12 +46,13 @@ try {
       WATCH_TRIGGERS: 'false',
     },
     'bench',
+    { compiled: true },
   );
 
   await new Promise((r) => setTimeout(r, 3000));
   const rss =
     Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${bot.proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  report('bot idle RSS', `${rss.toFixed(0)} MB (run through tsx, which adds its transpiler)`, '< 150 MB');
+  report('bot idle RSS', `${rss.toFixed(0)} MB (compiled, node dist/main.js)`, '< 150 MB');
 
   for (let round = 0; round < 2; round++) {
     const results = await Promise.all(

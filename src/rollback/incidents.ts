@@ -4,6 +4,7 @@
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
 import { lookupService } from './lookup-service.js';
+import type { Rollback } from './model.js';
 import type { Clock, Incident, KubePort, Logger, NotifierPort, PagerPort, StorePort } from './ports.js';
 import {
   chooseTarget,
@@ -32,6 +33,10 @@ const RECENT_LIMIT = 10_000;
 const RECENT_MS = 5 * 60_000;
 /** After a rollback put the target back, signals this recent still belong to its incident. */
 const AFTERMATH_MS = 10 * 60_000;
+
+/** Rollbacks of the Deployment a catalog entry names now (an entry can be re-pointed). */
+const onDeployment = (svc: CatalogEntry) => (r: Rollback) =>
+  r.namespace === svc.namespace && r.deployment === svc.deployment;
 
 export function describeSignal(s: Signal): string {
   const parts = [`*${s.name}*${s.status === 'resolved' ? ' (resolved)' : ''}: ${s.summary}`];
@@ -69,7 +74,7 @@ export function createIncidents(deps: IncidentDeps) {
           : 'an automatic rollback is already in progress';
       }
     }
-    const history = await store.listRecent(50, svc.name);
+    const history = (await store.listRecent(50, svc.name)).filter(onDeployment(svc));
     const now = clock.now().getTime();
     const autos = history.filter((r) => r.mode === 'auto' && !r.dryRun);
     const last = autos[0];
@@ -150,10 +155,11 @@ export function createIncidents(deps: IncidentDeps) {
     svc: CatalogEntry,
     currentRevision: number,
     currentImages: string[],
-  ): Promise<number> {
-    const last = (await store.listRecent(1, svc.name))[0];
-    const from = last?.assessment?.from?.revision;
-    if (!last || from === undefined || last.dryRun) return currentRevision;
+  ): Promise<{ revision: number; images: string[] }> {
+    const current = { revision: currentRevision, images: currentImages };
+    const last = (await store.listRecent(10, svc.name)).find(onDeployment(svc));
+    const from = last?.assessment?.from;
+    if (!last || from === undefined || last.dryRun) return current;
     if (
       !TERMINAL.has(last.state) &&
       last.state !== 'awaiting_approval' &&
@@ -163,7 +169,7 @@ export function createIncidents(deps: IncidentDeps) {
       return from;
     const recent = clock.now().getTime() - Date.parse(last.updatedAt) < AFTERMATH_MS;
     const onTarget = last.assessment?.target?.images.join(',') === currentImages.join(',');
-    return last.undo && recent && onTarget ? from : currentRevision;
+    return last.undo && recent && onTarget ? from : current;
   }
 
   async function handle(s: Signal): Promise<void> {
@@ -171,8 +177,11 @@ export function createIncidents(deps: IncidentDeps) {
     const d = await kube.readDeployment(svc.namespace, svc.deployment);
     const current = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listReplicaSets(d)));
     const currentImages = current ? imagesOf(current.template) : imagesOf(d.template);
-    const revision = await badRevision(svc, Number(d.annotations[REVISION_ANNOTATION] ?? 0), currentImages);
-    const key = `${svc.name}:${revision}`;
+    const bad = await badRevision(svc, Number(d.annotations[REVISION_ANNOTATION] ?? 0), currentImages);
+    const revision = bad.revision;
+    // The Deployment and the release's images, not just the revision number: numbers restart when a
+    // Deployment is re-created, and a catalog entry may be moved to another Deployment.
+    const key = `${svc.name}:${svc.namespace}/${svc.deployment}:${revision}:${bad.images.join(',')}`;
     const signalId = `${s.key}:${s.status}`;
     const fresh: Incident = {
       key,
@@ -180,7 +189,7 @@ export function createIncidents(deps: IncidentDeps) {
       namespace: svc.namespace,
       deployment: svc.deployment,
       revision,
-      images: currentImages,
+      images: bad.images,
       openedAt: clock.now().toISOString(),
       openedBy: { source: s.source, name: s.name, key: s.key },
     };

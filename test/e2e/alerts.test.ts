@@ -290,20 +290,22 @@ describe('watch triggers (no alerts)', () => {
       { image: GOOD, cause: 'v1', head: 'a' },
       { image: BAD, cause: 'v2', head: 'a' },
     ]);
-    const root = await eventually('incident from the watch', async () => roots()[0], 60_000);
+    const root = await eventually('incident from the watch', async () => roots()[0], 60_000).catch(
+      bot.explain,
+    );
     const first = root.history[0]?.text ?? root.text;
     expect(first).toMatch(/CrashLoopBackOff|ReadinessFailing|RestartsClimbing/);
     await eventually(
       'assessment with buttons',
       async () => slack.thread(C, root.ts).some((m) => textOf(m).includes('"action_id":"rollback_approve"')),
       60_000,
-    );
+    ).catch(bot.explain);
     // progressDeadlineSeconds is 15 in the test world: the stuck rollout joins the same thread.
     await eventually(
       'ProgressDeadlineExceeded in the thread',
       async () => slack.thread(C, root.ts).some((m) => m.text.includes('ProgressDeadlineExceeded')),
       90_000,
-    );
+    ).catch(bot.explain);
     expect(roots()).toHaveLength(1);
     expect(slack.rejected().filter((x) => x.error !== 'ratelimited')).toEqual([]);
   });

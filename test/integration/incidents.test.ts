@@ -24,7 +24,7 @@ const signal = (o: Partial<Signal> = {}): Signal => ({
   ...o,
 });
 
-async function setup(prefix: string, tweak: (svc: CatalogEntry) => void) {
+async function setup(prefix: string, tweak: (svc: CatalogEntry) => void, storePrefix?: string) {
   const ns = await freshNamespace(world, prefix);
   await setDatabaseHead(world, 'a');
   await shipReleases(world, ns, [
@@ -34,7 +34,10 @@ async function setup(prefix: string, tweak: (svc: CatalogEntry) => void) {
   await eventually('crash loop', async () =>
     (await kubectlOk(world, ['get', 'pods', '-n', ns])).includes('CrashLoopBackOff'),
   );
-  const e = createTestEngine(world, { catalog: worldCatalog(world, ns, tweak) });
+  const e = createTestEngine(world, {
+    catalog: worldCatalog(world, ns, tweak),
+    ...(storePrefix ? { prefix: storePrefix } : {}),
+  });
   const incidents = createIncidents({
     store: e.store,
     kube: e.kube,
@@ -192,6 +195,24 @@ describe('incidents and guard rails', () => {
       expect(await generationOf(world, ns)).toBe(gen);
     });
   }
+
+  it('opens a new incident when the service now names another Deployment, whose revisions count afresh', async () => {
+    const propose = (svc: CatalogEntry) => {
+      svc.policy.mode = 'propose';
+    };
+    const before = await setup('repoint-a', propose);
+    engines.push(before.e);
+    await before.incidents.signal([signal()]);
+    expect(before.e.notifier.notices.filter((n) => n.kind === 'openThread')).toHaveLength(1);
+    // Same Redis, same service name, now pointed at a new Deployment: its bad release is revision 2 too.
+    const after = await setup('repoint-b', propose, before.e.prefix);
+    engines.push(after.e);
+    await after.incidents.signal([signal()]);
+    expect(after.e.notifier.notices.filter((n) => n.kind === 'openThread')).toHaveLength(1);
+    expect(after.e.notifier.notices.some((n) => n.message?.includes('Also firing'))).toBe(false);
+    const proposals = (await after.e.store.listRecent(10)).filter((r) => r.namespace === after.ns);
+    expect(proposals).toHaveLength(1);
+  });
 
   it('rolls back at once under the auto policy when no guard applies, and pages', async () => {
     const { ns, e, incidents } = await setup(

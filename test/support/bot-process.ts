@@ -1,6 +1,7 @@
-// Runs the real bot (`src/main.ts serve`, as `npm start` does) against the world and a Slack emulator.
+// Runs the real bot (`main.ts serve`, from the sources or compiled as `npm start` runs it) against the
+// world and a Slack emulator.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Catalog } from '../../src/config/catalog-schema.js';
@@ -14,6 +15,8 @@ export interface BotProcess {
   logFile: string;
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** Rethrows a failed wait with the end of the bot's log, so a CI failure says what the bot did. */
+  explain(err: unknown): never;
 }
 
 export function writeCatalog(world: WorldInfo, catalog: Catalog, name: string): string {
@@ -27,11 +30,14 @@ export async function startBot(
   world: WorldInfo,
   env: Record<string, string>,
   name: string,
+  opts: { compiled?: boolean } = {},
 ): Promise<BotProcess> {
   const port = await freePort();
   const logFile = join(world.logDir, `bot-${name}.log`);
   const out = openSync(logFile, 'a');
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  // compiled: what `npm start` and the image run (needs `npm run build`); otherwise the sources via tsx.
+  const entry = opts.compiled ? ['--enable-source-maps', 'dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const proc = spawn(process.execPath, [...entry, 'serve'], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -67,6 +73,10 @@ export async function startBot(
     port,
     logFile,
     proc,
+    explain: (err: unknown) => {
+      const log = readFileSync(logFile, 'utf8').slice(-6000);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nbot log (${logFile}):\n${log}`);
+    },
     stop: async () => {
       if (exited) return;
       proc.kill('SIGTERM');
