@@ -40,7 +40,9 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
     case 'notified':
       return 'Stakeholders notified (#incidents, engineering manager, monitoring)';
     case 'migration_needed':
-      return 'Stakeholders notified; the database is ahead of the target revision: migration downgrade first';
+      return 'Stakeholders notified; the database is ahead of the target revision: its downgrade awaits a separate approval';
+    case 'approve_migration':
+      return `Database downgrade approved by ${who(e.actor)}`;
     case 'migrated':
       return `Database migrated down to ${String(d.head ?? '?')} (in ${String(d.pod ?? 'a pod')} of the current revision)`;
     case 'progress':
@@ -125,6 +127,8 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   out.push(`- Requested by: ${who(r.requestedBy)} at ${day(r.requestedAt)} ${time(r.requestedAt)}`);
   for (const ap of r.approvals) out.push(`- Approved by: ${who(ap.by)} at ${day(ap.at)} ${time(ap.at)}`);
   if (r.mode === 'auto') out.push('- Approved by: automatic policy (no human approval)');
+  const m = r.migrationApproval;
+  if (m) out.push(`- Database downgrade approved by: ${who(m.by)} at ${day(m.at)} ${time(m.at)}`);
   out.push('', '## Assigned To', '[Engineer responsible for fix]', '');
   out.push(
     '## Approval',

@@ -108,6 +108,8 @@ export interface Rollback {
   assessment?: Assessment;
   approvals: { by: Actor; at: string }[];
   decision?: { event: 'approve' | 'cancel'; by: Actor; at: string };
+  /** Who approved the migration downgrade, separately from the rollback itself. */
+  migrationApproval?: { by: Actor; at: string };
   undo?: {
     outcome: 'patched' | 'already_at_target';
     at: string;

@@ -156,6 +156,8 @@ export interface Incident {
 export interface NotifierPort {
   /** The assessment is ready (with Approve/Cancel when the rollback awaits approval). */
   assessed(r: Rollback): Promise<void>;
+  /** The database is ahead of the target: ask for the separate approval of the downgrade. */
+  migrationApprovalNeeded(r: Rollback): Promise<void>;
   /** Procedure step 2: #incidents post, engineering manager, monitoring group. */
   starting(r: Rollback): Promise<void>;
   /** Rollout progress; the adapter may coalesce (at most one update per second). */

@@ -30,6 +30,8 @@ export interface RequestInput {
 /** Errors that mean "someone else owns this now": stop quietly, do not mark the rollback failed. */
 const HANDED_OVER: ErrorCode[] = ['store_lease_lost', 'store_conflict'];
 
+type Decision = 'approve' | 'approve_migration' | 'cancel';
+
 export type { RunnerDeps } from './steps.js';
 
 export function createRunner(deps: RunnerDeps) {
@@ -175,12 +177,19 @@ export function createRunner(deps: RunnerDeps) {
     return svc;
   }
 
-  async function decide(id: string, actor: Actor, decision: 'approve' | 'cancel'): Promise<Rollback> {
+  /** Where each decision may be taken: a cancel at either approval, each approval at its own. */
+  const DECIDABLE: Record<Decision, State[]> = {
+    approve: ['awaiting_approval'],
+    approve_migration: ['awaiting_migration_approval'],
+    cancel: ['awaiting_approval', 'awaiting_migration_approval'],
+  };
+
+  async function decide(id: string, actor: Actor, decision: Decision): Promise<Rollback> {
     const r = await store.get(id);
     if (!r) throw new CodedError('rollback_not_found', `no rollback ${id}`);
     const svc = serviceOf(r);
     try {
-      assertMayDecide(svc, r, actor, decision);
+      assertMayDecide(svc, r, actor, decision === 'cancel' ? 'cancel' : 'approve');
     } catch (err) {
       await store.append(
         event(r, 'note', actor, r.state, r.state, {
@@ -191,11 +200,11 @@ export function createRunner(deps: RunnerDeps) {
       );
       throw err;
     }
-    if (r.state !== 'awaiting_approval') {
+    if (!DECIDABLE[decision].includes(r.state)) {
       const by = r.decision ? ` by <@${r.decision.by.id}>` : '';
       throw new CodedError(
         'rollback_wrong_state',
-        `this rollback is already ${r.state.replace('_', ' ')}${by}`,
+        `this rollback is already ${r.state.replaceAll('_', ' ')}${by}`,
         { details: { state: r.state } },
       );
     }
@@ -210,9 +219,11 @@ export function createRunner(deps: RunnerDeps) {
       const changes: Partial<Rollback> =
         decision === 'approve'
           ? { approvals: [...r.approvals, { by: actor, at }], decision: { event: 'approve', by: actor, at } }
-          : { decision: { event: 'cancel', by: actor, at } };
+          : decision === 'approve_migration'
+            ? { migrationApproval: { by: actor, at } }
+            : { decision: { event: 'cancel', by: actor, at } };
       const next = await move(r, decision, lease, actor, changes);
-      if (decision === 'approve') background(drive(id, lease));
+      if (decision !== 'cancel') background(drive(id, lease));
       else await store.releaseLease(lease);
       return next;
     } catch (err) {
@@ -221,7 +232,7 @@ export function createRunner(deps: RunnerDeps) {
         const now = await store.get(id);
         throw new CodedError(
           'rollback_wrong_state',
-          `this rollback is already ${now?.state.replace('_', ' ') ?? 'gone'}`,
+          `this rollback is already ${now?.state.replaceAll('_', ' ') ?? 'gone'}`,
           { details: { state: now?.state } },
         );
       }
@@ -269,6 +280,8 @@ export function createRunner(deps: RunnerDeps) {
 
     approve: (id: string, actor: Actor) => decide(id, actor, 'approve'),
     cancel: (id: string, actor: Actor) => decide(id, actor, 'cancel'),
+    /** The separate approval of a migration downgrade (same approver rules as the rollback). */
+    approveMigration: (id: string, actor: Actor) => decide(id, actor, 'approve_migration'),
 
     /** Picks up rollbacks whose owner died (their lease expired) and continues them. */
     async resume(): Promise<number> {

@@ -7,6 +7,7 @@ export const STATES = [
   'assessing',
   'awaiting_approval',
   'notifying',
+  'awaiting_migration_approval',
   'migrating',
   'undoing',
   'verifying',
@@ -23,6 +24,7 @@ export const EVENTS = [
   'auto_approved',
   'dry_run_done',
   'approve',
+  'approve_migration',
   'cancel',
   'notified',
   'migration_needed',
@@ -45,7 +47,9 @@ const TABLE: Record<State, Partial<Record<EventType, State>>> = {
     fail: 'reporting',
   },
   awaiting_approval: { approve: 'notifying', cancel: 'cancelled' },
-  notifying: { notified: 'undoing', migration_needed: 'migrating', fail: 'reporting' },
+  // A schema downgrade is irreversible data work: it waits for its own explicit approval (DESIGN.md).
+  notifying: { notified: 'undoing', migration_needed: 'awaiting_migration_approval', fail: 'reporting' },
+  awaiting_migration_approval: { approve_migration: 'migrating', cancel: 'cancelled' },
   migrating: { migrated: 'undoing', fail: 'reporting' },
   undoing: { undone: 'verifying', fail: 'reporting' },
   verifying: { verified: 'reporting', fail: 'reporting' },
@@ -57,7 +61,7 @@ const TABLE: Record<State, Partial<Record<EventType, State>>> = {
 
 export const TERMINAL: ReadonlySet<State> = new Set(['completed', 'cancelled', 'failed']);
 
-/** States in which a process owning the lease has work to do (awaiting_approval waits for a person). */
+/** States in which a process owning the lease has work to do (the awaiting_ ones wait for a person). */
 export const WORKING: ReadonlySet<State> = new Set([
   'requested',
   'assessing',
@@ -73,7 +77,7 @@ export function transition(state: State, event: EventType): State {
   if (!next) {
     throw new CodedError(
       'rollback_wrong_state',
-      `cannot ${event.replace('_', ' ')} a rollback that is ${state.replace('_', ' ')}`,
+      `cannot ${event.replaceAll('_', ' ')} a rollback that is ${state.replaceAll('_', ' ')}`,
       {
         details: { state, event },
       },

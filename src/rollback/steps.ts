@@ -105,7 +105,11 @@ export function createSteps(ctx: StepContext): Partial<Record<State, Step>> {
     await safely('starting', () => deps.notifier.starting(r));
     if (r.mode === 'auto' && deps.pager) await safely('page', () => deps.pager!.rollbackStarted(r));
     const m = r.assessment?.migration;
-    if (m?.ok && m.value.ahead) return move(r, 'migration_needed', lease, system);
+    if (m?.ok && m.value.ahead) {
+      const next = await move(r, 'migration_needed', lease, system);
+      await safely('migration approval', () => deps.notifier.migrationApprovalNeeded(next));
+      return next;
+    }
     return move(r, 'notified', lease, system);
   }
 

@@ -4,6 +4,7 @@ export const SLASH_COMMAND = '/rollback';
 export const ACTION = {
   approve: 'rollback_approve',
   cancel: 'rollback_cancel',
+  approveMigration: 'rollback_approve_migration',
   checklist: 'rollback_checklist',
 } as const;
 

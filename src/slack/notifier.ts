@@ -8,6 +8,7 @@ import type { Logger, NotifierPort } from '../rollback/ports.js';
 import {
   buildAssessment,
   buildChecklist,
+  buildMigrationApproval,
   buildRoot,
   buildSummary,
   rootText,
@@ -98,6 +99,12 @@ export function createSlackNotifier(
 
     async assessed(r) {
       await track(inThread(r, `Assessment of ${r.service}`, buildAssessment(r)));
+    },
+
+    async migrationApprovalNeeded(r) {
+      await track(
+        inThread(r, `${r.service}: the database downgrade needs its own approval`, buildMigrationApproval(r)),
+      );
     },
 
     async starting(r) {

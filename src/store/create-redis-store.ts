@@ -63,7 +63,7 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
       if (res[0] === 'held') {
         const holder = await get(res[1] ?? '');
         const who = holder
-          ? `${holder.requestedBy.name ?? holder.requestedBy.id} (${holder.state.replace('_', ' ')}, ${holder.id})`
+          ? `${holder.requestedBy.name ?? holder.requestedBy.id} (${holder.state.replaceAll('_', ' ')}, ${holder.id})`
           : res[1];
         throw new CodedError(
           'rollback_in_progress',

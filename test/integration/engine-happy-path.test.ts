@@ -81,7 +81,23 @@ describe('rollback engine: happy path', () => {
     expect(await generationOf(world, ns)).toBe(generationBefore);
 
     await runner.approve(r.id, { kind: 'user', id: 'U0SRE00002', name: 'bob' });
+    // The database is ahead of the target: the rollback stops for the downgrade's own approval,
+    // having notified people and changed nothing.
+    await runner.waitFor(r.id, ['awaiting_migration_approval'], 60_000);
+    await eventually('downgrade approval asked for', async () =>
+      notifier.notices.some((n) => n.kind === 'migrationApprovalNeeded'),
+    );
+    expect(await generationOf(world, ns)).toBe(generationBefore);
+    expect(await databaseHead(world)).toBe('bbb222');
+    await expect(
+      runner.approveMigration(r.id, { kind: 'user', id: 'U0INTRUDER', name: 'mallory' }),
+    ).rejects.toThrow(/is not an approver/);
+    await expect(runner.approve(r.id, { kind: 'user', id: 'U0SRE00002', name: 'bob' })).rejects.toThrow(
+      /already awaiting migration approval/,
+    );
+    await runner.approveMigration(r.id, { kind: 'user', id: 'U0SRE00001', name: 'alice' });
     const done = await runner.waitFor(r.id, ['completed', 'failed'], 120_000);
+    expect(done.migrationApproval?.by.id).toBe('U0SRE00001');
     expect(done.failure).toBeUndefined();
     expect(done.state).toBe('completed');
     expect(done.undo?.outcome).toBe('patched');
@@ -125,18 +141,20 @@ describe('rollback engine: happy path', () => {
         'assessed',
         'approve',
         'migration_needed',
+        'approve_migration',
         'migrated',
         'undone',
         'verified',
         'reported',
       ]),
     );
-    const states = events.filter((e) => e.to && e.type !== 'progress').map((e) => e.to);
+    const states = events.filter((e) => e.to && e.type !== 'progress' && e.type !== 'note').map((e) => e.to);
     expect(states).toEqual([
       'requested',
       'assessing',
       'awaiting_approval',
       'notifying',
+      'awaiting_migration_approval',
       'migrating',
       'undoing',
       'verifying',
@@ -149,6 +167,7 @@ describe('rollback engine: happy path', () => {
     expect(report).toContain(`# Incident Report: Rollback of release-manager revision 2 (${BAD})`);
     expect(report).toMatch(/## Timeline\n(- \*\*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\*\*: .+\n){6,}/);
     expect(report).toContain('Approved by <@U0SRE00002> (bob)');
+    expect(report).toContain('Database downgrade approved by <@U0SRE00001> (alice)');
     expect(report).toContain('| error rate | pass |');
     expect(report).toContain('P2 - Deployment failed but successfully rolled back');
     expect(report).toContain('[To be completed by the owning team');

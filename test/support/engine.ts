@@ -59,6 +59,7 @@ export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
   return {
     notices,
     assessed: rec('assessed'),
+    migrationApprovalNeeded: rec('migrationApprovalNeeded'),
     starting: rec('starting'),
     progress: rec('progress'),
     stateChanged: rec('stateChanged'),

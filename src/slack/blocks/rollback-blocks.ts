@@ -12,7 +12,7 @@ const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).t
 const sec = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(2)} s`);
 
 export function rootText(r: Rollback): string {
-  return `Rollback of ${r.service}: ${r.state.replace('_', ' ')}`;
+  return `Rollback of ${r.service}: ${r.state.replaceAll('_', ' ')}`;
 }
 
 /** The channel-level message, updated in place as the rollback moves. */
@@ -90,7 +90,7 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
   const to = a?.target ? `revision ${a.target.revision} (${a.target.images.join(', ')})` : '?';
   const migration =
     a?.migration.ok && a.migration.value.ahead
-      ? ` The database is first migrated down to ${a.migration.value.targetHead}.`
+      ? ` The database is ahead of the target: its downgrade to ${a.migration.value.targetHead} will ask for a separate approval.`
       : '';
   return [
     {
@@ -128,12 +128,58 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
   ];
 }
 
-/** Replaces the buttons once someone decided. */
-export function buildDecided(r: Rollback): KnownBlock[] {
+/** Replaces the buttons once someone decided (the rollback, or its migration downgrade). */
+export function buildDecided(r: Rollback, decision: 'approve' | 'cancel' | 'approveMigration'): KnownBlock[] {
+  const m = r.migrationApproval;
+  if (decision === 'approveMigration' && m)
+    return [context(`:white_check_mark: Migration downgrade approved by <@${m.by.id}> at ${utc(m.at)}`)];
   const d = r.decision;
   if (!d) return [];
   const verb = d.event === 'approve' ? ':white_check_mark: Approved' : ':no_entry_sign: Cancelled';
   return [context(`${verb} by <@${d.by.id}> at ${utc(d.at)}`)];
+}
+
+/** The separate approval the database downgrade needs, posted once the rollback is under way. */
+export function buildMigrationApproval(r: Rollback): KnownBlock[] {
+  const m = r.assessment?.migration;
+  const at = m?.ok ? m.value.current : '?';
+  const to = m?.ok ? m.value.targetHead : '?';
+  const text = `:card_file_box: *The database must be migrated down first.* It is at \`${at}\`; revision ${r.assessment?.target?.revision ?? '?'} expects \`${to}\`. The downgrade runs in a pod of the current revision (only the newer image has the down-migration), then the Deployment is rolled back. Nothing has been changed yet.`;
+  return [
+    section(clip(text, 2900)),
+    {
+      type: 'actions',
+      block_id: BLOCK.decision,
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTION.approveMigration,
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Approve database downgrade' },
+          value: r.id,
+          confirm: {
+            title: { type: 'plain_text', text: 'Downgrade the database?' },
+            text: {
+              type: 'mrkdwn',
+              text: clip(
+                `Migrate \`${r.service}\`'s database from \`${at}\` down to \`${to}\`, then roll back.`,
+                300,
+              ),
+            },
+            confirm: { type: 'plain_text', text: 'Downgrade' },
+            deny: { type: 'plain_text', text: 'Not yet' },
+            style: 'danger',
+          },
+        },
+        {
+          type: 'button',
+          action_id: ACTION.cancel,
+          text: { type: 'plain_text', text: 'Cancel rollback' },
+          value: r.id,
+        },
+      ],
+    },
+  ];
 }
 
 /** The procedure's step 2 announcement. */

@@ -33,6 +33,7 @@ export const STATE_LABEL: Record<string, string> = {
   assessing: ':mag: assessing',
   awaiting_approval: ':raised_hand: awaiting approval',
   notifying: ':mega: notifying',
+  awaiting_migration_approval: ':raised_hand: awaiting approval of the database downgrade',
   migrating: ':card_file_box: migrating the database',
   undoing: ':rewind: rolling back',
   verifying: ':stethoscope: verifying',

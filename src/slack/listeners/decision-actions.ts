@@ -37,25 +37,30 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     };
   }
 
-  for (const decision of ['approve', 'cancel'] as const) {
+  const decide = {
+    approve: deps.runner.approve,
+    cancel: deps.runner.cancel,
+    approveMigration: deps.runner.approveMigration,
+  };
+  const said = { approve: 'Approved', cancel: 'Cancelled', approveMigration: 'Database downgrade approved' };
+  for (const decision of ['approve', 'cancel', 'approveMigration'] as const) {
     app.action<BlockAction<ButtonAction>>(
       ACTION[decision],
       async ({ ack, body, action, client, respond }) => {
         await ack();
         try {
-          const r = await (decision === 'approve' ? deps.runner.approve : deps.runner.cancel)(
-            action.value ?? '',
-            await actorOf(body),
-          );
+          const r = await decide[decision](action.value ?? '', await actorOf(body));
           const channel = body.container.channel_id as string | undefined;
           const ts = body.container.message_ts as string | undefined;
           const blocks = body.message?.blocks as { block_id?: string }[] | undefined;
           if (channel && ts && blocks) {
-            const replaced = blocks.flatMap((b) => (b.block_id === BLOCK.decision ? buildDecided(r) : [b]));
+            const replaced = blocks.flatMap((b) =>
+              b.block_id === BLOCK.decision ? buildDecided(r, decision) : [b],
+            );
             await client.chat.update({
               channel,
               ts,
-              text: `${decision === 'approve' ? 'Approved' : 'Cancelled'} by <@${body.user.id}>`,
+              text: `${said[decision]} by <@${body.user.id}>`,
               blocks: replaced as never,
             });
           }

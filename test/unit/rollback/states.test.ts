@@ -35,6 +35,16 @@ describe('state table', () => {
     expect(isCodedError(err, 'rollback_wrong_state')).toBe(true);
     expect(() => transition('cancelled', 'approve')).toThrow(/cannot approve a rollback that is cancelled/);
   });
+  it('stops before a migration downgrade for its own approval, which may still cancel the rollback', () => {
+    expect(transition('notifying', 'migration_needed')).toBe('awaiting_migration_approval');
+    expect(transition('awaiting_migration_approval', 'approve_migration')).toBe('migrating');
+    expect(transition('awaiting_migration_approval', 'cancel')).toBe('cancelled');
+    // The rollback's approval is not the downgrade's, and nothing else moves it on.
+    expect(canTransition('awaiting_migration_approval', 'approve')).toBe(false);
+    expect(canTransition('awaiting_migration_approval', 'notified')).toBe(false);
+    expect(canTransition('notifying', 'approve_migration')).toBe(false);
+    expect(canTransition('awaiting_approval', 'approve_migration')).toBe(false);
+  });
   it("routes every working step's failure to the report", () => {
     for (const s of ['assessing', 'notifying', 'migrating', 'undoing', 'verifying'] as const)
       expect(transition(s, 'fail')).toBe('reporting');
