@@ -1,7 +1,7 @@
 // npm run bench: the budgets of DESIGN.md, measured on this machine against the test world.
 // Prints figures (and whether each meets its budget); it never fails a build.
 import { readFileSync } from 'node:fs';
-import { startBot, writeCatalog } from '../test/support/bot-process.js';
+import { startSlackBot } from '../test/support/bot-process.js';
 import { worldCatalog } from '../test/support/engine.js';
 import { eventually, kubectlOk } from '../test/support/kubectl.js';
 import { freshNamespace } from '../test/support/namespaces.js';
@@ -35,19 +35,18 @@ try {
     svc.channel = C;
     svc.notify = {};
   });
-  const bot = await startBot(
-    world.info,
-    {
-      CATALOG_PATH: writeCatalog(world.info, catalog, 'bench'),
-      SLACK_BOT_TOKEN: 'xoxb-bench',
-      SLACK_SIGNING_SECRET: 'bench-secret',
-      SLACK_API_URL: `${slack.url}/api/`,
+  const bot = await startSlackBot(world.info, {
+    slack,
+    botToken: 'xoxb-bench',
+    signingSecret: 'bench-secret',
+    catalog,
+    name: 'bench',
+    env: {
       ALERT_WEBHOOK_TOKEN: TOKEN,
       WATCH_TRIGGERS: 'false',
     },
-    'bench',
-    { compiled: true },
-  );
+    compiled: true,
+  });
 
   await new Promise((r) => setTimeout(r, 3000));
   const rss =

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setAlertWebhook } from '../test/support/alertmanager.js';
-import { type BotProcess, startBot, writeCatalog } from '../test/support/bot-process.js';
+import { type BotProcess, startSlackBot } from '../test/support/bot-process.js';
 import { worldCatalog } from '../test/support/engine.js';
 import { eventually, kubectlOk } from '../test/support/kubectl.js';
 import { NAME, setDatabaseHead, shipReleases } from '../test/support/releases.js';
@@ -147,18 +147,17 @@ async function main(): Promise<void> {
     svc.notify = { engineeringManager: USERS[2]!.id, monitoringGroup: 'S0MONITOR1' };
   });
   await kubectlOk(w, ['create', 'namespace', NS]);
-  bot = await startBot(
-    w,
-    {
-      CATALOG_PATH: writeCatalog(w, catalog, 'demo'),
-      SLACK_BOT_TOKEN: botToken,
-      SLACK_SIGNING_SECRET: signingSecret,
-      SLACK_API_URL: `${slack.url}/api/`,
+  bot = await startSlackBot(w, {
+    slack,
+    botToken: botToken,
+    signingSecret: signingSecret,
+    catalog,
+    name: 'demo',
+    env: {
       ALERT_WEBHOOK_TOKEN: alertToken,
       WATCH_TRIGGERS: 'true',
     },
-    'demo',
-  );
+  });
   slack.setBotUrl(`${bot.url}/slack/events`);
   await setAlertWebhook(w, `${bot.url}/alerts`, alertToken);
   say(`bot ready at ${bot.url} (log: ${bot.logFile})`);

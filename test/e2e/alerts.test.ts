@@ -2,7 +2,7 @@
 // `npm start` runs it, the Slack emulator and the PagerDuty emulator.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { setAlertWebhook } from '../support/alertmanager.js';
-import { type BotProcess, startBot, writeCatalog } from '../support/bot-process.js';
+import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
@@ -69,13 +69,13 @@ describe('alerts, watch triggers and paging', () => {
         ['rm-auto', { ...autoCat.services.get('release-manager')!, name: 'rm-auto' }],
       ]),
     };
-    bot = await startBot(
-      world,
-      {
-        CATALOG_PATH: writeCatalog(world, catalog, `alerts-${ns.propose}`),
-        SLACK_BOT_TOKEN: 'xoxb-alerts',
-        SLACK_SIGNING_SECRET: 'alerts-secret',
-        SLACK_API_URL: `${slack.url}/api/`,
+    bot = await startSlackBot(world, {
+      slack,
+      botToken: 'xoxb-alerts',
+      signingSecret: 'alerts-secret',
+      catalog,
+      name: `alerts-${ns.propose}`,
+      env: {
         ALERT_WEBHOOK_TOKEN: TOKEN,
         PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
         PAGERDUTY_EVENTS_HOST: pd.host,
@@ -83,8 +83,7 @@ describe('alerts, watch triggers and paging', () => {
         // The alert path alone: watch triggers get their own test below.
         WATCH_TRIGGERS: 'false',
       },
-      `alerts-${ns.propose}`,
-    );
+    });
     await setAlertWebhook(world, `${bot.url}/alerts`, TOKEN);
   });
   afterAll(async () => {
@@ -268,16 +267,13 @@ describe('watch triggers (no alerts)', () => {
       svc.policy.mode = 'propose';
     });
     // No ALERT_WEBHOOK_TOKEN: the only signals are what the bot sees on the Deployment itself.
-    bot = await startBot(
-      world,
-      {
-        CATALOG_PATH: writeCatalog(world, catalog, `watch-${ns}`),
-        SLACK_BOT_TOKEN: 'xoxb-watch',
-        SLACK_SIGNING_SECRET: 'watch-secret',
-        SLACK_API_URL: `${slack.url}/api/`,
-      },
-      `watch-${ns}`,
-    );
+    bot = await startSlackBot(world, {
+      slack,
+      botToken: 'xoxb-watch',
+      signingSecret: 'watch-secret',
+      catalog,
+      name: `watch-${ns}`,
+    });
   });
   afterAll(async () => {
     await bot?.stop();

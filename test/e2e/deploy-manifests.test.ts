@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { loadCatalog } from '../../src/config/load-catalog.js';
-import { type BotProcess, startBot, writeCatalog } from '../support/bot-process.js';
+import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { prometheusRuleCrd } from '../support/crds.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
@@ -233,18 +233,14 @@ describe('manifests/ on the test cluster', () => {
       svc.approvers = { users: [APPROVER], groups: [], requireSecondPerson: false };
       svc.notify = {};
     });
-    bot = await startBot(
-      world,
-      {
-        KUBECONFIG: saKubeconfig,
-        CATALOG_PATH: writeCatalog(world, catalog, 'manifests-sa'),
-        SLACK_BOT_TOKEN: 'xoxb-manifests',
-        SLACK_SIGNING_SECRET: SECRET,
-        SLACK_API_URL: `${emu.url}/api/`,
-        WATCH_TRIGGERS: 'true',
-      },
-      'manifests-sa',
-    );
+    bot = await startSlackBot(world, {
+      slack: emu,
+      botToken: 'xoxb-manifests',
+      signingSecret: SECRET,
+      catalog,
+      name: 'manifests-sa',
+      env: { KUBECONFIG: saKubeconfig, WATCH_TRIGGERS: 'true' },
+    });
     const generationBefore = await generationOf(world, TARGET_NS);
     await kubectlOk(world, ['set', 'image', `deployment/${NAME}`, '-n', TARGET_NS, `app=${BAD}`]);
 

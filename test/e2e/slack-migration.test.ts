@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRedisStore } from '../../src/store/create-redis-store.js';
-import { type BotProcess, startBot, writeCatalog } from '../support/bot-process.js';
+import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
@@ -51,17 +51,16 @@ describe('a rollback with a database downgrade, in Slack', () => {
       svc.approvers = { users: [ALICE, BOB], groups: [], requireSecondPerson: false };
       svc.notify = {};
     });
-    bot = await startBot(
-      world,
-      {
-        CATALOG_PATH: writeCatalog(world, catalog, ns),
-        SLACK_BOT_TOKEN: 'xoxb-migration',
-        SLACK_SIGNING_SECRET: SECRET,
-        SLACK_API_URL: `${emu.url}/api/`,
+    bot = await startSlackBot(world, {
+      slack: emu,
+      botToken: 'xoxb-migration',
+      signingSecret: SECRET,
+      catalog,
+      name: ns,
+      env: {
         WATCH_TRIGGERS: 'false',
       },
-      ns,
-    );
+    });
   });
   afterAll(async () => {
     await bot?.stop();

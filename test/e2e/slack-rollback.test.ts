@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Rollback } from '../../src/rollback/model.js';
 import { createRedisStore } from '../../src/store/create-redis-store.js';
-import { type BotProcess, startBot, writeCatalog } from '../support/bot-process.js';
+import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
@@ -81,19 +81,18 @@ describe('Slack end to end', () => {
       svc.approvers = { users: [ALICE, BOB], groups: ['S0SREONCALL'], requireSecondPerson: false };
       svc.notify = { engineeringManager: EM, monitoringGroup: 'S0MONITOR1' };
     });
-    bot = await startBot(
-      world,
-      {
-        CATALOG_PATH: writeCatalog(world, catalog, ns),
-        SLACK_BOT_TOKEN: 'xoxb-e2e-token',
-        SLACK_SIGNING_SECRET: SECRET,
-        SLACK_API_URL: `${emu.url}/api/`,
+    bot = await startSlackBot(world, {
+      slack: emu,
+      botToken: 'xoxb-e2e-token',
+      signingSecret: SECRET,
+      catalog,
+      name: ns,
+      env: {
         LEASE_MS: '3000',
         // The manual flow alone: watch-driven incidents have their own tests (alerts.test.ts).
         WATCH_TRIGGERS: 'false',
       },
-      ns,
-    );
+    });
   });
   afterAll(async () => {
     await bot?.stop();

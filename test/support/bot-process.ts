@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Catalog } from '../../src/config/catalog-schema.js';
 import { eventually } from './kubectl.js';
+import type { SlackEmulator } from './slack-emulator/index.js';
 import { freePort } from './world/ports.js';
 import type { WorldInfo } from './world/world.js';
 
@@ -84,4 +85,31 @@ export async function startBot(
       if (!exited) proc.kill('SIGKILL');
     },
   };
+}
+
+/** The bot in HTTP mode against a Slack emulator, with its own catalog: what the e2e tests run. */
+export function startSlackBot(
+  world: WorldInfo,
+  o: {
+    slack: SlackEmulator;
+    botToken: string;
+    signingSecret: string;
+    catalog: Catalog;
+    name: string;
+    env?: Record<string, string>;
+    compiled?: boolean;
+  },
+): Promise<BotProcess> {
+  return startBot(
+    world,
+    {
+      CATALOG_PATH: writeCatalog(world, o.catalog, o.name),
+      SLACK_BOT_TOKEN: o.botToken,
+      SLACK_SIGNING_SECRET: o.signingSecret,
+      SLACK_API_URL: `${o.slack.url}/api/`,
+      ...o.env,
+    },
+    o.name,
+    o.compiled ? { compiled: true } : {},
+  );
 }
