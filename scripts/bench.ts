@@ -1,6 +1,7 @@
 // npm run bench: the budgets of DESIGN.md, measured on this machine against the test world.
 // Prints figures (and whether each meets its budget); it never fails a build.
 import { readFileSync } from 'node:fs';
+import { alertmanagerNotification } from '../test/support/alert-payloads.js';
 import { startSlackBot } from '../test/support/bot-process.js';
 import { worldCatalog } from '../test/support/engine.js';
 import { eventually, kubectlOk } from '../test/support/kubectl.js';
@@ -86,24 +87,15 @@ try {
     'revision 2',
     async () => (await kubectlOk(world.info, ['get', 'rs', '-n', ns])).split('\n').length >= 3,
   );
-  const alert = {
-    version: '4',
-    groupKey: '{}:{alertname="HighErrorRate"}',
-    status: 'firing',
-    receiver: 'rollback-bot',
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    alerts: [
-      {
-        status: 'firing',
-        labels: { alertname: 'HighErrorRate', namespace: ns, deployment: 'release-manager-prod' },
-        annotations: { summary: 'Error ratio 8.3%' },
-        startsAt: new Date().toISOString(),
-        fingerprint: 'bench00000000001',
-      },
-    ],
-  };
+  const alert = alertmanagerNotification([
+    {
+      status: 'firing',
+      labels: { alertname: 'HighErrorRate', namespace: ns, deployment: 'release-manager-prod' },
+      annotations: { summary: 'Error ratio 8.3%' },
+      startsAt: new Date().toISOString(),
+      fingerprint: 'bench00000000001',
+    },
+  ]);
   const t0 = performance.now();
   const res = await fetch(`${bot.url}/alerts`, {
     method: 'POST',

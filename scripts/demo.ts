@@ -19,6 +19,7 @@ import {
   type StoredMessage,
   startSlackEmulator,
 } from '../test/support/slack-emulator/index.js';
+import { hasButton, textOf } from '../test/support/slack-text.js';
 import { startWorld, type World } from '../test/support/world/world.js';
 
 const autoApprove = process.argv.includes('--yes') || process.env.npm_config_yes === 'true';
@@ -114,8 +115,6 @@ function createTranscript(emu: SlackEmulator) {
   };
 }
 
-const textOf = (m: StoredMessage) => JSON.stringify(m.blocks) + m.text;
-
 async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(stopping ? 130 : 0));
   process.on('SIGTERM', () => void shutdown(143));
@@ -187,7 +186,7 @@ async function main(): Promise<void> {
     transcript();
     const root = emu.messages(C)[0];
     const thread = root ? emu.thread(C, root.ts) : [];
-    const proposal = thread.find((m) => textOf(m).includes('"action_id":"rollback_approve"'));
+    const proposal = thread.find((m) => hasButton(m, 'rollback_approve'));
     if (proposal && !announced) {
       announced = true;
       say(

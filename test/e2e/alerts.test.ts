@@ -1,6 +1,7 @@
 // Alert-driven and watch-driven rollbacks through the real Prometheus and Alertmanager, the bot as
 // `npm start` runs it, the Slack emulator and the PagerDuty emulator.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { alertmanagerNotification } from '../support/alert-payloads.js';
 import { setAlertWebhook } from '../support/alertmanager.js';
 import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { worldCatalog } from '../support/engine.js';
@@ -8,11 +9,8 @@ import { eventually } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { type PagerDutyEmulator, startPagerDutyEmulator } from '../support/pagerduty-emulator/index.js';
 import { imageOf, setDatabaseHead, shipReleases } from '../support/releases.js';
-import {
-  type SlackEmulator,
-  type StoredMessage,
-  startSlackEmulator,
-} from '../support/slack-emulator/index.js';
+import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
+import { hasButton, textOf } from '../support/slack-text.js';
 import { percentile } from '../support/stats.js';
 
 const world = inject('world');
@@ -22,8 +20,6 @@ const TOKEN = 'alertmanager-bearer-token-e2e';
 const ROUTING_KEY = 'e2e0routing0key00000000000000001';
 const GOOD = 'registry.test/release-manager:v1';
 const BAD = 'registry.test/release-manager:v2-bad';
-
-const textOf = (m: StoredMessage) => JSON.stringify(m.blocks) + m.text;
 
 describe('alerts, watch triggers and paging', () => {
   let slack: SlackEmulator;
@@ -120,7 +116,7 @@ describe('alerts, watch triggers and paging', () => {
     expect(root.history[0]?.text ?? root.text).toMatch(/Policy `propose`/);
     const assessment = await eventually(
       'assessment with Roll back / Dismiss',
-      async () => slack.thread(C, root.ts).find((m) => textOf(m).includes('"action_id":"rollback_approve"')),
+      async () => slack.thread(C, root.ts).find((m) => hasButton(m, 'rollback_approve')),
       60_000,
     );
     expect(textOf(assessment)).toContain('"text":"Roll back"');
@@ -170,17 +166,8 @@ describe('alerts, watch triggers and paging', () => {
   it('turns 10,000 replayed notifications into one thread and stays responsive', async () => {
     const root = rootsFor('rm-propose')[0]!;
     const before = slack.thread(C, root.ts).length;
-    const body = JSON.stringify({
-      version: '4',
-      groupKey: '{}:{alertname="HighErrorRate"}',
-      truncatedAlerts: 0,
-      status: 'firing',
-      receiver: 'rollback-bot',
-      groupLabels: { alertname: 'HighErrorRate' },
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://am',
-      alerts: [
+    const body = JSON.stringify(
+      alertmanagerNotification([
         {
           status: 'firing',
           labels: {
@@ -195,8 +182,8 @@ describe('alerts, watch triggers and paging', () => {
           generatorURL: 'http://prom/graph?g0.expr=x',
           fingerprint: 'replayed00000001',
         },
-      ],
-    });
+      ]),
+    );
     const latencies: number[] = [];
     const health: number[] = [];
     let sent = 0;
@@ -293,7 +280,7 @@ describe('watch triggers (no alerts)', () => {
     expect(first).toMatch(/CrashLoopBackOff|ReadinessFailing|RestartsClimbing/);
     await eventually(
       'assessment with buttons',
-      async () => slack.thread(C, root.ts).some((m) => textOf(m).includes('"action_id":"rollback_approve"')),
+      async () => slack.thread(C, root.ts).some((m) => hasButton(m, 'rollback_approve')),
       60_000,
     ).catch(bot.explain);
     // progressDeadlineSeconds is 15 in the test world: the stuck rollout joins the same thread.

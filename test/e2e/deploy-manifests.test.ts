@@ -12,11 +12,8 @@ import { prometheusRuleCrd } from '../support/crds.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import { generationOf, imageOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
-import {
-  type SlackEmulator,
-  type StoredMessage,
-  startSlackEmulator,
-} from '../support/slack-emulator/index.js';
+import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
+import { hasButton, textOf } from '../support/slack-text.js';
 import { buildAlertRules, PRODUCTION_TIMINGS } from '../support/world/prometheus-rules.js';
 
 const world = inject('world');
@@ -45,7 +42,6 @@ const run = (cmd: string, args: string[]) =>
       resolve({ code: err ? Number(err.code ?? 1) : 0, output: stdout + stderr }),
     ),
   );
-const textOf = (m: StoredMessage) => JSON.stringify(m.blocks) + m.text;
 
 describe('manifests/ on the test cluster', () => {
   let rendered: K8sObject[];
@@ -246,20 +242,19 @@ describe('manifests/ on the test cluster', () => {
 
     // The watch triggers (informers on the named Deployment and the pods) see the crash loop.
     const slack = emu;
-    const logFile = bot.logFile;
+    const running = bot;
+    // The bot's log, and what it said in Slack, in the failure message.
     const withLog = (err: Error) => {
       const said = slack
         .messages(C)
         .flatMap((m) => [m, ...slack.thread(C, m.ts)])
         .map(textOf);
-      throw new Error(
-        `${err.message}\nthread:\n${said.join('\n')}\nbot log:\n${readFileSync(logFile, 'utf8').slice(-6000)}`,
-      );
+      return running.explain(new Error(`${err.message}\nthread:\n${said.join('\n')}`));
     };
     const root = await eventually('incident thread', async () => slack.messages(C)[0], 90_000).catch(withLog);
     const proposal = await eventually(
       'assessment with Roll back',
-      async () => slack.thread(C, root.ts).find((m) => textOf(m).includes('"action_id":"rollback_approve"')),
+      async () => slack.thread(C, root.ts).find((m) => hasButton(m, 'rollback_approve')),
       90_000,
     );
     expect(textOf(proposal)).toContain('CrashLoopBackOff');

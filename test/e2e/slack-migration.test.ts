@@ -8,11 +8,8 @@ import { worldCatalog } from '../support/engine.js';
 import { eventually } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { databaseHead, generationOf, imageOf, setDatabaseHead, shipReleases } from '../support/releases.js';
-import {
-  type SlackEmulator,
-  type StoredMessage,
-  startSlackEmulator,
-} from '../support/slack-emulator/index.js';
+import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
+import { hasButton, textOf } from '../support/slack-text.js';
 
 const world = inject('world');
 const GOOD = 'registry.test/release-manager:v2024.01.14';
@@ -20,10 +17,6 @@ const BAD = 'registry.test/release-manager:v2024.01.15-bad';
 const C = 'C0INCIDENTS';
 const [ALICE, BOB, MALLORY] = ['U0SRE00001', 'U0SRE00002', 'U0INTRUDER'];
 const SECRET = 'migration-signing-secret';
-
-const textOf = (m: StoredMessage) => JSON.stringify(m.blocks) + m.text;
-const hasButton = (m: StoredMessage, actionId: string) =>
-  JSON.stringify(m.blocks).includes(`"action_id":"${actionId}"`);
 
 describe('a rollback with a database downgrade, in Slack', () => {
   let emu: SlackEmulator;

@@ -16,6 +16,7 @@ import {
   signature,
   startSlackEmulator,
 } from '../support/slack-emulator/index.js';
+import { hasButton, textOf } from '../support/slack-text.js';
 
 const world = inject('world');
 const GOOD = 'registry.test/release-manager:v2024.01.14';
@@ -29,10 +30,6 @@ const [ALICE, BOB, CAROL, MALLORY, EM] = [
   'U0ENGMGR01',
 ];
 const SECRET = 'e2e-signing-secret';
-
-const textOf = (m: StoredMessage) => JSON.stringify(m.blocks) + m.text;
-const hasButton = (m: StoredMessage, actionId: string) =>
-  JSON.stringify(m.blocks).includes(`"action_id":"${actionId}"`);
 
 describe('Slack end to end', () => {
   let emu: SlackEmulator;
