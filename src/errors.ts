@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'rollback_timeout'
   | 'rollback_progress_deadline'
   | 'rollback_deployment_deleted'
+  | 'rollback_expired'
+  | 'kube_job_failed'
   | 'store_conflict'
   | 'store_lease_lost'
   | 'store_unavailable'

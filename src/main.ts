@@ -99,6 +99,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   slack.listen(runner, catalog, logger);
   await slack.start();
   const resumed = await runner.resume();
+  runner.start();
   incidents = createIncidents({
     store,
     kube,
@@ -122,10 +123,12 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
 
   const stop = async (signal: string) => {
     logger.info('stopping', { signal });
+    // Leases first: another replica's reaper continues this replica's rollbacks within a second,
+    // instead of after the lease TTL (a catalog change rolls every replica this way).
+    await runner.close();
     await watch?.stop();
-    await slack.stop().catch(() => {});
-    // Work in progress keeps its lease until it lapses; another replica (or this one, restarted) resumes it.
-    await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 5000))]);
+    await slack.stop().catch((err: unknown) => logger.warn('slack stop', { error: (err as Error).message }));
+    await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 2000))]);
     redis.disconnect();
     process.exit(0);
   };

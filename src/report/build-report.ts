@@ -36,15 +36,26 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
     case 'approve':
       return `Approved by ${who(e.actor)}`;
     case 'cancel':
-      return `Cancelled by ${who(e.actor)}`;
+      return d.expired
+        ? `Expired after ${String(d.waitedMinutes ?? '?')} min with no decision; cancelled, nothing changed`
+        : `Cancelled by ${who(e.actor)}`;
     case 'notified':
       return 'Stakeholders notified (#incidents, engineering manager, monitoring)';
     case 'migration_needed':
-      return 'Stakeholders notified; the database is ahead of the target revision: its downgrade awaits a separate approval';
+    case 'migration_unknown': {
+      const gate = d.gate as
+        | { kind?: string; reasons?: string[]; current?: string; target?: string }
+        | undefined;
+      if (gate?.kind === 'unknown')
+        return `Database state unknown, nothing changed; a person must decide: ${(gate.reasons ?? []).join('; ')}`;
+      return `The database (at ${gate?.current ?? '?'}) is ahead of the target revision (${gate?.target ?? '?'}): its downgrade awaits a separate approval`;
+    }
     case 'approve_migration':
       return `Database downgrade approved by ${who(e.actor)}`;
+    case 'skip_migration':
+      return `Rolled back without the database downgrade, decided by ${who(e.actor)} (database state was unknown)`;
     case 'migrated':
-      return `Database migrated down to ${String(d.head ?? '?')} (in ${String(d.pod ?? 'a pod')} of the current revision)`;
+      return `Database migrated down to ${String(d.head ?? '?')} with the current revision's image`;
     case 'progress':
       return typeof d.milestone === 'string' ? d.milestone : undefined;
     case 'undone':
@@ -129,6 +140,11 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   if (r.mode === 'auto') out.push('- Approved by: automatic policy (no human approval)');
   const m = r.migrationApproval;
   if (m) out.push(`- Database downgrade approved by: ${who(m.by)} at ${day(m.at)} ${time(m.at)}`);
+  const skip = r.migrationSkipped;
+  if (skip)
+    out.push(
+      `- Rollback without the database downgrade decided by: ${who(skip.by)} at ${day(skip.at)} ${time(skip.at)}`,
+    );
   out.push('', '## Assigned To', '[Engineer responsible for fix]', '');
   out.push(
     '## Approval',

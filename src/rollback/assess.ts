@@ -201,6 +201,7 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
           value: {
             generation: d.generation,
             uid: d.uid,
+            template: d.template,
             replicas: d.replicas ?? 0,
             updated: d.status.updatedReplicas,
             ready: d.status.readyReplicas,

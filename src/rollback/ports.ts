@@ -3,6 +3,7 @@
 import type {
   DeploymentSnapshot,
   EventSnapshot,
+  JobSnapshot,
   JsonObject,
   PodSnapshot,
   ReplicaSetSnapshot,
@@ -57,6 +58,12 @@ export interface KubePort {
     argv: string[],
     timeoutMs: number,
   ): Promise<ExecResult>;
+  /** Creates a Job (batch/v1); kube_conflict when one of that name exists. */
+  createJob(namespace: string, job: JsonObject): Promise<void>;
+  /** undefined when there is no such Job. */
+  readJob(namespace: string, name: string): Promise<JobSnapshot | undefined>;
+  /** Deletes the Job and its pods (background propagation); a missing Job is not an error. */
+  deleteJob(namespace: string, name: string): Promise<void>;
 }
 
 export interface PromSample {

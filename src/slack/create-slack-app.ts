@@ -54,7 +54,9 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
   ];
   const clientOptions = {
     ...(s.slackApiUrl ? { slackApiUrl: s.slackApiUrl } : {}),
-    // A rollback must not wait half an hour on Slack: a few retries, honouring Retry-After on 429.
+    // A rollback must not wait on Slack: every call has a deadline (10 s per attempt), and a few
+    // retries honour Retry-After on 429. Steps never wait for these calls (see the notifier).
+    timeout: 10_000,
     retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
   };
   const app = s.appToken

@@ -226,7 +226,7 @@ describe('manifests/ on the test cluster', () => {
     // The shipped catalog, pointed at the world's stand-in service and its short test windows.
     const catalog = worldCatalog(world, TARGET_NS, (svc) => {
       svc.channel = C;
-      svc.approvers = { users: [APPROVER], groups: [], requireSecondPerson: false };
+      svc.approvers = { users: [APPROVER], groups: [], requireSecondPerson: false, expireMinutes: 60 };
       svc.notify = {};
     });
     bot = await startSlackBot(world, {

@@ -41,7 +41,7 @@ describe('a rollback with a database downgrade, in Slack', () => {
     });
     const catalog = worldCatalog(world, ns, (svc) => {
       svc.channel = C;
-      svc.approvers = { users: [ALICE, BOB], groups: [], requireSecondPerson: false };
+      svc.approvers = { users: [ALICE, BOB], groups: [], requireSecondPerson: false, expireMinutes: 60 };
       svc.notify = {};
     });
     bot = await startSlackBot(world, {

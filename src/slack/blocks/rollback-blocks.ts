@@ -129,22 +129,77 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
 }
 
 /** Replaces the buttons once someone decided (the rollback, or its migration downgrade). */
-export function buildDecided(r: Rollback, decision: 'approve' | 'cancel' | 'approveMigration'): KnownBlock[] {
+export function buildDecided(
+  r: Rollback,
+  decision: 'approve' | 'cancel' | 'approveMigration' | 'skipMigration',
+): KnownBlock[] {
   const m = r.migrationApproval;
   if (decision === 'approveMigration' && m)
     return [context(`:white_check_mark: Migration downgrade approved by <@${m.by.id}> at ${utc(m.at)}`)];
+  const skip = r.migrationSkipped;
+  if (decision === 'skipMigration' && skip)
+    return [
+      context(
+        `:fast_forward: Rolling back without the database downgrade: <@${skip.by.id}> checked the database (${utc(skip.at)})`,
+      ),
+    ];
   const d = r.decision;
   if (!d) return [];
   const verb = d.event === 'approve' ? ':white_check_mark: Approved' : ':no_entry_sign: Cancelled';
   return [context(`${verb} by <@${d.by.id}> at ${utc(d.at)}`)];
 }
 
-/** The separate approval the database downgrade needs, posted once the rollback is under way. */
+/**
+ * The database gate, posted once the rollback is under way and nothing has changed yet: either the
+ * downgrade's own approval, or, when the database state is unknown, what is unknown and why, with
+ * the only two ways on a person may take.
+ */
 export function buildMigrationApproval(r: Rollback): KnownBlock[] {
-  const m = r.assessment?.migration;
-  const at = m?.ok ? m.value.current : '?';
-  const to = m?.ok ? m.value.targetHead : '?';
-  const text = `:card_file_box: *The database must be migrated down first.* It is at \`${at}\`; revision ${r.assessment?.target?.revision ?? '?'} expects \`${to}\`. The downgrade runs in a pod of the current revision (only the newer image has the down-migration), then the Deployment is rolled back. Nothing has been changed yet.`;
+  const gate = r.migrationGate;
+  const revision = r.assessment?.target?.revision ?? '?';
+  const cancel = {
+    type: 'button' as const,
+    action_id: ACTION.cancel,
+    text: { type: 'plain_text' as const, text: 'Cancel rollback' },
+    value: r.id,
+  };
+  if (gate?.kind === 'unknown') {
+    const reasons = gate.reasons.map((x) => `• ${x}`).join('\n');
+    const text = `:warning: *The database state is unknown, so nothing was changed.* Revision ${revision} expects \`${gate.target ?? '?'}\`; the database is at \`${gate.current ?? 'unknown'}\`.\n${reasons}\nCheck the database yourself. Rolling back without the downgrade starts the old image against whatever schema the database has.`;
+    return [
+      section(clip(text, 2900)),
+      {
+        type: 'actions',
+        block_id: BLOCK.decision,
+        elements: [
+          {
+            type: 'button',
+            action_id: ACTION.skipMigration,
+            style: 'danger',
+            text: { type: 'plain_text', text: 'Roll back without downgrade (I checked the database)' },
+            value: r.id,
+            confirm: {
+              title: { type: 'plain_text', text: 'Skip the downgrade?' },
+              text: {
+                type: 'mrkdwn',
+                text: clip(
+                  `Roll \`${r.service}\` back to revision ${revision} without migrating its database.`,
+                  300,
+                ),
+              },
+              confirm: { type: 'plain_text', text: 'Roll back' },
+              deny: { type: 'plain_text', text: 'Not yet' },
+              style: 'danger',
+            },
+          },
+          cancel,
+        ],
+      },
+    ];
+  }
+  const at = gate?.current ?? '?';
+  const to = gate?.target ?? '?';
+  const text = `:card_file_box: *The database must be migrated down first.* It is at \`${at}\`; revision ${revision} expects \`${to}\`. The downgrade runs with the current revision's image (only the newer image has the down-migration), then the Deployment is rolled back. Nothing has been changed yet.`;
   return [
     section(clip(text, 2900)),
     {
@@ -171,12 +226,7 @@ export function buildMigrationApproval(r: Rollback): KnownBlock[] {
             style: 'danger',
           },
         },
-        {
-          type: 'button',
-          action_id: ACTION.cancel,
-          text: { type: 'plain_text', text: 'Cancel rollback' },
-          value: r.id,
-        },
+        cancel,
       ],
     },
   ];

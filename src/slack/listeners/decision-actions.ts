@@ -41,9 +41,15 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     approve: deps.runner.approve,
     cancel: deps.runner.cancel,
     approveMigration: deps.runner.approveMigration,
+    skipMigration: deps.runner.skipMigration,
   };
-  const said = { approve: 'Approved', cancel: 'Cancelled', approveMigration: 'Database downgrade approved' };
-  for (const decision of ['approve', 'cancel', 'approveMigration'] as const) {
+  const said = {
+    approve: 'Approved',
+    cancel: 'Cancelled',
+    approveMigration: 'Database downgrade approved',
+    skipMigration: 'Rolling back without the database downgrade',
+  };
+  for (const decision of ['approve', 'cancel', 'approveMigration', 'skipMigration'] as const) {
     app.action<BlockAction<ButtonAction>>(
       ACTION[decision],
       async ({ ack, body, action, client, respond }) => {

@@ -49,8 +49,10 @@ const pod = (
     {
       name: 'app',
       ready: o.ready ?? false,
+      running: o.waiting === undefined,
       restartCount: o.restarts ?? 0,
       waitingReason: o.waiting,
+      exitCode: undefined,
       terminatedReason: undefined,
       lastTerminatedReason: undefined,
     },

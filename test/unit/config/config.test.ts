@@ -54,9 +54,10 @@ describe('service catalog', () => {
           /^catalog\.yaml\.services\.Release_Manager\.namespace: must be a Kubernetes name/,
         ),
         expect.stringMatching(/^catalog\.yaml\.services\.Release_Manager\.deployment: /),
+        expect.stringMatching(/^catalog\.yaml\.services\.web\.approvers: give at least one approver/),
       ]),
     );
-    expect(problems.length).toBe(5);
+    expect(problems.length).toBe(7);
     expect(problems[0]).toMatch(/Release_Manager: service names are lower-case/);
   });
 
@@ -64,7 +65,8 @@ describe('service catalog', () => {
     expect(caught(() => parseCatalog('services: [oops', 'c.yaml')).message).toMatch(
       /c\.yaml is not valid YAML at line 1/,
     );
-    const twice = 'services:\n  a: {namespace: p, deployment: d}\n  b: {namespace: p, deployment: d}\n';
+    const twice =
+      'services:\n  a: {namespace: p, deployment: d, approvers: {users: [U1]}}\n  b: {namespace: p, deployment: d, approvers: {users: [U1]}}\n';
     expect(caught(() => parseCatalog(twice)).message).toMatch(/Deployment p\/d is already catalogued as "a"/);
   });
 });
