@@ -1,5 +1,6 @@
 // The composition root: the only place that reads process.env and builds clients.
 // `serve` runs the bot; the other commands are the operator CLI.
+import { userInfo } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { createWatchTriggers } from './alerts/watch-triggers.js';
@@ -143,7 +144,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     return undefined; // keeps running
   }
   const args = parseArgs(argv);
-  const env = loadEnv(process.env, args.command === 'status' ? ['redis'] : []);
+  const env = loadEnv(process.env, args.command === 'status' || args.command === 'unlock' ? ['redis'] : []);
   const catalog = loadCatalog(env.CATALOG_PATH);
   let redis: Redis | undefined;
   try {
@@ -156,6 +157,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         return createRedisStore(redis);
       },
       now: () => new Date(),
+      user: userInfo().username,
       print: (t) => console.log(t),
     });
   } finally {

@@ -134,6 +134,16 @@ export interface StorePort {
   listActive(): Promise<string[]>;
   /** The rollback holding the Deployment's lock, if any. */
   holderOf(namespace: string, deployment: string): Promise<string | undefined>;
+  /**
+   * Deletes the Deployment's lock only if `holder` still holds it, and records who did it and why in
+   * the audit stream, atomically. False when the lock changed hands meanwhile.
+   */
+  unlock(
+    namespace: string,
+    deployment: string,
+    holder: string,
+    audit: { by: string; at: string; reason: string },
+  ): Promise<boolean>;
   /** Most recent first. */
   listRecent(limit: number, service?: string): Promise<Rollback[]>;
   /** Creates the incident unless one with its key exists; either way returns the stored one. */

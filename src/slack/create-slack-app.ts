@@ -82,8 +82,9 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
     client: app.client,
     /** Registers the listeners once the runner exists (the runner needs the notifier, which needs the client). */
     listen(runner: Runner, catalog: Catalog, logger: Logger) {
-      registerRollbackCommand(app, { runner, catalog, logger });
-      registerDecisionActions(app, { runner, catalog, logger, directory: createDirectory(app.client) });
+      const directory = createDirectory(app.client);
+      registerRollbackCommand(app, { runner, catalog, logger, directory });
+      registerDecisionActions(app, { runner, catalog, logger, directory });
     },
     start: () => app.start(),
     stop: () => app.stop(),

@@ -5,12 +5,14 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'status'; service: string | undefined }
   | { kind: 'history'; service: string }
+  | { kind: 'cancel'; service: string }
   | { kind: 'rollback'; service: string; toRevision: number; dryRun: boolean; reason: string };
 
 export const HELP = [
   '`/rollback <service> [--to-revision=N] [--dry-run] [reason…]` — assess and propose a rollback (approvers approve it)',
   '`/rollback status [service]` — rollbacks in progress and recent ones',
   '`/rollback history <service>` — rollout history, like `kubectl rollout history`',
+  '`/rollback cancel <service>` — cancel the rollback waiting for a decision (its approvers and requester)',
   '`/rollback help` — this text',
 ].join('\n');
 
@@ -29,6 +31,13 @@ export function parseCommand(text: string): Command {
         remedy: 'Try `/rollback history release-manager`.',
       });
     return { kind: 'history', service: rest[0] };
+  }
+  if (first === 'cancel') {
+    if (!rest[0])
+      throw new CodedError('rollback_unknown_service', 'cancel needs a service', {
+        remedy: 'Try `/rollback cancel release-manager`.',
+      });
+    return { kind: 'cancel', service: rest[0] };
   }
   if (first.startsWith('-'))
     throw new CodedError('rollback_unknown_service', 'the service comes first', {

@@ -5,7 +5,7 @@ import type { Rollback, RollbackEvent } from '../rollback/model.js';
 import type { Incident, Lease, StorePort } from '../rollback/ports.js';
 import { TERMINAL } from '../rollback/states.js';
 import { createKeys } from './keys.js';
-import { ACQUIRE, COMMIT, CREATE, RELEASE, RENEW } from './scripts.js';
+import { ACQUIRE, COMMIT, CREATE, RELEASE, RENEW, UNLOCK } from './scripts.js';
 
 const leaseValue = (l: Lease) => `${l.owner}|${l.token}`;
 
@@ -144,6 +144,17 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
 
     async holderOf(namespace, deployment) {
       return (await guarded(() => redis.get(k.deploymentLock(namespace, deployment)))) ?? undefined;
+    },
+
+    async unlock(namespace, deployment, holder, audit) {
+      const lock = k.deploymentLock(namespace, deployment);
+      const entry = JSON.stringify({
+        action: 'unlock',
+        lock: `${namespace}/${deployment}`,
+        holder,
+        ...audit,
+      });
+      return (await guarded(() => run(UNLOCK, [lock, k.audit()], [holder, entry]))) === 1;
     },
 
     async claimIncident(incident) {

@@ -11,6 +11,8 @@ export function createKeys(prefix: string) {
     recentOf: (service: string) => `${prefix}recent:${service}`,
     incident: (key: string) => `${prefix}incident:${key}`,
     incidentSignals: (key: string) => `${prefix}incident:${key}:signals`,
+    /** Operator actions outside a rollback's own trail (unlock). */
+    audit: () => `${prefix}audit`,
   };
 }
 export type Keys = ReturnType<typeof createKeys>;

@@ -64,3 +64,15 @@ export const RELEASE = `
 if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0
 `;
+
+/**
+ * unlock: compare-and-delete of a workload lock, with its audit entry in the same step.
+ * KEYS: 1 deployment lock, 2 audit stream   ARGV: 1 expected holder, 2 audit JSON
+ * returns: 1 | 0
+ */
+export const UNLOCK = `
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call("DEL", KEYS[1])
+redis.call("XADD", KEYS[2], "MAXLEN", "~", "10000", "*", "e", ARGV[2])
+return 1
+`;

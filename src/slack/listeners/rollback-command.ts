@@ -8,6 +8,7 @@ import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
 import { buildError, buildHelp, buildHistory, buildStatus } from '../blocks/reply-blocks.js';
 import { section } from '../blocks/text.js';
+import type { Directory } from '../directory.js';
 import { SLASH_COMMAND } from '../ids.js';
 import { parseCommand } from '../parse-command.js';
 
@@ -15,6 +16,7 @@ export interface CommandDeps {
   runner: Runner;
   catalog: Catalog;
   logger: Logger;
+  directory: Directory;
 }
 
 const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
@@ -44,6 +46,23 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
             `history of ${cmd.service}`,
           );
           return;
+        case 'cancel': {
+          const svc = lookupService(deps.catalog, cmd.service);
+          const groups = svc.approvers.groups.length
+            ? await deps.directory.groupsOf(actor.id, svc.approvers.groups).catch(() => [])
+            : [];
+          const r = await deps.runner.cancelService(svc.name, { ...actor, groups });
+          await ephemeral(
+            respond,
+            [
+              section(
+                `:no_entry_sign: Cancelled the rollback of \`${svc.name}\` (\`${r.id}\`); nothing was changed.`,
+              ),
+            ],
+            `cancelled ${svc.name}`,
+          );
+          return;
+        }
         case 'rollback': {
           const svc = lookupService(deps.catalog, cmd.service);
           if (!inChannel(svc.channel, command)) {

@@ -22,6 +22,7 @@ describe('/rollback text', () => {
     expect(parseCommand('status')).toEqual({ kind: 'status', service: undefined });
     expect(parseCommand('status release-manager')).toEqual({ kind: 'status', service: 'release-manager' });
     expect(parseCommand('history release-manager')).toEqual({ kind: 'history', service: 'release-manager' });
+    expect(parseCommand('cancel release-manager')).toEqual({ kind: 'cancel', service: 'release-manager' });
   });
   it('refuses bad revisions and unknown flags with a fix', () => {
     for (const text of ['rm --to-revision=eight', 'rm --to-revision=-1', 'rm --to-revision']) {
@@ -36,5 +37,6 @@ describe('/rollback text', () => {
     }
     expect(() => parseCommand('rm --force')).toThrow('unknown flag `--force`');
     expect(() => parseCommand('history')).toThrow('history needs a service');
+    expect(() => parseCommand('cancel')).toThrow('cancel needs a service');
   });
 });
