@@ -129,6 +129,8 @@ export interface Rollback {
     started: { at: string; by: string; via: 'exec' | 'job'; pod?: string; job?: string };
     finished?: { at: string; exitCode: number; head: string | undefined };
   };
+  /** The procedure's step 2 announcement is committed (to the outbox): never made twice. */
+  announced?: boolean;
   /** A person chose to roll back without the downgrade when the database state was unknown. */
   migrationSkipped?: { by: Actor; at: string };
   undo?: {
@@ -153,3 +155,11 @@ export interface RollbackEvent {
   at: string;
   data?: Record<string, unknown>;
 }
+
+/** Something people must be told, committed with the transition that caused it (the outbox). */
+export type Notice =
+  | { kind: 'stateChanged' | 'assessed' | 'starting' | 'migrationApprovalNeeded' | 'finished' }
+  | { kind: 'say'; text: string }
+  | { kind: 'pageStarted' | 'pageFinished' };
+
+export type OutboxItem = Notice & { seq: number; text?: string };

@@ -8,7 +8,7 @@ import type {
   PodSnapshot,
   ReplicaSetSnapshot,
 } from './kube-types.js';
-import type { Rollback, RollbackEvent } from './model.js';
+import type { Notice, OutboxItem, Rollback, RollbackEvent } from './model.js';
 import type { RolloutStatus } from './rollout-status.js';
 import type { State } from './states.js';
 
@@ -123,7 +123,19 @@ export interface StorePort {
     next: Rollback,
     event: RollbackEvent,
     lease: Lease | undefined,
+    /** Appended to the rollback's outbox in the same atomic step. */
+    notices?: Notice[],
   ): Promise<Rollback>;
+  /** The first `limit` undelivered notices of a rollback, oldest first. */
+  outbox(id: string, limit: number): Promise<OutboxItem[]>;
+  /** Removes the oldest notice if it is `seq` (delivered). */
+  ackOutbox(id: string, seq: number): Promise<void>;
+  /** Rollbacks with undelivered notices. */
+  pendingOutboxes(): Promise<string[]>;
+  /** The right to deliver a rollback's outbox (one process at a time keeps the order). */
+  acquireOutboxLease(id: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
+  renewOutboxLease(lease: Lease, ttlMs: number): Promise<boolean>;
+  releaseOutboxLease(lease: Lease): Promise<void>;
   /** Appends an event without changing the record (progress, notes). */
   append(event: RollbackEvent): Promise<void>;
   events(id: string): Promise<RollbackEvent[]>;

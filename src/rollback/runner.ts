@@ -10,7 +10,8 @@ import { asCodedError, CodedError, type ErrorCode, isCodedError } from '../error
 import { assertMayDecide } from './authorize.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from './checklist.js';
 import { lookupService } from './lookup-service.js';
-import type { Actor, Rollback, RollbackEvent } from './model.js';
+import type { Actor, Notice, Rollback, RollbackEvent } from './model.js';
+import { createOutbox } from './outbox.js';
 import type { Lease } from './ports.js';
 import { buildHistory, chooseTarget, type RevisionEntry } from './revisions.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
@@ -62,7 +63,10 @@ export function createRunner(deps: RunnerDeps) {
     ...(data ? { data } : {}),
   });
 
-  /** Commits r → transition(r.state, type) with `changes`, fenced by the lease. */
+  /**
+   * Commits r → transition(r.state, type) with `changes`, fenced by the lease, and, in the same atomic
+   * step, what people must be told about it (the root message always; `notices` besides).
+   */
   async function move(
     r: Rollback,
     type: EventType,
@@ -70,6 +74,7 @@ export function createRunner(deps: RunnerDeps) {
     actor: Actor,
     changes: Partial<Rollback> = {},
     data?: Record<string, unknown>,
+    notices: Notice[] = [],
   ): Promise<Rollback> {
     const to = transition(r.state, type);
     const next: Rollback = { ...r, ...changes, state: to, updatedAt: clock.now().toISOString() };
@@ -78,25 +83,30 @@ export function createRunner(deps: RunnerDeps) {
       next,
       event(r, type, actor, r.state, to, data),
       lease,
+      [{ kind: 'stateChanged' }, ...notices],
     );
-    notify(saved.id, 'stateChanged', () => deps.notifier.stateChanged(saved));
+    outbox.kick(saved.id);
     return saved;
   }
 
-  /** Saves data without a state change (same compare-and-set). */
+  /** Saves data without a state change (same compare-and-set), with notices if any. */
   async function save(
     r: Rollback,
     lease: Lease,
     changes: Partial<Rollback>,
     data: Record<string, unknown>,
+    notices: Notice[] = [],
   ): Promise<Rollback> {
     const next: Rollback = { ...r, ...changes, updatedAt: clock.now().toISOString() };
-    return store.commit(
+    const saved = await store.commit(
       { state: r.state, version: r.version },
       next,
       event(r, 'progress', system, r.state, r.state, data),
       lease,
+      notices,
     );
+    if (notices.length) outbox.kick(saved.id);
+    return saved;
   }
 
   async function safely(what: string, fn: () => Promise<void>): Promise<void> {
@@ -107,9 +117,20 @@ export function createRunner(deps: RunnerDeps) {
     }
   }
 
+  const outbox = createOutbox({
+    store,
+    notifier: deps.notifier,
+    ...(deps.pager ? { pager: deps.pager } : {}),
+    clock,
+    logger,
+    owner: deps.owner,
+    leaseMs: deps.leaseMs,
+    background,
+  });
+
   /**
-   * Slack and PagerDuty are not in the critical path: what a step has to say is queued per rollback,
-   * delivered in order in the background, and a step never waits for it (each call has its own deadline).
+   * Ephemeral updates (rollout progress, a failure the store could not record) need no outbox: they
+   * are queued per rollback in this process, in order, and never awaited by a step.
    */
   const chains = new Map<string, Promise<void>>();
   function notify(id: string, what: string, fn: () => Promise<void>): void {
@@ -236,23 +257,20 @@ export function createRunner(deps: RunnerDeps) {
     try {
       const minutes = serviceOf(r).approvers.expireMinutes;
       const at = clock.now().toISOString();
-      const next = await move(
+      await move(
         r,
         'cancel',
         lease,
         system,
         { decision: { event: 'cancel', by: system, at } },
         { expired: true, waitedMinutes: minutes },
+        [
+          {
+            kind: 'say',
+            text: `:hourglass: Expired: nobody decided within ${minutes} min, so the rollback was cancelled. Nothing was changed. Ask again with \`/rollback ${r.service}\` if it is still needed.`,
+          },
+        ],
       );
-      if (next.thread) {
-        const thread = next.thread;
-        notify(r.id, 'say', () =>
-          deps.notifier.say(
-            thread,
-            `:hourglass: Expired: nobody decided within ${minutes} min, so the rollback was cancelled. Nothing was changed. Ask again with \`/rollback ${r.service}\` if it is still needed.`,
-          ),
-        );
-      }
     } catch (err) {
       if (!HANDED_OVER.includes(asCodedError(err).code)) throw err; // decided meanwhile: fine
     } finally {
@@ -262,6 +280,7 @@ export function createRunner(deps: RunnerDeps) {
 
   /** One pass of the reaper: resume lapsed work, expire unanswered waits. */
   async function reap(): Promise<number> {
+    await outbox.sweep();
     let n = 0;
     for (const id of await store.listActive()) {
       if (closing) break;
@@ -473,6 +492,7 @@ export function createRunner(deps: RunnerDeps) {
      */
     async close(): Promise<void> {
       closing = true;
+      outbox.close();
       if (reaper) clearInterval(reaper);
       const leases = [...held.values()];
       held.clear();

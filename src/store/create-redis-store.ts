@@ -1,11 +1,11 @@
 // The store port on Redis: records, event streams, the per-Deployment lock and work leases.
 import type { Redis } from 'ioredis';
 import { CodedError } from '../errors.js';
-import type { Rollback, RollbackEvent } from '../rollback/model.js';
+import type { OutboxItem, Rollback, RollbackEvent } from '../rollback/model.js';
 import type { Incident, Lease, StorePort } from '../rollback/ports.js';
 import { TERMINAL } from '../rollback/states.js';
 import { createKeys } from './keys.js';
-import { ACQUIRE, COMMIT, CREATE, RELEASE, RENEW, UNLOCK } from './scripts.js';
+import { ACK, ACQUIRE, COMMIT, CREATE, RELEASE, RENEW, UNLOCK } from './scripts.js';
 
 const leaseValue = (l: Lease) => `${l.owner}|${l.token}`;
 
@@ -76,7 +76,7 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
       }
     },
 
-    async commit(expected, next, event, lease) {
+    async commit(expected, next, event, lease, notices = []) {
       const stored: Rollback = { ...next, version: expected.version + 1 };
       const res = (await guarded(() =>
         run(
@@ -87,6 +87,9 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
             k.active(),
             k.lease(next.id),
             k.deploymentLock(next.namespace, next.deployment),
+            k.outbox(next.id),
+            k.outboxSeq(next.id),
+            k.outboxPending(),
           ],
           [
             expected.state,
@@ -97,6 +100,7 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
             lease ? leaseValue(lease) : '',
             TERMINAL.has(next.state) ? '1' : '0',
             next.id,
+            notices.length ? JSON.stringify(notices) : '[]',
           ],
         ),
       )) as string[];
@@ -144,6 +148,30 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
 
     async holderOf(namespace, deployment) {
       return (await guarded(() => redis.get(k.deploymentLock(namespace, deployment)))) ?? undefined;
+    },
+
+    async outbox(id, limit) {
+      const items = await guarded(() => redis.lrange(k.outbox(id), 0, limit - 1));
+      return items.map((x) => JSON.parse(x) as OutboxItem);
+    },
+
+    async ackOutbox(id, seq) {
+      await guarded(() => run(ACK, [k.outbox(id), k.outboxPending()], [seq, id]));
+    },
+
+    pendingOutboxes: () => guarded(() => redis.smembers(k.outboxPending())),
+
+    async acquireOutboxLease(id, owner, ttlMs) {
+      const token = await guarded(() => run(ACQUIRE, [k.outboxLease(id), k.outboxFence(id)], [owner, ttlMs]));
+      return typeof token === 'number' ? { id, owner, token } : undefined;
+    },
+
+    async renewOutboxLease(lease, ttlMs) {
+      return (await guarded(() => run(RENEW, [k.outboxLease(lease.id)], [leaseValue(lease), ttlMs]))) === 1;
+    },
+
+    async releaseOutboxLease(lease) {
+      await guarded(() => run(RELEASE, [k.outboxLease(lease.id)], [leaseValue(lease)]));
     },
 
     async unlock(namespace, deployment, holder, audit) {

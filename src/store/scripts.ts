@@ -21,10 +21,12 @@ return {"ok"}
 `;
 
 /**
- * commit: compare-and-set on (state, version), fenced by the lease, with the event in the same step.
- * KEYS: 1 record, 2 events, 3 active set, 4 lease, 5 deployment lock
+ * commit: compare-and-set on (state, version), fenced by the lease, with the event and the notices it
+ * causes (the outbox) in the same step.
+ * KEYS: 1 record, 2 events, 3 active set, 4 lease, 5 deployment lock, 6 outbox list, 7 outbox seq,
+ *       8 pending-outbox set
  * ARGV: 1 expected state, 2 expected version, 3 new state, 4 record JSON, 5 event JSON,
- *       6 lease value ("" = none required), 7 terminal ("1"/"0"), 8 id
+ *       6 lease value ("" = none required), 7 terminal ("1"/"0"), 8 id, 9 notices (JSON array)
  * returns: {"ok", newVersion} | {"conflict", state, version} | {"lease"}
  */
 export const COMMIT = `
@@ -35,6 +37,12 @@ if ARGV[6] ~= "" and redis.call("GET", KEYS[4]) ~= ARGV[6] then return {"lease"}
 local nv = tostring(tonumber(ver) + 1)
 redis.call("HSET", KEYS[1], "state", ARGV[3], "version", nv, "record", ARGV[4])
 redis.call("XADD", KEYS[2], "*", "e", ARGV[5])
+local notices = cjson.decode(ARGV[9])
+for _, n in ipairs(notices) do
+  n.seq = redis.call("INCR", KEYS[7])
+  redis.call("RPUSH", KEYS[6], cjson.encode(n))
+end
+if #notices > 0 then redis.call("SADD", KEYS[8], ARGV[8]) end
 if ARGV[7] == "1" then
   redis.call("SREM", KEYS[3], ARGV[8])
   if redis.call("GET", KEYS[5]) == ARGV[8] then redis.call("DEL", KEYS[5]) end
@@ -75,4 +83,19 @@ if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call("DEL", KEYS[1])
 redis.call("XADD", KEYS[2], "MAXLEN", "~", "10000", "*", "e", ARGV[2])
 return 1
+`;
+
+/**
+ * ack: drops the oldest notice if it is the one delivered; forgets the outbox once it is empty.
+ * KEYS: 1 outbox list, 2 pending-outbox set   ARGV: 1 seq, 2 id   returns: 1 | 0
+ */
+export const ACK = `
+local head = redis.call("LINDEX", KEYS[1], 0)
+local done = 0
+if head and tonumber(cjson.decode(head).seq) == tonumber(ARGV[1]) then
+  redis.call("LPOP", KEYS[1])
+  done = 1
+end
+if redis.call("LLEN", KEYS[1]) == 0 then redis.call("SREM", KEYS[2], ARGV[2]) end
+return done
 `;

@@ -6,7 +6,7 @@ import type { Lease } from '../ports.js';
 import type { StepContext } from './context.js';
 
 export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Promise<Rollback> {
-  const { deps, move, system, notify } = ctx;
+  const { deps, move, system } = ctx;
   const svc = ctx.serviceOf(r);
   const assessment = await assess(
     {
@@ -40,7 +40,5 @@ export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Pr
   }
   if (r.dryRun) return move(r, 'dry_run_done', lease, system, { assessment }, { summary });
   if (r.mode === 'auto') return move(r, 'auto_approved', lease, system, { assessment }, { summary });
-  const next = await move(r, 'assessed', lease, system, { assessment }, { summary });
-  notify(next.id, 'assessed', () => deps.notifier.assessed(next));
-  return next;
+  return move(r, 'assessed', lease, system, { assessment }, { summary }, [{ kind: 'assessed' }]);
 }

@@ -1,7 +1,7 @@
 // What every step is given. A step does its effects, then commits the next transition through
 // `move`; each can run again after a crash and do the right thing.
 import type { Catalog, CatalogEntry } from '../../config/catalog-schema.js';
-import type { Actor, Rollback, RollbackEvent } from '../model.js';
+import type { Actor, Notice, Rollback, RollbackEvent } from '../model.js';
 import type {
   Clock,
   KubePort,
@@ -51,14 +51,17 @@ export interface StepContext {
     actor: Actor,
     changes?: Partial<Rollback>,
     data?: Record<string, unknown>,
+    /** Committed with the transition, delivered from the outbox (the root message always is). */
+    notices?: Notice[],
   ) => Promise<Rollback>;
   save: (
     r: Rollback,
     lease: Lease,
     changes: Partial<Rollback>,
     data: Record<string, unknown>,
+    notices?: Notice[],
   ) => Promise<Rollback>;
-  /** Queues a notification for the rollback: delivered in order, in the background; never awaited. */
+  /** Ephemeral updates (rollout progress): in order, in the background, never awaited; not persisted. */
   notify: (id: string, what: string, fn: () => Promise<void>) => void;
   serviceOf: (r: Rollback) => CatalogEntry;
 }

@@ -34,12 +34,15 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
       target: gate.target,
       ...(current ? { current } : {}),
     };
-    return ctx
-      .move(r, 'migration_unknown', lease, ctx.system, { migrationGate: unknown }, { gate: unknown })
-      .then(async (next) => {
-        ctx.notify(next.id, 'migration approval', () => deps.notifier.migrationApprovalNeeded(next));
-        return next;
-      });
+    return ctx.move(
+      r,
+      'migration_unknown',
+      lease,
+      ctx.system,
+      { migrationGate: unknown },
+      { gate: unknown },
+      [{ kind: 'migrationApprovalNeeded' }],
+    );
   };
 
   let where: Where;

@@ -4,11 +4,11 @@ import type { Lease } from '../ports.js';
 import type { StepContext } from './context.js';
 
 export async function reporting(ctx: StepContext, r: Rollback, lease: Lease): Promise<Rollback> {
-  const { deps, notify } = ctx;
+  const { deps } = ctx;
   const ok = !r.failure && r.verification?.passed === true;
   const report = deps.renderReport(r, await deps.store.events(r.id));
-  const next = await ctx.move(r, ok ? 'reported' : 'reported_failure', lease, ctx.system, { report });
-  notify(next.id, 'finished', () => deps.notifier.finished(next, report));
-  if (deps.pager) notify(next.id, 'page', () => deps.pager!.rollbackFinished(next));
-  return next;
+  return ctx.move(r, ok ? 'reported' : 'reported_failure', lease, ctx.system, { report }, undefined, [
+    { kind: 'finished' },
+    ...(deps.pager ? [{ kind: 'pageFinished' } as const] : []),
+  ]);
 }
