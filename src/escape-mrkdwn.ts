@@ -44,23 +44,24 @@ export function escapeMrkdwn(value: string): string {
   return neutralisePingsAndLinks(escapeEntities(value)).replace(/`/g, BACKTICK_LOOKALIKE);
 }
 
-/** Slack's user and user-group mention forms, exactly as the bot builds them (ids only, no label). */
-const OWN_MENTION = /^<(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|#C[A-Z0-9]+)>$/;
-
 /**
  * Text the bot composed (its own `*bold*` and `code`) around values that may be untrusted, when the
- * values can no longer be told apart (a domain message, an error). Everything live is made inert as in
- * {@link escapeMrkdwn}, but backticks stay, so the bot's formatting survives. With `keepMentions`, the
- * exact forms `<@U…>`, `<!subteam^S…>` and `<#C…>` stay live (errors that name approvers); `<!channel>`,
- * `<!here>`, `<!everyone>` and links never do. Prefer escaping each value with {@link escapeMrkdwn}
- * where it is embedded: only that keeps a value from ending the bot's code span.
+ * values can no longer be told apart (an error message). Everything live is made inert as in
+ * {@link escapeMrkdwn}, but backticks stay, so the bot's formatting survives. `keep` lists the exact
+ * mentions the bot writes itself and may keep live (e.g. `<@U0APPROVER>`, `<!subteam^S0ONCALL>`, from
+ * the catalog); every other mention, `<!channel>`, `<!here>`, `<!everyone>` and every link is escaped.
+ * Prefer escaping each value with {@link escapeMrkdwn} where it is embedded: only that keeps a value
+ * from ending the bot's code span.
  */
-export function defuseMrkdwn(text: string, opts: { keepMentions?: boolean } = {}): string {
-  const parts = text.split(/(<[^<>]*>)/);
-  const out = parts.map((part, i) =>
-    i % 2 === 1 && opts.keepMentions && OWN_MENTION.test(part)
-      ? part
-      : neutralisePingsAndLinks(escapeEntities(part)),
-  );
-  return out.join('');
+const BROADCAST = /^<!(channel|here|everyone)\b/i;
+
+export function defuseMrkdwn(text: string, keep: ReadonlySet<string> = new Set()): string {
+  return text
+    .split(/(<[^<>]*>)/)
+    .map((part, i) =>
+      i % 2 === 1 && keep.has(part) && !BROADCAST.test(part)
+        ? part
+        : neutralisePingsAndLinks(escapeEntities(part)),
+    )
+    .join('');
 }

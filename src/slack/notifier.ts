@@ -2,6 +2,7 @@
 // Rollout progress is coalesced to at most one update per second per rollback.
 import type { webApi } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
+import { escapeMrkdwn } from '../escape-mrkdwn.js';
 import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Rollback } from '../rollback/model.js';
 import type { Logger, NotifierPort } from '../rollback/ports.js';
@@ -58,7 +59,8 @@ export function createSlackNotifier(
   }
 
   function sendProgress(r: Rollback, p: Progress): void {
-    const message = p.pending;
+    // Rollout progress quotes the Deployment's status: data, escaped whole.
+    const message = p.pending === undefined ? undefined : escapeMrkdwn(p.pending);
     if (!message || !r.thread) return;
     p.pending = undefined;
     p.lastSent = Date.now();
@@ -190,12 +192,16 @@ export function createSlackNotifier(
       );
     },
 
-    async openThread(channel, text) {
+    async openThread(channel, raw) {
+      // The domain composes these lines around alert and Kubernetes text it does not escape, so they are
+      // escaped whole: nothing in them may ping, link or end a code span (the bot's `code` shows as ˋcodeˋ).
+      const text = escapeMrkdwn(raw);
       const res = await track(client.chat.postMessage({ channel, text, blocks: [section(text)] }));
       return res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
     },
 
-    async say(thread, text) {
+    async say(thread, raw) {
+      const text = escapeMrkdwn(raw);
       await track(
         client.chat.postMessage({
           channel: thread.channel,

@@ -1,5 +1,6 @@
 // `/rollback …` text → what the person asked for. Pure; errors say how to fix the command.
 import { CodedError } from '../errors.js';
+import { escapeMrkdwn } from '../escape-mrkdwn.js';
 
 export type Command =
   | { kind: 'help' }
@@ -44,13 +45,13 @@ export function parseCommand(text: string): Command {
       const value = w.includes('=') ? w.slice(w.indexOf('=') + 1) : rest[++i];
       if (!value || !/^\d+$/.test(value)) {
         throw bad(
-          `"${value ?? ''}" is not a revision number`,
+          `"${escapeMrkdwn(value ?? '')}" is not a revision number`,
           'Use a whole number from `/rollback history <service>`, e.g. `--to-revision=8`.',
         );
       }
       toRevision = Number(value);
     } else if (w.startsWith('--')) {
-      throw new CodedError('rollback_bad_revision', `unknown flag \`${w}\``, {
+      throw new CodedError('rollback_bad_revision', `unknown flag \`${escapeMrkdwn(w)}\``, {
         remedy: 'Flags are `--to-revision=N` and `--dry-run`; see `/rollback help`.',
       });
     } else reason.push(w);

@@ -34,17 +34,17 @@ describe('defuseMrkdwn', () => {
     expect(out.startsWith('*svc* on `img:1`: ')).toBe(true);
     assertInert(out);
   });
-  it('keeps the bot mentions only when asked, never broadcasts or links', () => {
+  it('keeps only the mentions it is told to keep, never broadcasts or links', () => {
     const text =
-      'Ask <@U01ABC> or <!subteam^S0GROUP> in <#C0CHAN>; not <!channel> <https://x.example|x> <@U1|name>';
+      'Ask <@U01ABC> or <!subteam^S0GROUP> in <#C0CHAN>; not <!channel> <https://x.example|x> <@U1|name> <@U2>';
     expect(defuseMrkdwn(text)).not.toMatch(/<[@!#]/);
-    const kept = defuseMrkdwn(text, { keepMentions: true });
+    const kept = defuseMrkdwn(text, new Set(['<@U01ABC>', '<!subteam^S0GROUP>', '<#C0CHAN>', '<!channel>']));
     expect(kept).toContain('<@U01ABC>');
     expect(kept).toContain('<!subteam^S0GROUP>');
     expect(kept).toContain('<#C0CHAN>');
+    expect(kept).toContain('&lt;@U2&gt;');
     expect(kept).toContain('&lt;!channel&gt;');
     expect(kept).toContain('&lt;https:/\u2060/x.example|x&gt;');
     expect(kept).toContain('&lt;@U1|name&gt;');
-    expect(defuseMrkdwn(kept, { keepMentions: true })).toBe(kept);
   });
 });

@@ -7,10 +7,11 @@ import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
-import { buildError } from '../blocks/reply-blocks.js';
+import { buildError, errorText } from '../blocks/reply-blocks.js';
 import { buildDecided } from '../blocks/rollback-blocks.js';
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
+import { ownMentions } from '../own-mentions.js';
 
 export interface ActionDeps {
   runner: Runner;
@@ -67,7 +68,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
         } catch (err) {
           const e = asCodedError(err);
           if (e.code === 'internal') deps.logger.error('decision failed', { error: e.message });
-          await refuse(respond, e.message, buildError(e));
+          const keep = ownMentions(deps.catalog, body.user.id);
+          await refuse(respond, errorText(e, keep), buildError(e, keep));
         }
       },
     );
@@ -99,7 +101,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     try {
       await deps.runner.recordChecklist(id, await actorOf(body), selected);
     } catch (err) {
-      await refuse(respond, asCodedError(err).message, buildError(asCodedError(err)));
+      const keep = ownMentions(deps.catalog, body.user.id);
+      await refuse(respond, errorText(asCodedError(err), keep), buildError(asCodedError(err), keep));
     }
   });
 }
