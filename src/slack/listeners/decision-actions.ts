@@ -2,8 +2,9 @@
 // the listener resolves the clicker's user groups, makes one domain call and re-renders.
 import type { App, BlockAction, ButtonAction, CheckboxesAction, RespondFn } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
-import { asCodedError } from '../../errors.js';
+import { asCodedError, CodedError } from '../../errors.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
+import { assertMayTickChecklist } from '../../rollback/checklist-access.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
@@ -91,6 +92,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     ]);
   });
 
+  // Ticks: only the service's approvers and the requester (see rollback/checklist-access.ts); each
+  // recorded tick carries its actor, a refused one is logged with who tried and told to the person.
   app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
     await ack();
     const id = action.block_id.slice(BLOCK.checklist.length + 1);
@@ -98,11 +101,32 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     const selected = action.selected_options
       .map((o) => POST_ROLLBACK_CHECKLIST[Number((o.value ?? '').slice(5))] ?? '')
       .filter(Boolean);
+    let keep = ownMentions(deps.catalog, body.user.id);
     try {
-      await deps.runner.recordChecklist(id, await actorOf(body), selected);
+      const r = await deps.runner.get(id);
+      if (!r)
+        throw new CodedError('rollback_not_found', 'this checklist belongs to no rollback the bot knows');
+      if (r.requestedBy.kind === 'user') keep = ownMentions(deps.catalog, body.user.id, r.requestedBy.id);
+      const actor = await actorOf(body);
+      const svc = deps.catalog.services.get(r.service);
+      if (!svc) throw new CodedError('rollback_unknown_service', `${r.service} is no longer in the catalog`);
+      try {
+        assertMayTickChecklist(svc, r, actor);
+      } catch (err) {
+        deps.logger.warn('checklist tick refused', {
+          rollback: id,
+          user: actor.id,
+          groups: actor.groups,
+          selected,
+        });
+        throw err;
+      }
+      await deps.runner.recordChecklist(id, actor, selected);
     } catch (err) {
-      const keep = ownMentions(deps.catalog, body.user.id);
-      await refuse(respond, errorText(asCodedError(err), keep), buildError(asCodedError(err), keep));
+      const e = asCodedError(err);
+      if (e.code === 'internal')
+        deps.logger.error('checklist tick failed', { rollback: id, error: e.message });
+      await refuse(respond, errorText(e, keep), buildError(e, keep));
     }
   });
 }
