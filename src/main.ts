@@ -16,6 +16,7 @@ import { pingKube } from './kube/ping.js';
 import { createLogger } from './logger.js';
 import { createObserve } from './observe/create-observe.js';
 import { createPager } from './pagerduty/create-pager.js';
+import { createRedactor, type Redactor } from './redact.js';
 import { buildReport } from './report/build-report.js';
 import { createIncidents, type Incidents } from './rollback/incidents.js';
 import { systemClock } from './rollback/ports.js';
@@ -32,8 +33,32 @@ function kubeConfig(env: Env): KubeConfig {
   return kc;
 }
 
+/** The password in a redis:// URL, if any (decoded: it is matched as it would be printed). */
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const password = new URL(url).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined; // loadEnv has already said what is wrong with the URL
+  }
+}
+
+/** One redactor, knowing every configured secret, for every outbound path. */
+function redactorFor(env: Env): Redactor {
+  return createRedactor([
+    env.SLACK_SIGNING_SECRET,
+    env.SLACK_BOT_TOKEN,
+    env.SLACK_APP_TOKEN,
+    env.ALERT_WEBHOOK_TOKEN,
+    env.PAGERDUTY_ROUTING_KEY,
+    urlPassword(env.REDIS_URL),
+  ]);
+}
+
 async function serve(env: Env, catalog: Catalog): Promise<void> {
-  const logger = createLogger();
+  const redactor = redactorFor(env);
+  const logger = createLogger(undefined, redactor.redact);
   const kc = kubeConfig(env);
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => logger.warn('redis', { error: err.message }));
@@ -60,6 +85,10 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
       ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
       ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
       ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+      ...(env.SLACK_TEAM_ID ? { teamId: env.SLACK_TEAM_ID } : {}),
+      ...(env.SLACK_APP_ID ? { appId: env.SLACK_APP_ID } : {}),
+      redactor,
+      logger,
       port: env.PORT,
     },
     {
@@ -80,6 +109,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
         {
           routingKey: env.PAGERDUTY_ROUTING_KEY,
           ...(env.PAGERDUTY_EVENTS_HOST ? { server: env.PAGERDUTY_EVENTS_HOST } : {}),
+          redactor,
         },
         logger,
       )
@@ -95,7 +125,8 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     logger,
     owner: `${env.HOSTNAME}-${process.pid}`,
     leaseMs: env.LEASE_MS,
-    renderReport: buildReport,
+    // The report is uploaded to Slack and kept in the store: redacted once, here, as it is rendered.
+    renderReport: (r, events) => redactor.redact(buildReport(r, events)),
   });
   slack.listen(runner, catalog, logger);
   await slack.start();
@@ -118,6 +149,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',
+    pinned: { team: env.SLACK_TEAM_ID ?? 'any', app: env.SLACK_APP_ID ?? 'any' },
     services: catalog.services.size,
     resumed,
   });
@@ -147,6 +179,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   const env = loadEnv(process.env, args.command === 'status' || args.command === 'unlock' ? ['redis'] : []);
   const catalog = loadCatalog(env.CATALOG_PATH);
   let redis: Redis | undefined;
+  const { redact } = redactorFor(env);
   try {
     await runCli(args, {
       catalog,
@@ -158,7 +191,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       },
       now: () => new Date(),
       user: userInfo().username,
-      print: (t) => console.log(t),
+      print: (t) => console.log(redact(t)),
     });
   } finally {
     redis?.disconnect();

@@ -32,6 +32,23 @@ export const envSchema = z.object({
     .optional(),
   /** Slack signing secret for HTTP mode. */
   SLACK_SIGNING_SECRET: optionalString,
+  /**
+   * The only Slack workspace (T…) or Enterprise Grid org (E…) whose requests are served; others are
+   * refused with a log line. Unset: not pinned (any team whose requests pass the signature check).
+   */
+  SLACK_TEAM_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[TE][A-Z0-9]{2,}$/, 'must be a Slack team id like T0123ABCD (or E… for an org)')
+      .optional(),
+  ),
+  /** The only Slack app id (A…) whose requests are served (api_app_id). Unset: not pinned. */
+  SLACK_APP_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^A[A-Z0-9]{2,}$/, 'must be a Slack app id like A0123ABCD')
+      .optional(),
+  ),
   /** Slack Web API base URL; only for a local Slack emulator (tests, demo). */
   SLACK_API_URL: z.url().optional(),
   /** PagerDuty Events API v2 routing key; unset means nothing is paged. */

@@ -123,11 +123,11 @@ describe('Slack outage mid-rollback', () => {
         30_000,
       ),
     ).toHaveLength(1);
-    const texts = thread().map((m) => textOf(m));
+    const texts = thread().map((m) => `${m.text}\n${textOf(m)}`);
     const once = (re: RegExp) => texts.filter((t) => re.test(t)).length;
-    expect(once(/^Initiating rollback of release-manager/)).toBe(1);
+    expect(once(/^Initiating rollback of release-manager/m)).toBe(1);
     expect(once(/complete and verified/)).toBe(1);
-    const announced = texts.findIndex((t) => /^Initiating rollback of release-manager/.test(t));
+    const announced = texts.findIndex((t) => /^Initiating rollback of release-manager/m.test(t));
     const result = texts.findIndex((t) => /complete and verified/.test(t));
     expect(announced).toBeGreaterThan(-1);
     expect(result).toBeGreaterThan(announced);

@@ -2,15 +2,17 @@
 // the listener resolves the clicker's user groups, makes one domain call and re-renders.
 import type { App, BlockAction, ButtonAction, CheckboxesAction, RespondFn } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
-import { asCodedError } from '../../errors.js';
+import { asCodedError, CodedError } from '../../errors.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
+import { assertMayTickChecklist } from '../../rollback/checklist-access.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
-import { buildError } from '../blocks/reply-blocks.js';
+import { buildError, errorText } from '../blocks/reply-blocks.js';
 import { buildDecided } from '../blocks/rollback-blocks.js';
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
+import { ownMentions } from '../own-mentions.js';
 
 export interface ActionDeps {
   runner: Runner;
@@ -73,7 +75,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
         } catch (err) {
           const e = asCodedError(err);
           if (e.code === 'internal') deps.logger.error('decision failed', { error: e.message });
-          await refuse(respond, e.message, buildError(e));
+          const keep = ownMentions(deps.catalog, body.user.id);
+          await refuse(respond, errorText(e, keep), buildError(e, keep));
         }
       },
     );
@@ -95,6 +98,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     ]);
   });
 
+  // Ticks: only the service's approvers and the requester (see rollback/checklist-access.ts); each
+  // recorded tick carries its actor, a refused one is logged with who tried and told to the person.
   app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
     await ack();
     const id = action.block_id.slice(BLOCK.checklist.length + 1);
@@ -102,10 +107,32 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     const selected = action.selected_options
       .map((o) => POST_ROLLBACK_CHECKLIST[Number((o.value ?? '').slice(5))] ?? '')
       .filter(Boolean);
+    let keep = ownMentions(deps.catalog, body.user.id);
     try {
-      await deps.runner.recordChecklist(id, await actorOf(body), selected);
+      const r = await deps.runner.get(id);
+      if (!r)
+        throw new CodedError('rollback_not_found', 'this checklist belongs to no rollback the bot knows');
+      if (r.requestedBy.kind === 'user') keep = ownMentions(deps.catalog, body.user.id, r.requestedBy.id);
+      const actor = await actorOf(body);
+      const svc = deps.catalog.services.get(r.service);
+      if (!svc) throw new CodedError('rollback_unknown_service', `${r.service} is no longer in the catalog`);
+      try {
+        assertMayTickChecklist(svc, r, actor);
+      } catch (err) {
+        deps.logger.warn('checklist tick refused', {
+          rollback: id,
+          user: actor.id,
+          groups: actor.groups,
+          selected,
+        });
+        throw err;
+      }
+      await deps.runner.recordChecklist(id, actor, selected);
     } catch (err) {
-      await refuse(respond, asCodedError(err).message, buildError(asCodedError(err)));
+      const e = asCodedError(err);
+      if (e.code === 'internal')
+        deps.logger.error('checklist tick failed', { rollback: id, error: e.message });
+      await refuse(respond, errorText(e, keep), buildError(e, keep));
     }
   });
 }

@@ -47,6 +47,7 @@ import { Workspace } from './workspace.js';
 
 export type { CheckboxOptions, ClickOptions, SlashCommandOptions } from './inbound.js';
 export { signature } from './inbound.js';
+export { findLiveMarkup, type LiveMarkupOptions } from './live-markup.js';
 export type * from './types.js';
 
 export interface SlackEmulator {

@@ -91,4 +91,16 @@ describe('environment', () => {
     expect(env.PORT).toBe(8080);
     expect(env.CATALOG_PATH).toBe('manifests/catalog.yaml');
   });
+  it('pins the Slack team and app only when asked, and checks the ids', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    const unpinned = loadEnv({ ...base, SLACK_TEAM_ID: '', SLACK_APP_ID: '' });
+    expect(unpinned.SLACK_TEAM_ID).toBeUndefined();
+    expect(unpinned.SLACK_APP_ID).toBeUndefined();
+    const pinned = loadEnv({ ...base, SLACK_TEAM_ID: 'T0EMULATED', SLACK_APP_ID: 'A0EMULATED' });
+    expect(pinned).toMatchObject({ SLACK_TEAM_ID: 'T0EMULATED', SLACK_APP_ID: 'A0EMULATED' });
+    expect(loadEnv({ ...base, SLACK_TEAM_ID: 'E0ORG' }).SLACK_TEAM_ID).toBe('E0ORG');
+    const err = caught(() => loadEnv({ ...base, SLACK_TEAM_ID: 'workspace', SLACK_APP_ID: 'T0X' }));
+    expect(err.message).toMatch(/env\.SLACK_TEAM_ID: must be a Slack team id/);
+    expect(err.message).toMatch(/env\.SLACK_APP_ID: must be a Slack app id/);
+  });
 });
