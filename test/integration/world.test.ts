@@ -283,6 +283,7 @@ describe('test world', () => {
       detach: false,
       name: 'redis-restart-test-2',
       port: r1.port,
+      password: r1.password,
       dataDir: r1.dataDir,
     });
     const c2 = new Redis(r2.url);
@@ -292,6 +293,14 @@ describe('test world', () => {
     const shared = new Redis(world.redisUrl);
     expect(await shared.ping()).toBe('PONG');
     await shared.quit();
+  });
+
+  it('refuses a Redis client without the password (requirepass), as production does', async () => {
+    const url = new URL(world.redisUrl);
+    expect(url.password).toMatch(/^[0-9a-f]{36}$/);
+    const anonymous = new Redis({ host: url.hostname, port: Number(url.port), maxRetriesPerRequest: 0 });
+    await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    anonymous.disconnect();
   });
 
   it('has PostgreSQL accepting connections to an empty release_manager database', () => {

@@ -27,6 +27,7 @@ export interface WorldInfo {
   kubectl: string;
   binDir: string;
   nodeName: string;
+  /** `redis://:<password>@127.0.0.1:<port>`: the world's Redis requires its (random) password. */
   redisUrl: string;
   postgresUrl: string;
   prometheusUrl: string;
