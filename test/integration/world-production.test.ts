@@ -3,6 +3,8 @@
 // the migrations that image ships; a Job's pod really runs its command and its exit decides the Job;
 // slow-to-ready and restarted-once releases look as they would on a real cluster; an autoscaler's
 // replica change goes through the scale subresource.
+import { PassThrough } from 'node:stream';
+import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { scaleLikeAutoscaler } from '../support/autoscaler.js';
 import { jobOutcome, jobYaml } from '../support/jobs.js';
@@ -47,6 +49,32 @@ async function deploy(ns: string, app: string, image: string, replicas = 1): Pro
   );
 }
 
+/** Exec as client-node does it (WebSocket v5 to the apiserver), as the bot does: the status or the error. */
+async function clientExec(
+  ns: string,
+  pod: string,
+  argv: string[],
+): Promise<{ status?: V1Status; error?: string; stdout: string }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(world.kubeconfig);
+  const out = new PassThrough();
+  let stdout = '';
+  out.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  return new Promise((resolve) => {
+    new Exec(kc)
+      .exec(ns, pod, 'app', argv, out, new PassThrough(), null, false, (status) =>
+        resolve({ status, stdout }),
+      )
+      .then(
+        (ws) =>
+          ws.on('close', () => setTimeout(() => resolve({ error: 'closed without a status', stdout }), 500)),
+        (err: Error) => resolve({ error: err.message, stdout }),
+      );
+  });
+}
+
 async function runningPod(ns: string, app: string): Promise<string> {
   return eventually(
     `a Ready pod of ${app}`,
@@ -77,6 +105,14 @@ describe('test world: production differences', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/container not found \("app"\)/);
+    const refusedToClient = await clientExec(ns, crashing, ['alembic', 'heads']);
+    expect(refusedToClient.stdout).toBe('');
+    // The apiserver's own wording for a kubelet that refuses the upgrade (kubectl: "error: Internal
+    // error occurred: unable to upgrade connection: container not found ("app")").
+    expect(refusedToClient.status).toMatchObject({ status: 'Failure', reason: 'InternalError', code: 500 });
+    expect(refusedToClient.status?.message).toMatch(
+      /unable to upgrade connection: container not found \("app"\)/,
+    );
 
     const serving = await runningPod(ns, 'serving');
     const heads = await kubectl(world, ['exec', serving, '-n', ns, '--', 'alembic', 'heads']);
@@ -95,6 +131,13 @@ describe('test world: production differences', () => {
     const oldCurrent = await kubectl(world, ['exec', oldPod, '-n', ns, '--', 'alembic', 'current']);
     expect(oldCurrent.code).toBe(255);
     expect(oldCurrent.stdout).toBe("FAILED: Can't locate revision identified by 'bbb222'\n");
+    // What client-node (the bot) sees: the exit code, as a kubelet reports it.
+    const viaClient = await clientExec(ns, oldPod, ['alembic', 'current']);
+    expect(viaClient.status).toMatchObject({
+      status: 'Failure',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '255' }] },
+    });
     const oldDown = await kubectl(world, ['exec', oldPod, '-n', ns, '--', 'alembic', 'downgrade', 'aaa111']);
     expect(oldDown.code).toBe(255);
     expect(oldDown.stderr).toContain(

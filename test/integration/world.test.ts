@@ -252,8 +252,9 @@ describe('test world', () => {
 
   it('runs the configured local command for kubectl exec (alembic against the real PostgreSQL)', async () => {
     const pod = (await pods())[0]!.metadata.name;
-    // GOOD ships migrations up to aaa111 (releases.ts IMAGE_HEADS).
-    await kubectlOk(world, ['exec', pod, '-n', NS, '--', 'alembic', 'stamp', 'head']);
+    // GOOD ships migrations up to aaa111 (releases.ts IMAGE_HEADS); the database may hold another
+    // file's newer head, which only --purge overwrites.
+    await kubectlOk(world, ['exec', pod, '-n', NS, '--', 'alembic', 'stamp', '--purge', 'head']);
     const out = await kubectlOk(world, ['exec', pod, '-n', NS, '--', 'alembic', 'current']);
     expect(out.trim()).toBe('aaa111 (head)');
     const fromDb = execFileSync(

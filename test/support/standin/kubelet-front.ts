@@ -7,7 +7,8 @@
 // kubectl's `error: unable to upgrade connection: container not found ("app")`.
 // So this front does exactly that check (against the pod's status in the apiserver, which KWOK's stages
 // keep as the "runtime" truth) for exec and attach, and forwards everything else (logs, the allowed
-// exec/attach streams, port-forward) to KWOK byte for byte, upgrades included.
+// exec/attach streams, port-forward) to KWOK byte for byte, upgrades included; in an exec stream it
+// only restores the exit code KWOK loses (exit-status-fix.ts).
 // The Node advertises this port (KWOK's --node-port) while KWOK listens on another (--server-address).
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +16,7 @@ import { createServer, request, type Server } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect } from 'node:tls';
 import type { V1Pod } from '@kubernetes/client-node';
+import { createExitStatusFix } from './exit-status-fix.js';
 
 export interface KubeletFrontOptions {
   port: number;
@@ -90,7 +92,11 @@ function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, kwok
       lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     up.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (head.length) up.write(head);
-    socket.pipe(up).pipe(socket);
+    socket.pipe(up);
+    const url = new URL(req.url ?? '/', 'https://x');
+    if (url.pathname.startsWith('/exec/'))
+      up.pipe(createExitStatusFix(url.searchParams.getAll('command'))).pipe(socket);
+    else up.pipe(socket);
   });
   // Either side closing ends the stream; nothing is left to report to (the apiserver sees the close).
   up.on('error', () => socket.destroy());

@@ -28,7 +28,7 @@ connect() {
   CUR=$(q "select version_num from alembic_version")
   if [ -n "$CUR" ]; then
     CUR_IDX=$(idx "$CUR")
-    [ "$CUR_IDX" -ge 0 ] || fail "Can't locate revision identified by '$CUR'"
+    [ "$CUR_IDX" -ge 0 ] || [ "${PURGE:-}" = 1 ] || fail "Can't locate revision identified by '$CUR'"
   else
     CUR_IDX=${#REVS[@]}
   fi
@@ -40,6 +40,8 @@ set_db() {
 
 cmd=${1:-}
 arg=${2:-}
+# `stamp --purge REV` overwrites whatever the table holds, even a revision this image does not know.
+if [ "$cmd" = stamp ] && [ "$arg" = --purge ]; then PURGE=1; arg=${3:-}; fi
 case "$cmd" in
   history)
     for i in "${!REVS[@]}"; do

@@ -6,6 +6,7 @@
 //   database is at a revision the image does not ship;
 // - `downgrade <rev>` in an old image, with the database at a newer head, fails as alembic does;
 // - `history` prints the image's revisions newest first, `<down> -> <rev> (head), <message>`.
+// - `stamp REV` needs the current revision to be known too, unless `stamp --purge REV`, as in alembic.
 // Failures look like alembic's own: `ERROR [alembic.util.messaging] <msg>` on stderr, `FAILED: <msg>`
 // on stdout, exit 255 (alembic calls sys.exit(-1); see alembic/util/messaging.py `err`).
 import { chmodSync, copyFileSync } from 'node:fs';
