@@ -202,6 +202,17 @@ describe('test world: production differences', () => {
       reason: 'Error',
     });
     expect(await databaseHead(world)).toBe('bbb222');
+    await kubectlOk(
+      world,
+      ['apply', '-f', '-'],
+      jobYaml({ namespace: ns, name: 'no-binary', image: IMAGES.next, command: ['release-manager-worker'] }),
+    );
+    expect(await jobOutcome(world, ns, 'no-binary')).toBe('Failed');
+    const [unstarted] = await podsOf(ns, 'job-name=no-binary');
+    expect(unstarted?.status.containerStatuses?.[0]?.state.terminated).toMatchObject({
+      exitCode: 128,
+      reason: 'StartError',
+    });
     // A completed pod's container is not running: no exec into it either.
     const refused = await kubectl(world, ['exec', done?.metadata.name ?? '', '-n', ns, '--', 'true']);
     expect(refused.code).not.toBe(0);

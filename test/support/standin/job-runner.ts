@@ -101,8 +101,12 @@ export function createJobRunner(o: JobRunnerOptions) {
       child.on('error', (err) => {
         clearTimeout(timer);
         procs.delete(child);
-        // What containerd says when the binary is missing, shortened.
-        resolve(end(128, 'StartError', `exec: "${cmd}": ${err.message}`));
+        // What runc says when the binary is missing (containerd prefixes more context).
+        const why =
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'executable file not found in $PATH'
+            : err.message;
+        resolve(end(128, 'StartError', `exec: "${cmd}": ${why}`));
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
