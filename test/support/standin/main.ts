@@ -45,8 +45,21 @@ const jobs = createJobRunner({
   execBin: process.env.STANDIN_EXEC_BIN ?? '',
   logDir: `${dir}/job-logs`,
 });
-/** Per pod uid: the creation of its Exec object (the kubelet front waits for it before an exec). */
-const execObjects = new Map<string, Promise<void>>();
+/**
+ * Per pod uid: when its Exec object was created. The kubelet front lets an exec through only once
+ * KWOK's informer has surely seen it (EXEC_SETTLE_MS later); normally the pod's container starts long after.
+ */
+const execObjects = new Map<string, Promise<number>>();
+const EXEC_SETTLE_MS = 500;
+const execObjectFor = (p: V1Pod) => {
+  const uid = p.metadata?.uid ?? '';
+  let made = execObjects.get(uid);
+  if (!made) {
+    made = createPodExec(custom, p, execSettings).then(() => Date.now());
+    execObjects.set(uid, made);
+  }
+  return made;
+};
 
 const deployments = makeInformer(kc, '/apis/apps/v1/deployments', () =>
   apps.listDeploymentForAllNamespaces(),
@@ -287,7 +300,7 @@ async function main(): Promise<void> {
     const uid = p.metadata?.uid;
     if (uid && !execObjects.has(uid)) {
       void provideLogs(p);
-      execObjects.set(uid, createPodExec(custom, p, execSettings));
+      void execObjectFor(p);
     }
     if (p.metadata?.deletionTimestamp) jobs.onDelete(p);
     else jobs.onPod(p);
@@ -314,13 +327,8 @@ async function main(): Promise<void> {
       }
     },
     execReady: async (p) => {
-      const uid = p.metadata?.uid ?? '';
-      let made = execObjects.get(uid);
-      if (!made) {
-        made = createPodExec(custom, p, execSettings);
-        execObjects.set(uid, made);
-      }
-      await made;
+      const settled = (await execObjectFor(p)) + EXEC_SETTLE_MS - Date.now();
+      if (settled > 0) await new Promise((r) => setTimeout(r, settled));
     },
   });
   const server = createServer(route);
