@@ -110,7 +110,9 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
   const migration =
     a?.migration.ok && a.migration.value.ahead
       ? ` The database is ahead of the target: its downgrade to ${e(a.migration.value.targetHead ?? '?')} will ask for a separate approval.`
-      : '';
+      : a && !a.migration.ok && a.migration.unavailable !== 'no migrations configured'
+        ? ' The database head is read again with the current image before anything changes: a downgrade, or an unknown state, will ask for a separate decision.'
+        : '';
   return [
     {
       type: 'actions',
