@@ -71,53 +71,54 @@ function keepPreferring<T>(items: T[], max: number, first: (t: T) => boolean): T
   return items.filter((t) => kept.has(t));
 }
 
+// Defensive about shape: records stored by earlier versions, or by tests, may lack sources.
 function boundAssessment(a: Assessment, l: StorageLimits): Assessment {
   const cut: string[] = [];
   const out: Assessment = { ...a };
   const msg = (s: string) => cutText(s, l.messageChars);
 
-  if (a.pods.ok) {
+  if (a.pods?.ok) {
     const pods = keepPreferring(a.pods.value, l.pods, (p) => !p.ready).map((p) =>
-      p.containers.length > l.containersPerPod
+      (p.containers?.length ?? 0) > l.containersPerPod
         ? { ...p, containers: p.containers.slice(0, l.containersPerPod) }
         : p,
     );
     if (pods.length < a.pods.value.length) cut.push(`${pods.length} of ${a.pods.value.length} pods`);
     out.pods = { ...a.pods, value: pods };
   }
-  if (a.events.ok) {
+  if (a.events?.ok) {
     const events = a.events.value.slice(0, l.events).map((e) => ({ ...e, message: msg(e.message) }));
     if (events.length < a.events.value.length)
       cut.push(`${events.length} of ${a.events.value.length} events`);
     out.events = { ...a.events, value: events };
   }
-  if (a.errorLogs.ok) {
-    const all = a.errorLogs.value.reduce((n, p) => n + p.lines.length, 0);
+  if (a.errorLogs?.ok) {
+    const all = a.errorLogs.value.reduce((n, p) => n + (p.lines?.length ?? 0), 0);
     const logs = a.errorLogs.value.slice(0, l.logPods).map((p) => ({
       ...p,
-      lines: p.lines.slice(-l.logLinesPerPod).map((line) => cutText(line, l.logLineChars)),
+      lines: (p.lines ?? []).slice(-l.logLinesPerPod).map((line) => cutText(line, l.logLineChars)),
     }));
     const kept = logs.reduce((n, p) => n + p.lines.length, 0);
     if (kept < all) cut.push(`${kept} of ${all} error-log lines`);
     out.errorLogs = { ...a.errorLogs, value: logs };
   }
-  if (a.history.ok && a.history.value.length > l.historyEntries) {
+  if (a.history?.ok && a.history.value.length > l.historyEntries) {
     const newest = [...a.history.value].sort((x, y) => y.revision - x.revision).slice(0, l.historyEntries);
     const keep = new Set(newest);
     cut.push(`${l.historyEntries} of ${a.history.value.length} revisions`);
     out.history = { ...a.history, value: a.history.value.filter((h) => keep.has(h)) };
   }
-  if (a.deployment.ok) {
+  if (a.deployment?.ok) {
     const d = a.deployment.value;
     out.deployment = {
       ...a.deployment,
       value: {
         ...d,
-        conditions: d.conditions.map((c) => (c.message ? { ...c, message: msg(c.message) } : c)),
+        conditions: d.conditions?.map((c) => (c.message ? { ...c, message: msg(c.message) } : c)),
       },
     };
   }
-  let findings = a.findings.map(msg);
+  let findings = (a.findings ?? []).map(msg);
   if (cut.length || findings.length > l.findings) {
     if (findings.length > l.findings - 1) cut.push(`${l.findings - 1} of ${findings.length} findings`);
     // The note takes one slot, so a second pass finds nothing more to cut and adds no second note.
@@ -126,7 +127,7 @@ function boundAssessment(a: Assessment, l: StorageLimits): Assessment {
       msg(`Stored excerpt: kept ${cut.join(', ')}; the findings above count them all.`),
     ];
   }
-  out.findings = findings;
+  if (a.findings || findings.length) out.findings = findings;
   return out;
 }
 
@@ -134,7 +135,7 @@ function boundAssessment(a: Assessment, l: StorageLimits): Assessment {
 export function boundForStorage(r: Rollback, limits: StorageLimits = STORAGE_LIMITS): Rollback {
   const shaped: Rollback = { ...r };
   if (r.assessment) shaped.assessment = boundAssessment(r.assessment, limits);
-  if (r.verification && r.verification.checks.length > limits.checks) {
+  if (r.verification?.checks && r.verification.checks.length > limits.checks) {
     shaped.verification = { ...r.verification, checks: r.verification.checks.slice(0, limits.checks) };
   }
   const out = capDeep(shaped, limits, new Set(['report'])) as Rollback;

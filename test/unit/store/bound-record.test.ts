@@ -54,6 +54,14 @@ describe('boundForStorage', () => {
     expect(sizeOf(boundForStorage(r))).toBeLessThan(64_000);
   });
 
+  it('takes records of any shape earlier versions (or tests) stored: a partial assessment passes as it is', () => {
+    const r = buildRollback('r0');
+    const partial = { ...r, assessment: { from: r.assessment!.from } as Rollback['assessment'] };
+    expect(boundForStorage(partial)).toEqual(partial);
+    const noChecks = { ...r, verification: { at: r.updatedAt, passed: true } as Rollback['verification'] };
+    expect(boundForStorage(noChecks)).toEqual(noChecks);
+  });
+
   it('is idempotent: a bounded record is not cut or annotated again', () => {
     const once = boundForStorage(buildRollback('r3', {}, 40));
     expect(boundForStorage(once)).toEqual(once);
