@@ -23,7 +23,7 @@ import { systemClock } from './rollback/ports.js';
 import { createRunner } from './rollback/runner.js';
 import { createSlackApp } from './slack/create-slack-app.js';
 import { createSlackNotifier } from './slack/notifier.js';
-import { createRedisStore } from './store/create-redis-store.js';
+import { createRedisStore, type StoreOptions } from './store/create-redis-store.js';
 
 function kubeConfig(env: Env): KubeConfig {
   const kc = new KubeConfig();
@@ -56,13 +56,22 @@ function redactorFor(env: Env): Redactor {
   ]);
 }
 
+function storeOptions(env: Env, redactor: Redactor): StoreOptions {
+  return {
+    redact: redactor.redactValue,
+    retentionDays: env.RETENTION_DAYS,
+    dryRunLimit: env.DRY_RUN_LIMIT,
+    dryRunWindowMinutes: env.DRY_RUN_WINDOW_MINUTES,
+  };
+}
+
 async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redactor = redactorFor(env);
   const logger = createLogger(undefined, redactor.redact);
   const kc = kubeConfig(env);
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => logger.warn('redis', { error: err.message }));
-  const store = createRedisStore(redis);
+  const store = createRedisStore(redis, 'rb:', storeOptions(env, redactor));
   // The webhook route is registered before the incidents exist; signals arriving meanwhile are held.
   let incidents: Incidents | undefined;
   const held: Parameters<Incidents['signal']>[0][] = [];
@@ -94,8 +103,14 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     {
       async check() {
         const checks: Record<string, string> = {};
-        const [r, k] = await Promise.allSettled([redis.ping(), pingKube(kc)]);
-        checks.redis = r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`;
+        // A write, not a PING: a full (maxmemory), read-only or misconfigured Redis answers PING but
+        // refuses every transition, and a bot that cannot record cannot roll back.
+        const [r, k] = await Promise.allSettled([store.checkWritable(env.HOSTNAME), pingKube(kc)]);
+        if (r.status === 'rejected') {
+          const e = asCodedError(r.reason);
+          checks.redis = `${e.code}: ${e.describe()}`;
+          logger.warn('redis not ready', { code: e.code, error: e.message, ...(e.details ?? {}) });
+        } else checks.redis = 'ok';
         checks.kubernetes = k.status === 'fulfilled' ? 'ok' : `unavailable: ${(k.reason as Error).message}`;
         return { ok: r.status === 'fulfilled' && k.status === 'fulfilled', checks };
       },
@@ -187,7 +202,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
       store: () => {
         redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });
-        return createRedisStore(redis);
+        return createRedisStore(redis, 'rb:', storeOptions(env, redactorFor(env)));
       },
       now: () => new Date(),
       user: userInfo().username,

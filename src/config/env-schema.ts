@@ -65,6 +65,15 @@ export const envSchema = z.object({
   HOSTNAME: z.string().default('rollback-bot'),
   /** Work-lease TTL in ms: how soon another replica may resume a rollback whose owner died. */
   LEASE_MS: z.coerce.number().int().min(500).default(15_000),
+  /**
+   * Days a finished rollback (record and audit trail) is kept in Redis, and how far back status,
+   * history and the guard rails reach. Redis has a fixed memory budget: see README, "Redis".
+   */
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Dry runs one person may start per DRY_RUN_WINDOW_MINUTES; more are refused until the window moves. */
+  DRY_RUN_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
+  /** The dry-run window in minutes. */
+  DRY_RUN_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;

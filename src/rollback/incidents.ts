@@ -74,21 +74,25 @@ export function createIncidents(deps: IncidentDeps) {
           : 'an automatic rollback is already in progress';
       }
     }
-    const history = (await store.listRecent(50, svc.name)).filter(onDeployment(svc));
     const now = clock.now().getTime();
-    const autos = history.filter((r) => r.mode === 'auto' && !r.dryRun);
-    const last = autos[0];
     const cooldownMs = svc.policy.cooldownMinutes * 60_000;
+    const windowMs = svc.policy.windowMinutes * 60_000;
+    // By time and mode, not "the last N": dry runs and manual rollbacks never hide an automatic one.
+    const autos = await store.listAutoSince(
+      svc.namespace,
+      svc.deployment,
+      now - Math.max(cooldownMs, windowMs),
+    );
+    const last = autos[0];
     if (last && now - Date.parse(last.requestedAt) < cooldownMs) {
       return `cooldown: the last automatic rollback was ${Math.round((now - Date.parse(last.requestedAt)) / 60_000)} min ago (cooldown ${svc.policy.cooldownMinutes} min)`;
     }
-    const windowMs = svc.policy.windowMinutes * 60_000;
     const inWindow = autos.filter((r) => now - Date.parse(r.requestedAt) < windowMs).length;
     if (inWindow >= svc.policy.maxAutoRollbacks) {
       return `limit: ${inWindow} automatic rollbacks in the last ${svc.policy.windowMinutes} min (max ${svc.policy.maxAutoRollbacks})`;
     }
     const key = targetImages.join(',');
-    const rolledBackFrom = history.find(
+    const rolledBackFrom = (await store.listUndoneSince(svc.namespace, svc.deployment, 0)).find(
       (r) => r.undo && r.assessment?.from && r.assessment.from.images.join(',') === key,
     );
     if (rolledBackFrom) {

@@ -110,13 +110,19 @@ export interface Lease {
 export interface StorePort {
   /**
    * Stores a new rollback and its first event. With `lockDeployment`, also takes the Deployment's lock;
-   * if another rollback holds it, throws rollback_in_progress naming it.
+   * if another rollback holds it, throws rollback_in_progress naming it. A dry run beyond its
+   * requester's limit (DRY_RUN_LIMIT per DRY_RUN_WINDOW_MINUTES) throws rollback_dry_run_limit, with
+   * `details.retryAt` (ISO time); nothing is written then. The store keeps a bounded copy
+   * (boundForStorage): what `get` returns later may have shorter lists and texts than `r`.
    */
   create(r: Rollback, event: RollbackEvent, opts: { lockDeployment: boolean }): Promise<void>;
   get(id: string): Promise<Rollback | undefined>;
   /**
    * Atomically: if the stored (state, version) still equal `expected` and `lease` is still held, stores
    * `next` (version + 1) and appends `event`. Otherwise store_conflict / store_lease_lost, nothing written.
+   * Returns the record as stored (bounded, like create). A terminal `next` starts the record's retention
+   * (RETENTION_DAYS): it and its events expire then. Redis refusing the write (full, read-only,
+   * credentials) throws store_refused; Redis unreachable throws store_unavailable.
    */
   commit(
     expected: { state: State; version: number },
@@ -137,6 +143,11 @@ export interface StorePort {
   renewOutboxLease(lease: Lease, ttlMs: number): Promise<boolean>;
   releaseOutboxLease(lease: Lease): Promise<void>;
   /** Appends an event without changing the record (progress, notes). */
+  /**
+   * Appends an event without changing the record (progress, notes). A stream already holding 2,000
+   * events takes no more progress events, and no notes past 2,500 (a note says so, once); state
+   * changes made by commit are always recorded.
+   */
   append(event: RollbackEvent): Promise<void>;
   events(id: string): Promise<RollbackEvent[]>;
   acquireLease(id: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
@@ -157,7 +168,21 @@ export interface StorePort {
     audit: { by: string; at: string; reason: string },
   ): Promise<boolean>;
   /** Most recent first. */
+  /** Most recent first, dry runs included (status, history). Not for guard rails: see listAutoSince. */
   listRecent(limit: number, service?: string): Promise<Rollback[]>;
+  /**
+   * The automatic rollbacks (never dry runs, never manual ones) of the Deployment requested at or after
+   * `sinceMs` (epoch ms), most recent first, in any state: what the cooldown and the max-per-window
+   * guard rails count. However many manual rollbacks or dry runs came since, none hides one of these.
+   */
+  listAutoSince(namespace: string, deployment: string, sinceMs: number): Promise<Rollback[]>;
+  /**
+   * The rollbacks (automatic or manual, never dry runs) that undid the Deployment (`undo` is set),
+   * requested at or after `sinceMs`, most recent first: for "never onto a revision rolled back from"
+   * (compare each one's `assessment.from.images` with the target). `sinceMs` 0 = all the store still
+   * keeps (the retention period, at most the 200 most recent).
+   */
+  listUndoneSince(namespace: string, deployment: string, sinceMs: number): Promise<Rollback[]>;
   /** Creates the incident unless one with its key exists; either way returns the stored one. */
   claimIncident(incident: Incident): Promise<{ created: boolean; incident: Incident }>;
   saveIncident(incident: Incident): Promise<void>;

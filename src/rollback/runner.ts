@@ -9,6 +9,7 @@ import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError, CodedError, type ErrorCode, isCodedError } from '../errors.js';
 import { assertMayDecide } from './authorize.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from './checklist.js';
+import { assertMayTickChecklist } from './checklist-access.js';
 import { lookupService } from './lookup-service.js';
 import type { Actor, Notice, Rollback, RollbackEvent } from './model.js';
 import { createOutbox } from './outbox.js';
@@ -237,8 +238,23 @@ export function createRunner(deps: RunnerDeps) {
         try {
           r = await step(ctx, r, lease);
         } catch (err) {
-          if (HANDED_OVER.includes(asCodedError(err).code)) {
-            logger.warn(`rollback ${id}: ${asCodedError(err).message}`);
+          const e = asCodedError(err);
+          if (HANDED_OVER.includes(e.code)) {
+            logger.warn(`rollback ${id}: ${e.message}`);
+            return;
+          }
+          if (e.code === 'store_refused') {
+            // Redis answers but takes no writes (full, read-only, credentials): a `fail` commit would be
+            // refused too. Say so where people look; the reaper resumes from the stored state later.
+            logger.error(`rollback ${id}: paused, Redis refuses writes`, { message: e.message });
+            const thread = r.thread;
+            if (thread)
+              notify(id, 'say', () =>
+                deps.notifier.say(
+                  thread,
+                  `:warning: The rollback is paused in ${r?.state.replaceAll('_', ' ')}: ${e.describe()}`,
+                ),
+              );
             return;
           }
           r = await recordFailure(id, r.state, err, lease);
@@ -525,6 +541,18 @@ export function createRunner(deps: RunnerDeps) {
     async recordChecklist(id: string, actor: Actor, selected: string[]): Promise<Rollback> {
       const r = await store.get(id);
       if (!r) throw new CodedError('rollback_not_found', `no rollback ${id}`);
+      try {
+        assertMayTickChecklist(serviceOf(r), r, actor);
+      } catch (err) {
+        await store.append(
+          event(r, 'note', actor, r.state, r.state, {
+            kind: 'unauthorized',
+            decision: 'checklist',
+            message: (err as Error).message,
+          }),
+        );
+        throw err;
+      }
       const before = checklistState(await store.events(id));
       for (const item of POST_ROLLBACK_CHECKLIST) {
         const done = selected.includes(item);

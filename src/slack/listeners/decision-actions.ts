@@ -4,7 +4,6 @@ import type { App, BlockAction, ButtonAction, CheckboxesAction, RespondFn } from
 import type { Catalog } from '../../config/catalog-schema.js';
 import { asCodedError, CodedError } from '../../errors.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
-import { assertMayTickChecklist } from '../../rollback/checklist-access.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
@@ -99,7 +98,7 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
   });
 
   // Ticks: only the service's approvers and the requester (see rollback/checklist-access.ts); each
-  // recorded tick carries its actor, a refused one is logged with who tried and told to the person.
+  // recorded tick carries its actor, a refused one is audited in the rollback's trail and told to the person.
   app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
     await ack();
     const id = action.block_id.slice(BLOCK.checklist.length + 1);
@@ -113,21 +112,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
       if (!r)
         throw new CodedError('rollback_not_found', 'this checklist belongs to no rollback the bot knows');
       if (r.requestedBy.kind === 'user') keep = ownMentions(deps.catalog, body.user.id, r.requestedBy.id);
-      const actor = await actorOf(body);
-      const svc = deps.catalog.services.get(r.service);
-      if (!svc) throw new CodedError('rollback_unknown_service', `${r.service} is no longer in the catalog`);
-      try {
-        assertMayTickChecklist(svc, r, actor);
-      } catch (err) {
-        deps.logger.warn('checklist tick refused', {
-          rollback: id,
-          user: actor.id,
-          groups: actor.groups,
-          selected,
-        });
-        throw err;
-      }
-      await deps.runner.recordChecklist(id, actor, selected);
+      // The domain checks who may tick and audits a refused tick in the rollback's trail.
+      await deps.runner.recordChecklist(id, await actorOf(body), selected);
     } catch (err) {
       const e = asCodedError(err);
       if (e.code === 'internal')

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../../src/config/load-catalog.js';
 import { createRedactor } from '../../../src/redact.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../../src/rollback/checklist.js';
+import { assertMayTickChecklist } from '../../../src/rollback/checklist-access.js';
 import type { Actor, Rollback } from '../../../src/rollback/model.js';
 import { buildChecklist } from '../../../src/slack/blocks/rollback-blocks.js';
 import { createSlackApp } from '../../../src/slack/create-slack-app.js';
@@ -45,7 +46,12 @@ const runner = {
   check: record('check'),
   request: record('request', rollback),
   get: record('get', rollback),
-  recordChecklist: record('recordChecklist', rollback),
+  // As the domain does: who may tick is the domain's rule (it also audits a refusal in the trail).
+  recordChecklist: async (id: string, actor: Actor, selected: string[]) => {
+    calls.push({ method: 'recordChecklist', args: [id, actor, selected] });
+    assertMayTickChecklist(catalog.services.get('release-manager')!, rollback, actor);
+    return rollback;
+  },
   approve: record('approve', rollback),
   cancel: record('cancel', rollback),
   approveMigration: record('approveMigration', rollback),
@@ -184,17 +190,12 @@ describe('checklist ticks', () => {
     expect(rec?.args[2]).toContain(POST_ROLLBACK_CHECKLIST[item]);
   });
 
-  it('refuses a tick by anyone else: not recorded, logged with who, told to the person', async () => {
+  it('refuses a tick by anyone else: the domain refuses it with who tried, and the person is told', async () => {
     const before = emu.ephemerals({ userId: VISITOR }).length;
     await tick(VISITOR, 'item-1');
     await eventually('refusal shown', () => emu.ephemerals({ userId: VISITOR }).length > before);
-    expect(calls.map((c) => c.method)).toEqual(['get']);
-    expect(warnings).toEqual([
-      expect.objectContaining({
-        msg: 'checklist tick refused',
-        data: expect.objectContaining({ user: VISITOR, rollback: rollback.id }),
-      }),
-    ]);
+    expect(calls.map((c) => c.method)).toEqual(['get', 'recordChecklist']);
+    expect((calls[1]?.args[1] as Actor | undefined)?.id).toBe(VISITOR);
     const shown = emu.ephemerals({ userId: VISITOR }).at(-1);
     expect(shown?.text).toMatch(/approvers and the requester tick this checklist/);
     expect(JSON.stringify(shown?.blocks)).toContain(`<@${REQUESTER}>`);
