@@ -1,21 +1,41 @@
 import { createServer } from 'node:net';
 
-/** Asks the kernel for a free loopback port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Listening ports for the world's servers are chosen BELOW the kernel's ephemeral range
+// (ip_local_port_range, 32768–60999 by default). A port from listen(0) is an ephemeral one: between
+// our check and the server's own bind, an outgoing connection (the apiserver dialling etcd, a test's
+// HTTP client) may be given that very port, and the server then fails with EADDRINUSE. Outgoing
+// connections never take a port outside that range, so a port checked free here stays free unless
+// another listener picks it too, which the random choice makes rare and the bind check catches.
+const LOW = 20_000;
+const HIGH = 32_767;
+
+function tryListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
-/** Distinct free ports (the kernel may hand out one twice if we close each before asking again). */
+const handedOut = new Set<number>();
+
+/** A free loopback port outside the ephemeral range, never one this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+    if (handedOut.has(port)) continue;
+    if (await tryListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port between ${LOW} and ${HIGH} after 200 tries`);
+}
+
+/** Distinct free ports. */
 export async function freePorts(n: number): Promise<number[]> {
-  const out = new Set<number>();
-  while (out.size < n) out.add(await freePort());
-  return [...out];
+  const out: number[] = [];
+  while (out.length < n) out.push(await freePort());
+  return out;
 }
