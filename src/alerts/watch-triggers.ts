@@ -16,8 +16,9 @@ import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import type { DeploymentSnapshot } from '../rollback/kube-types.js';
 import type { KubePort, Logger } from '../rollback/ports.js';
 import { findNewReplicaSet, ownedReplicaSets } from '../rollback/revisions.js';
-import type { Signal } from '../rollback/signal.js';
+import type { Signal, SignalKind } from '../rollback/signal.js';
 import {
+  type Condition,
   createRestartTracker,
   currentRevisionPods,
   evaluateConditions,
@@ -26,6 +27,12 @@ import {
 } from './conditions.js';
 
 const DEBOUNCE_MS = 500;
+const KIND: Record<Condition['name'], SignalKind> = {
+  CrashLoopBackOff: 'crash_loop',
+  ReadinessFailing: 'not_ready',
+  RestartsClimbing: 'restarts',
+  ProgressDeadlineExceeded: 'rollout_stuck',
+};
 /** Readiness deadlines expire without events: re-evaluate from the caches this often. */
 export const TICK_MS = 2000;
 
@@ -101,6 +108,7 @@ export function createWatchTriggers(o: {
         key: `${key}:${d.annotations['deployment.kubernetes.io/revision'] ?? '0'}`,
         summary: c.summary,
         why: { value: c.value, threshold: c.threshold, since: c.since },
+        kind: KIND[c.name],
       });
     }
     if (signals.length) o.onSignals(signals);
