@@ -129,6 +129,8 @@ export interface StorePort {
   holderOf(namespace: string, deployment: string): Promise<string | undefined>;
   /** Most recent first. */
   listRecent(limit: number, service?: string): Promise<Rollback[]>;
+  /** The stored incident with this key, if any (signals that may not open one only look). */
+  findIncident(key: string): Promise<Incident | undefined>;
   /** Creates the incident unless one with its key exists; either way returns the stored one. */
   claimIncident(incident: Incident): Promise<{ created: boolean; incident: Incident }>;
   saveIncident(incident: Incident): Promise<void>;
@@ -150,6 +152,32 @@ export interface Incident {
   rollbackId?: string;
   /** Why no automatic rollback happened (the guard rail), if one was suppressed. */
   suppressed?: string;
+  /**
+   * `opening` while the first firing signal is being acted on, `failed` when that gave up (the next
+   * firing signal tries again), `open` once the thread and the proposal or rollback exist.
+   * Absent on incidents stored before this field: treated as open.
+   */
+  status?: 'opening' | 'open' | 'failed';
+  /** Why opening failed, for the next attempt's log and the page. */
+  openError?: string;
+  /** The thread's one "Signals" message, edited in place. */
+  signalsTs?: string;
+  /** What that message shows, by signal key. */
+  signals?: Record<string, SignalEntry>;
+}
+
+/** One line of an incident's Signals message. */
+export interface SignalEntry {
+  name: string;
+  source: string;
+  status: 'firing' | 'resolved';
+  summary: string;
+  since: string;
+  value?: string;
+  threshold?: string;
+  /** Context only: why it does not count as a trigger. */
+  context?: string;
+  updatedAt: string;
 }
 
 /** Tells people what is happening. Failures here are recorded and never stop a rollback. */
@@ -168,8 +196,17 @@ export interface NotifierPort {
   finished(r: Rollback, report: string): Promise<void>;
   /** Starts an incident thread in a channel; returns where it is. */
   openThread(channel: string, text: string): Promise<{ channel: string; ts: string } | undefined>;
-  /** A line in an existing thread (new alerts, resolved alerts, guard rails). */
+  /** A line in an existing thread (things a person must act on or see change: guard rails, proposals). */
   say(thread: { channel: string; ts: string }, text: string): Promise<void>;
+  /**
+   * The thread's one Signals message: posted when `ts` is undefined, else edited in place (chat.update).
+   * Returns the message's ts.
+   */
+  upsertSignals(
+    thread: { channel: string; ts: string },
+    ts: string | undefined,
+    text: string,
+  ): Promise<string | undefined>;
 }
 
 /** Pages people for automatic rollbacks, and marks every rollback on the service's timeline. */

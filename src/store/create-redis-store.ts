@@ -146,6 +146,11 @@ export function createRedisStore(redis: Redis, prefix = 'rb:'): StorePort {
       return (await guarded(() => redis.get(k.deploymentLock(namespace, deployment)))) ?? undefined;
     },
 
+    async findIncident(key) {
+      const stored = await guarded(() => redis.get(k.incident(key)));
+      return stored ? (JSON.parse(stored) as Incident) : undefined;
+    },
+
     async claimIncident(incident) {
       const key = k.incident(incident.key);
       // Incidents are kept a week: long enough for any follow-up alert of the same bad revision.

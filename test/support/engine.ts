@@ -71,6 +71,10 @@ export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
     async say(_thread, text) {
       notices.push({ kind: 'say', state: '', message: text });
     },
+    async upsertSignals(_thread, ts, text) {
+      notices.push({ kind: 'upsertSignals', state: ts ?? '', message: text });
+      return ts ?? `${Date.now() / 1000}`;
+    },
   };
 }
 
