@@ -87,13 +87,13 @@ export const serviceSchema = z.object({
       errorRatioQuery: z
         .string()
         .default(
-          'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[5m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[5m]))',
+          'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m]))',
         ),
       /** PromQL for the p99 latency in seconds. */
       p99Query: z
         .string()
         .default(
-          'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[5m])))',
+          'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])))',
         ),
       /** Procedure: roll back when the error rate exceeds 5%. */
       triggerErrorRatio: z.number().min(0).max(1).default(0.05),
