@@ -58,6 +58,9 @@ const OPEN_BACKOFF_MS = 1000;
 const OPENING_STALE_MS = 2 * 60_000;
 /** The Signals message shows at most this many signals (newest first). */
 const BOARD_LINES = 20;
+const BOARD_CHARS = 2400;
+/** Signals kept per incident for that message. */
+const STORED_SIGNALS = 100;
 /** Context signals seen before their incident opened, kept in memory for its Signals message. */
 const PENDING_LIMIT = 1000;
 
@@ -84,7 +87,9 @@ export function buildSignalsText(entries: Record<string, SignalEntry>): string {
   const all = Object.values(entries).sort(
     (a, b) => rank(a) - rank(b) || b.updatedAt.localeCompare(a.updatedAt),
   );
-  const lines = all.slice(0, BOARD_LINES).map((e) => {
+  const lines: string[] = [];
+  let size = 0;
+  for (const e of all.slice(0, BOARD_LINES)) {
     const icon = e.context
       ? ':white_circle:'
       : e.status === 'firing'
@@ -93,12 +98,30 @@ export function buildSignalsText(entries: Record<string, SignalEntry>): string {
     const parts = [`${icon} *${e.name}* ${e.context ? 'context' : e.status}`, `since ${utc(e.since)}`];
     if (e.value) parts.push(`value ${clip(e.value, 60)}`);
     if (e.threshold) parts.push(`threshold ${clip(e.threshold, 80)}`);
-    const why = e.context ? ` — not a trigger: ${clip(e.context, 160)}` : '';
-    return `${parts.join(' · ')} — ${clip(e.summary, 200)}${why}`;
-  });
-  const more = all.length > BOARD_LINES ? `\n…and ${all.length - BOARD_LINES} more` : '';
+    const why = e.context ? ` — not a trigger: ${clip(e.context, 120)}` : '';
+    const line = `${parts.join(' · ')} — ${clip(e.summary, 160)}${why}`;
+    // One Slack section holds 3000 characters (escaping may add some): stop well before.
+    if (size + line.length > BOARD_CHARS) break;
+    lines.push(line);
+    size += line.length + 1;
+  }
   const firing = all.filter((e) => !e.context && e.status === 'firing').length;
+  const more = all.length > lines.length ? `\n…and ${all.length - lines.length} more` : '';
   return `*Signals* (${firing} firing, updated in place)\n${lines.join('\n')}${more}`;
+}
+
+/** Adds or replaces one entry, keeping the newest STORED_SIGNALS (an incident is one Redis value). */
+function withEntry(
+  entries: Record<string, SignalEntry> | undefined,
+  key: string,
+  e: SignalEntry,
+): Record<string, SignalEntry> {
+  const next = { ...entries, [key]: e };
+  const keys = Object.keys(next);
+  if (keys.length <= STORED_SIGNALS) return next;
+  keys.sort((a, b) => (next[a]?.updatedAt ?? '').localeCompare(next[b]?.updatedAt ?? ''));
+  for (const k of keys.slice(0, keys.length - STORED_SIGNALS)) delete next[k];
+  return next;
 }
 
 const entryOf = (s: Signal, at: string): SignalEntry => ({
@@ -269,11 +292,11 @@ export function createIncidents(deps: IncidentDeps) {
       await store.saveIncident(incident);
     }
     const thread = incident.thread;
-    incident.signals = {
-      ...pending.get(incident.key),
-      ...incident.signals,
-      [s.key]: entryOf(s, clock.now().toISOString()),
-    };
+    incident.signals = withEntry(
+      { ...pending.get(incident.key), ...incident.signals },
+      s.key,
+      entryOf(s, clock.now().toISOString()),
+    );
     pending.delete(incident.key);
     await updateBoard(incident);
     if (suppressed) {
@@ -416,13 +439,11 @@ export function createIncidents(deps: IncidentDeps) {
       if (!first) return;
       const incident = await store.findIncident(key);
       if (!incident || (incident.status !== 'open' && incident.status !== undefined)) {
-        const p = pending.get(key) ?? {};
-        p[s.key] = entryOf(s, now);
-        pending.set(key, p);
+        pending.set(key, withEntry(pending.get(key), s.key, entryOf(s, now)));
         if (pending.size > PENDING_LIMIT) pending.delete(pending.keys().next().value as string);
         return;
       }
-      incident.signals = { ...incident.signals, [s.key]: entryOf(s, now) };
+      incident.signals = withEntry(incident.signals, s.key, entryOf(s, now));
       await updateBoard(incident);
       await store.saveIncident(incident);
       return;
@@ -450,12 +471,10 @@ export function createIncidents(deps: IncidentDeps) {
     }
     if (!first) return;
     if (incident.status === 'opening') {
-      const p = pending.get(key) ?? {};
-      p[s.key] = entryOf(s, now);
-      pending.set(key, p);
+      pending.set(key, withEntry(pending.get(key), s.key, entryOf(s, now)));
       return;
     }
-    incident.signals = { ...incident.signals, [s.key]: entryOf(s, now) };
+    incident.signals = withEntry(incident.signals, s.key, entryOf(s, now));
     await updateBoard(incident);
     await store.saveIncident(incident);
   }

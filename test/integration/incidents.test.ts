@@ -532,4 +532,72 @@ describe('watch triggers you can trust', () => {
     const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 120_000);
     expect(done.state).toBe('completed');
   });
+
+  it('measures readiness on the world: a running pod turning unready fires after 2 × 5 s and rolls back', async () => {
+    const { ns, e, incidents } = await setup('ready-budget', autoPolicy, { releases: HEALTHY });
+    engines.push(e);
+    const pod = await eventually('rolled out', async () => {
+      const out = await kubectlOk(world, ['get', 'pods', '-n', ns, '--no-headers']);
+      const pods = await podsOf(ns);
+      return pods.length === 3 && !out.includes('Terminating') && !/0\/1/.test(out) ? pods[0] : undefined;
+    });
+    const w = await watch(e, incidents);
+    watchers.push(w);
+    await new Promise((r) => setTimeout(r, 2500)); // the watcher has its caches
+    const unreadyMs = Date.now();
+    await patchStatus(ns, pod.metadata.name, [
+      {
+        op: 'replace',
+        path: '/status/conditions',
+        value: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'ContainersNotReady',
+            lastTransitionTime: new Date(unreadyMs).toISOString(),
+          },
+        ],
+      },
+      { op: 'replace', path: '/status/containerStatuses/0/ready', value: false },
+    ]);
+    const r = await eventually('an automatic rollback', async () => (await e.store.listRecent(1))[0], 30_000);
+    const ms = Date.now() - unreadyMs;
+    console.log(
+      `[watch] readiness: running pod unready → automatic rollback requested in ${(ms / 1000).toFixed(1)} s (probe: 2 × 5 s)`,
+    );
+    expect(r.mode).toBe('auto');
+    expect(r.requestedBy.name).toBe('ReadinessFailing');
+    expect(ms).toBeGreaterThanOrEqual(9000);
+    expect(ms).toBeLessThan(14_000);
+  });
+
+  it('measures a crash loop on the world: CrashLoopBackOff, then RestartsClimbing, in one proposal', async () => {
+    const { ns, e, incidents } = await setup('crashloop-propose', (svc) => (svc.policy.mode = 'propose'), {
+      releases: [HEALTHY[0]!],
+    });
+    engines.push(e);
+    const w = await watch(e, incidents);
+    watchers.push(w);
+    const shipped = Date.now();
+    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'a' }]);
+    const crash = await eventually(
+      'CrashLoopBackOff',
+      async () => w.seen.find((s) => s.name === 'CrashLoopBackOff' && s.status === 'firing'),
+      30_000,
+    );
+    const crashMs = Date.now() - shipped;
+    expect(crash.why.value).toBe('1/1'); // one new pod; the three old ones do not count
+    await eventually(
+      'RestartsClimbing',
+      async () => w.seen.some((s) => s.name === 'RestartsClimbing'),
+      40_000,
+    );
+    const restartsMs = Date.now() - shipped;
+    console.log(
+      `[watch] crash loop: bad release applied → CrashLoopBackOff ${(crashMs / 1000).toFixed(1)} s, RestartsClimbing (3 restarts) ${(restartsMs / 1000).toFixed(1)} s`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(threads(e)).toHaveLength(1);
+    expect(board(e)).toMatch(/:red_circle: \*RestartsClimbing\* firing/);
+  });
 });
