@@ -16,6 +16,11 @@ describe('alert thresholds from the catalog', () => {
     expect(manifest('prometheusrule-thresholds.yaml')).toBe(buildThresholdRules(catalog));
   });
 
+  it('keeps manifests/prometheusrule.yaml equal to the rules the test world evaluates (production timings)', () => {
+    const rule = parse(manifest('prometheusrule.yaml'));
+    expect(rule.spec.groups).toEqual(parse(buildAlertRules(PRODUCTION_TIMINGS)).groups);
+  });
+
   it('records each service threshold under its namespace and deployment', () => {
     const catalog = parseCatalog(manifest('catalog.yaml'));
     const svc = catalog.services.get('release-manager')!;
