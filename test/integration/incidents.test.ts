@@ -10,7 +10,7 @@ import type { Signal } from '../../src/rollback/signal.js';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
-import { generationOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
+import { errorRatioAbove, generationOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
 
 const world = inject('world');
 const GOOD = 'registry.test/release-manager:v1';
@@ -320,6 +320,24 @@ describe('incidents and guard rails', () => {
         'jsonpath={.spec.template.spec.containers[0].image}',
       ]),
     ).toBe(GOOD);
+  });
+
+  it('under auto, proposes instead when a fresh Prometheus read is under the service trigger, and says why', async () => {
+    const { ns, e, incidents } = await setup('confirm-metric', (svc) => {
+      autoPolicy(svc);
+      svc.metrics.triggerErrorRatio = 0.5; // the bad release fails 8.3% of requests
+    });
+    engines.push(e);
+    await errorRatioAbove(world, ns, 0.05);
+    await incidents.signal([signal()]);
+    const r = (await e.store.listRecent(1))[0]!;
+    expect(r.mode).toBe('manual');
+    const said = e.notifier.notices.find((n) => n.kind === 'say' && n.message?.includes('did not confirm'));
+    expect(said?.message).toMatch(
+      /a fresh read did not confirm \*HighErrorRate\* \(`.+` is 0\.0\d+ now \(trigger 0\.5\)\)/,
+    );
+    expect(threads(e)[0]?.message).toContain('a fresh read did not confirm the signal');
+    expect(e.notifier.notices.some((n) => n.kind === 'page-start')).toBe(false);
   });
 
   it('opens the incident for a firing alert that comes after a stale resolved one', async () => {
