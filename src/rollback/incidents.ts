@@ -271,7 +271,11 @@ export function createIncidents(deps: IncidentDeps) {
       const target = chooseTarget(d, await kube.listReplicaSets(d));
       suppressed = await guard(svc, imagesOf(target.replicaSet.template));
       if (!suppressed) {
-        const c = await confirm(svc, s);
+        // A re-check that cannot be done is not a confirmation (fail closed): propose instead.
+        const c = await confirm(svc, s).catch((err: unknown) => ({
+          ok: false,
+          evidence: `the re-check failed: ${asCodedError(err).message}`,
+        }));
         if (c.ok) mode = 'auto';
         else unconfirmed = c.evidence;
       }
