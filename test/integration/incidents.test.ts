@@ -585,7 +585,7 @@ describe('watch triggers you can trust', () => {
     );
     expect(r.mode).toBe('auto');
     expect(r.requestedBy.name).toBe('ReadinessFailing');
-    expect(ms).toBeGreaterThanOrEqual(9000);
+    expect(ms).toBeGreaterThanOrEqual(8500); // lastTransitionTime is whole seconds
     expect(ms).toBeLessThan(14_000);
   });
 
