@@ -1,5 +1,6 @@
 // The composition root: the only place that reads process.env and builds clients.
 // `serve` runs the bot; the other commands are the operator CLI.
+import { userInfo } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { createWatchTriggers } from './alerts/watch-triggers.js';
@@ -15,13 +16,14 @@ import { pingKube } from './kube/ping.js';
 import { createLogger } from './logger.js';
 import { createObserve } from './observe/create-observe.js';
 import { createPager } from './pagerduty/create-pager.js';
+import { createRedactor, type Redactor } from './redact.js';
 import { buildReport } from './report/build-report.js';
 import { createIncidents, type Incidents } from './rollback/incidents.js';
 import { systemClock } from './rollback/ports.js';
 import { createRunner } from './rollback/runner.js';
 import { createSlackApp } from './slack/create-slack-app.js';
 import { createSlackNotifier } from './slack/notifier.js';
-import { createRedisStore } from './store/create-redis-store.js';
+import { createRedisStore, type StoreOptions } from './store/create-redis-store.js';
 
 function kubeConfig(env: Env): KubeConfig {
   const kc = new KubeConfig();
@@ -31,12 +33,45 @@ function kubeConfig(env: Env): KubeConfig {
   return kc;
 }
 
+/** The password in a redis:// URL, if any (decoded: it is matched as it would be printed). */
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const password = new URL(url).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined; // loadEnv has already said what is wrong with the URL
+  }
+}
+
+/** One redactor, knowing every configured secret, for every outbound path. */
+function redactorFor(env: Env): Redactor {
+  return createRedactor([
+    env.SLACK_SIGNING_SECRET,
+    env.SLACK_BOT_TOKEN,
+    env.SLACK_APP_TOKEN,
+    env.ALERT_WEBHOOK_TOKEN,
+    env.PAGERDUTY_ROUTING_KEY,
+    urlPassword(env.REDIS_URL),
+  ]);
+}
+
+function storeOptions(env: Env, redactor: Redactor): StoreOptions {
+  return {
+    redact: redactor.redactValue,
+    retentionDays: env.RETENTION_DAYS,
+    dryRunLimit: env.DRY_RUN_LIMIT,
+    dryRunWindowMinutes: env.DRY_RUN_WINDOW_MINUTES,
+  };
+}
+
 async function serve(env: Env, catalog: Catalog): Promise<void> {
-  const logger = createLogger();
+  const redactor = redactorFor(env);
+  const logger = createLogger(undefined, redactor.redact);
   const kc = kubeConfig(env);
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => logger.warn('redis', { error: err.message }));
-  const store = createRedisStore(redis);
+  const store = createRedisStore(redis, 'rb:', storeOptions(env, redactor));
   // The webhook route is registered before the incidents exist; signals arriving meanwhile are held.
   let incidents: Incidents | undefined;
   const held: Parameters<Incidents['signal']>[0][] = [];
@@ -59,13 +94,23 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
       ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : {}),
       ...(env.SLACK_SIGNING_SECRET ? { signingSecret: env.SLACK_SIGNING_SECRET } : {}),
       ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+      ...(env.SLACK_TEAM_ID ? { teamId: env.SLACK_TEAM_ID } : {}),
+      ...(env.SLACK_APP_ID ? { appId: env.SLACK_APP_ID } : {}),
+      redactor,
+      logger,
       port: env.PORT,
     },
     {
       async check() {
         const checks: Record<string, string> = {};
-        const [r, k] = await Promise.allSettled([redis.ping(), pingKube(kc)]);
-        checks.redis = r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`;
+        // A write, not a PING: a full (maxmemory), read-only or misconfigured Redis answers PING but
+        // refuses every transition, and a bot that cannot record cannot roll back.
+        const [r, k] = await Promise.allSettled([store.checkWritable(env.HOSTNAME), pingKube(kc)]);
+        if (r.status === 'rejected') {
+          const e = asCodedError(r.reason);
+          checks.redis = `${e.code}: ${e.describe()}`;
+          logger.warn('redis not ready', { code: e.code, error: e.message, ...(e.details ?? {}) });
+        } else checks.redis = 'ok';
         checks.kubernetes = k.status === 'fulfilled' ? 'ok' : `unavailable: ${(k.reason as Error).message}`;
         return { ok: r.status === 'fulfilled' && k.status === 'fulfilled', checks };
       },
@@ -79,6 +124,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
         {
           routingKey: env.PAGERDUTY_ROUTING_KEY,
           ...(env.PAGERDUTY_EVENTS_HOST ? { server: env.PAGERDUTY_EVENTS_HOST } : {}),
+          redactor,
         },
         logger,
       )
@@ -95,11 +141,13 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     logger,
     owner: `${env.HOSTNAME}-${process.pid}`,
     leaseMs: env.LEASE_MS,
-    renderReport: buildReport,
+    // The report is uploaded to Slack and kept in the store: redacted once, here, as it is rendered.
+    renderReport: (r, events) => redactor.redact(buildReport(r, events)),
   });
   slack.listen(runner, catalog, logger);
   await slack.start();
   const resumed = await runner.resume();
+  runner.start();
   incidents = createIncidents({
     store,
     kube,
@@ -118,16 +166,19 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',
+    pinned: { team: env.SLACK_TEAM_ID ?? 'any', app: env.SLACK_APP_ID ?? 'any' },
     services: catalog.services.size,
     resumed,
   });
 
   const stop = async (signal: string) => {
     logger.info('stopping', { signal });
+    // Leases first: another replica's reaper continues this replica's rollbacks within a second,
+    // instead of after the lease TTL (a catalog change rolls every replica this way).
+    await runner.close();
     await watch?.stop();
-    await slack.stop().catch(() => {});
-    // Work in progress keeps its lease until it lapses; another replica (or this one, restarted) resumes it.
-    await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 5000))]);
+    await slack.stop().catch((err: unknown) => logger.warn('slack stop', { error: (err as Error).message }));
+    await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 2000))]);
     redis.disconnect();
     process.exit(0);
   };
@@ -142,9 +193,10 @@ async function main(argv: string[]): Promise<number | undefined> {
     return undefined; // keeps running
   }
   const args = parseArgs(argv);
-  const env = loadEnv(process.env, args.command === 'status' ? ['redis'] : []);
+  const env = loadEnv(process.env, args.command === 'status' || args.command === 'unlock' ? ['redis'] : []);
   const catalog = loadCatalog(env.CATALOG_PATH);
   let redis: Redis | undefined;
+  const { redact } = redactorFor(env);
   try {
     await runCli(args, {
       catalog,
@@ -152,10 +204,11 @@ async function main(argv: string[]): Promise<number | undefined> {
       observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
       store: () => {
         redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });
-        return createRedisStore(redis);
+        return createRedisStore(redis, 'rb:', storeOptions(env, redactorFor(env)));
       },
       now: () => new Date(),
-      print: (t) => console.log(t),
+      user: userInfo().username,
+      print: (t) => console.log(redact(t)),
     });
   } finally {
     redis?.disconnect();

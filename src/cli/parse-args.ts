@@ -1,10 +1,12 @@
 import { CodedError } from '../errors.js';
 
 export interface CliArgs {
-  command: 'assess' | 'history' | 'undo' | 'status' | 'help';
+  command: 'assess' | 'history' | 'undo' | 'status' | 'unlock' | 'help';
   service: string | undefined;
   toRevision: number;
   dryRun: boolean;
+  /** Who unlocks (for the audit trail); the OS user when not given. */
+  by?: string;
 }
 
 export const USAGE = `usage: rollback-bot <command> [options]
@@ -13,7 +15,9 @@ export const USAGE = `usage: rollback-bot <command> [options]
   undo    <service> --dry-run [--to-revision=N]
                                         the exact change an undo would make, checked by the apiserver
                                         (server-side dry run); real rollbacks go through Slack
-  status  [service]                     recent rollbacks and where each one is (needs REDIS_URL)`;
+  status  [service]                     recent rollbacks and where each one is (needs REDIS_URL)
+  unlock  <service> [--by=NAME]         free a workload lock whose rollback record is gone or ended
+                                        (audited in rb:audit; needs REDIS_URL)`;
 
 /** Parses a revision the way a person types it; anything but a whole number ≥ 0 is refused. */
 export function parseRevision(text: string): number {
@@ -30,15 +34,17 @@ export function parseArgs(argv: string[]): CliArgs {
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     return { command: 'help', service: undefined, toRevision: 0, dryRun: false };
   }
-  if (!['assess', 'history', 'undo', 'status'].includes(command)) {
+  if (!['assess', 'history', 'undo', 'status', 'unlock'].includes(command)) {
     throw new CodedError('config_invalid', `unknown command "${command}"`, { remedy: `\n${USAGE}` });
   }
   let service: string | undefined;
   let toRevision = 0;
   let dryRun = false;
+  let by: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i] ?? '';
     if (a === '--dry-run') dryRun = true;
+    else if (a.startsWith('--by=') && a.length > 5) by = a.slice(5);
     else if (a.startsWith('--to-revision=')) toRevision = parseRevision(a.slice('--to-revision='.length));
     else if (a === '--to-revision') toRevision = parseRevision(rest[++i] ?? '');
     else if (a.startsWith('-'))
@@ -56,5 +62,5 @@ export function parseArgs(argv: string[]): CliArgs {
       remedy: 'Run the rollback with /rollback in Slack, where it is approved, announced and recorded.',
     });
   }
-  return { command: command as CliArgs['command'], service, toRevision, dryRun };
+  return { command: command as CliArgs['command'], service, toRevision, dryRun, ...(by ? { by } : {}) };
 }

@@ -1,9 +1,11 @@
 // The operator CLI over the same engine parts the bot uses.
 import type { Catalog } from '../config/catalog-schema.js';
+import { CodedError } from '../errors.js';
 import { assess } from '../rollback/assess.js';
 import { lookupService } from '../rollback/lookup-service.js';
 import type { KubePort, ObservePort, StorePort } from '../rollback/ports.js';
 import { buildHistory, imagesOf, planUndo } from '../rollback/revisions.js';
+import { TERMINAL } from '../rollback/states.js';
 import { formatAssessment, formatHistory, formatStatus } from './format.js';
 import { type CliArgs, USAGE } from './parse-args.js';
 
@@ -11,9 +13,11 @@ export interface CliDeps {
   catalog: Catalog;
   kube: KubePort;
   observe: ObservePort;
-  /** Only `status` needs the store; built lazily so the other commands work without Redis. */
+  /** Only `status` and `unlock` need the store; built lazily so the other commands work without Redis. */
   store: () => StorePort;
   now: () => Date;
+  /** The person at the terminal, for the audit trail of `unlock`. */
+  user: string;
   print: (text: string) => void;
 }
 
@@ -29,6 +33,10 @@ export async function runCli(args: CliArgs, deps: CliDeps): Promise<void> {
     return;
   }
   const svc = lookupService(deps.catalog, args.service ?? '');
+  if (args.command === 'unlock') {
+    print(await unlock(deps, svc.namespace, svc.deployment, args.by ?? deps.user));
+    return;
+  }
   if (args.command === 'assess') {
     const a = await assess(
       { kube, observe: deps.observe, now: deps.now, sourceTimeoutMs: 10_000 },
@@ -62,4 +70,35 @@ export async function runCli(args: CliArgs, deps: CliDeps): Promise<void> {
       `  annotations: ${changed.length ? changed.map((k) => `${k}: ${d.annotations[k] ?? '(none)'} → ${plan.annotations[k] ?? '(removed)'}`).join('\n               ') : 'unchanged'}`,
     ].join('\n'),
   );
+}
+
+/**
+ * Frees a workload lock that nothing will ever free: its rollback record is gone (retention, a
+ * flushed Redis) or already ended. A live rollback is never unlocked here: cancel it in Slack.
+ */
+async function unlock(deps: CliDeps, namespace: string, deployment: string, by: string): Promise<string> {
+  const store = deps.store();
+  const holder = await store.holderOf(namespace, deployment);
+  if (!holder) return `${namespace}/${deployment} is not locked; nothing to do`;
+  const r = await store.get(holder);
+  if (r && !TERMINAL.has(r.state)) {
+    throw new CodedError(
+      'rollback_in_progress',
+      `${namespace}/${deployment} is held by rollback ${holder}, which is ${r.state.replaceAll('_', ' ')}`,
+      {
+        remedy: `Cancel it with \`/rollback cancel ${r.service}\` in Slack, or let it finish; unlock is only for locks whose rollback is gone.`,
+      },
+    );
+  }
+  const why = r
+    ? `its rollback ${holder} already ended (${r.state})`
+    : `its rollback record ${holder} is gone`;
+  const freed = await store.unlock(namespace, deployment, holder, {
+    by,
+    at: deps.now().toISOString(),
+    reason: why,
+  });
+  return freed
+    ? `unlocked ${namespace}/${deployment}: ${why}; recorded in the audit trail as done by ${by}`
+    : `${namespace}/${deployment} changed hands meanwhile; nothing was unlocked`;
 }

@@ -72,6 +72,13 @@ export const serviceSchema = z.object({
       groups: z.array(z.string()).default([]),
       /** Two-person rule: the approver must not be the requester. */
       requireSecondPerson: z.boolean().default(false),
+      /** A proposal or approval nobody answers is cancelled after this long (said in the thread). */
+      expireMinutes: z.number().positive().default(60),
+    })
+    // Every entry can receive proposals (alerts, watch triggers, /rollback): one nobody may decide
+    // would hold the workload's lock until it expires, so it is a configuration error.
+    .refine((a) => a.users.length + a.groups.length > 0, {
+      message: 'give at least one approver (users or groups): nobody could decide its proposals',
     })
     .prefault({}),
   health: z

@@ -32,6 +32,23 @@ export const envSchema = z.object({
     .optional(),
   /** Slack signing secret for HTTP mode. */
   SLACK_SIGNING_SECRET: optionalString,
+  /**
+   * The only Slack workspace (T…) or Enterprise Grid org (E…) whose requests are served; others are
+   * refused with a log line. Unset: not pinned (any team whose requests pass the signature check).
+   */
+  SLACK_TEAM_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[TE][A-Z0-9]{2,}$/, 'must be a Slack team id like T0123ABCD (or E… for an org)')
+      .optional(),
+  ),
+  /** The only Slack app id (A…) whose requests are served (api_app_id). Unset: not pinned. */
+  SLACK_APP_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^A[A-Z0-9]{2,}$/, 'must be a Slack app id like A0123ABCD')
+      .optional(),
+  ),
   /** Slack Web API base URL; only for a local Slack emulator (tests, demo). */
   SLACK_API_URL: z.url().optional(),
   /** PagerDuty Events API v2 routing key; unset means nothing is paged. */
@@ -48,6 +65,15 @@ export const envSchema = z.object({
   HOSTNAME: z.string().default('rollback-bot'),
   /** Work-lease TTL in ms: how soon another replica may resume a rollback whose owner died. */
   LEASE_MS: z.coerce.number().int().min(500).default(15_000),
+  /**
+   * Days a finished rollback (record and audit trail) is kept in Redis, and how far back status,
+   * history and the guard rails reach. Redis has a fixed memory budget: see README, "Redis".
+   */
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Dry runs one person may start per DRY_RUN_WINDOW_MINUTES; more are refused until the window moves. */
+  DRY_RUN_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
+  /** The dry-run window in minutes. */
+  DRY_RUN_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,13 +1,14 @@
 // The Kubernetes port, with @kubernetes/client-node for credentials, watch, logs and exec.
 // Reads of Deployments and ReplicaSets are raw JSON (see raw-request.ts for why).
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { CodedError } from '../errors.js';
+import { CodedError, isCodedError } from '../errors.js';
 import type { DeploymentSnapshot, JsonObject } from '../rollback/kube-types.js';
 import type { KubePort } from '../rollback/ports.js';
+import { describeWorkloadChange } from '../rollback/workload-change.js';
 import { execInPod } from './exec-in-pod.js';
 import { mapClientError, mapStatusError } from './map-error.js';
 import { rawGetJson, rawRequest } from './raw-request.js';
-import { toDeployment, toEvent, toPod, toReplicaSet } from './snapshots.js';
+import { toDeployment, toEvent, toJob, toPod, toReplicaSet } from './snapshots.js';
 import { waitForRollout } from './wait-for-rollout.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: raw apiserver JSON
@@ -32,6 +33,7 @@ const STATUS_ONLY_RETRIES = 5;
 
 export function createKube(kc: KubeConfig): KubePort {
   const core = kc.makeApiClient(CoreV1Api);
+  const jobsPath = (ns: string) => `/apis/batch/v1/namespaces/${enc(ns)}/jobs`;
   const deploymentPath = (ns: string, name: string) =>
     `/apis/apps/v1/namespaces/${enc(ns)}/deployments/${enc(name)}`;
 
@@ -122,16 +124,47 @@ export function createKube(kc: KubeConfig): KubePort {
 
     exec: (namespace, pod, container, argv, timeoutMs) =>
       execInPod(kc, namespace, pod, container, argv, timeoutMs),
+
+    async createJob(namespace, job) {
+      const what = `creating Job ${namespace}/${String((job.metadata as { name?: string })?.name)}`;
+      const res = await rawRequest(kc, 'POST', jobsPath(namespace), { body: JSON.stringify(job) }).catch(
+        (err: unknown) => {
+          throw mapStatusError(0, '', what, err);
+        },
+      );
+      if (res.status < 200 || res.status > 299) throw mapStatusError(res.status, res.body, what);
+    },
+
+    async readJob(namespace, name) {
+      try {
+        return toJob(await rawGetJson(kc, `${jobsPath(namespace)}/${enc(name)}`, `Job ${namespace}/${name}`));
+      } catch (err) {
+        if (isCodedError(err, 'kube_not_found')) return undefined;
+        throw err;
+      }
+    },
+
+    async deleteJob(namespace, name) {
+      const what = `deleting Job ${namespace}/${name}`;
+      const res = await rawRequest(kc, 'DELETE', `${jobsPath(namespace)}/${enc(name)}`, {
+        body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),
+      }).catch((err: unknown) => {
+        throw mapStatusError(0, '', what, err);
+      });
+      if (res.status === 404) return;
+      if (res.status < 200 || res.status > 299) throw mapStatusError(res.status, res.body, what);
+    },
   };
 }
 
-/** What differs between two reads outside status: spec generation, annotations or template. */
+/**
+ * What differs between two reads that the planned patch depends on: the pod template, the paused
+ * flag and the annotations it replaces. Replicas (an autoscaler, `kubectl scale`) and status never count.
+ */
 function changedFields(a: DeploymentSnapshot, b: DeploymentSnapshot): string[] {
-  const out: string[] = [];
-  if (a.generation !== b.generation) out.push(`spec (generation ${a.generation} → ${b.generation})`);
+  const out = describeWorkloadChange(a, b);
   if (JSON.stringify(sorted(a.annotations)) !== JSON.stringify(sorted(b.annotations)))
     out.push('annotations');
-  if (a.paused !== b.paused) out.push('paused');
   return out;
 }
 

@@ -12,7 +12,7 @@ export interface RawResponse {
 
 export async function rawRequest(
   kc: KubeConfig,
-  method: 'GET' | 'PATCH',
+  method: 'GET' | 'PATCH' | 'POST' | 'DELETE',
   path: string,
   opts: { body?: string; contentType?: string; timeoutMs?: number } = {},
 ): Promise<RawResponse> {

@@ -4,6 +4,7 @@ import type {
   DeploymentCondition,
   DeploymentSnapshot,
   EventSnapshot,
+  JobSnapshot,
   JsonObject,
   PodSnapshot,
   ReplicaSetSnapshot,
@@ -86,12 +87,27 @@ export function toPod(raw: Raw): PodSnapshot {
       return {
         name: c.name,
         ready: s?.ready === true,
+        running: s?.state?.running !== undefined && s?.state?.running !== null,
         restartCount: s?.restartCount ?? 0,
         waitingReason: s?.state?.waiting?.reason,
         terminatedReason: s?.state?.terminated?.reason,
+        exitCode: s?.state?.terminated?.exitCode,
         lastTerminatedReason: s?.lastState?.terminated?.reason,
       };
     }),
+  };
+}
+
+export function toJob(raw: Raw): JobSnapshot {
+  const conditions: Raw[] = raw.status?.conditions ?? [];
+  const done = conditions.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  return {
+    name: raw.metadata.name,
+    labels: { ...(raw.metadata.labels ?? {}) },
+    active: raw.status?.active ?? 0,
+    succeeded: raw.status?.succeeded ?? 0,
+    failed: raw.status?.failed ?? 0,
+    finished: done ? { type: done.type, reason: done.reason, message: done.message } : undefined,
   };
 }
 

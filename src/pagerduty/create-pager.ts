@@ -5,6 +5,7 @@
 import type { Agent } from 'node:https';
 import { event } from '@pagerduty/pdjs';
 import { CodedError } from '../errors.js';
+import { createRedactor, type Redactor } from '../redact.js';
 import type { Rollback } from '../rollback/model.js';
 import type { Incident, Logger, PagerPort } from '../rollback/ports.js';
 
@@ -15,6 +16,11 @@ export interface PagerSettings {
   /** Extra trust for a local emulator's certificate. */
   agent?: Agent;
   timeoutMs?: number;
+  /**
+   * Masks secrets in everything sent but the routing key itself: summaries and custom_details quote
+   * alerts, Kubernetes and people. Default: the patterns only (no configured secrets).
+   */
+  redactor?: Redactor;
 }
 
 type Payload = {
@@ -39,9 +45,11 @@ export function createPager(
   s: PagerSettings,
   logger: Logger,
 ): PagerPort & { send(kind: 'event' | 'change', data: object): Promise<string | undefined> } {
+  const redactor = s.redactor ?? createRedactor();
   async function send(kind: 'event' | 'change', data: object): Promise<string | undefined> {
+    const { routing_key, ...rest } = data as { routing_key?: unknown };
     const params = {
-      data,
+      data: { routing_key, ...redactor.redactValue(rest) },
       ...(kind === 'change' ? { type: 'change' } : {}),
       ...(s.server ? { server: s.server } : {}),
       ...(s.agent ? { agent: s.agent } : {}),

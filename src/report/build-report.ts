@@ -1,13 +1,21 @@
 // The incident report: the procedure's template, filled from the rollback's record and event log.
 // Deterministic (same inputs, same text); what only people know stays a placeholder.
+// The report is posted to Slack as a Markdown file and may be pasted anywhere: every value that came
+// from pods, alerts, Kubernetes or people goes through `v()` (mrkdwn-inert, and no Markdown link or
+// HTML). Secrets are not this module's business: the composition root redacts the finished text.
+import { escapeMrkdwn } from '../escape-mrkdwn.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Actor, Rollback, RollbackEvent } from '../rollback/model.js';
 
+/** An untrusted value: Slack-inert (escapeMrkdwn) and no `[label](url)` link in a Markdown viewer. */
+const v = (s: string) => escapeMrkdwn(s).replace(/[[\]]/g, '\\$&');
 const time = (iso: string) => `${iso.slice(11, 19)} UTC`;
 const day = (iso: string) => iso.slice(0, 10);
 const who = (a: Actor) =>
-  a.kind === 'user' ? `<@${a.id}>${a.name ? ` (${a.name})` : ''}` : `${a.name ?? a.id} (${a.kind})`;
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  a.kind === 'user' ? `<@${a.id}>${a.name ? ` (${v(a.name)})` : ''}` : `${v(a.name ?? a.id)} (${a.kind})`;
+const cell = (s: string) => v(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** One line of a list: an untrusted value with its line breaks folded, so it cannot start a heading. */
+const line = (s: string) => v(s).replace(/\s*\n\s*/g, ' ');
 
 function timeline(r: Rollback, events: RollbackEvent[]): string[] {
   const lines: { at: string; text: string }[] = [];
@@ -15,7 +23,7 @@ function timeline(r: Rollback, events: RollbackEvent[]): string[] {
   if (from)
     lines.push({
       at: from.createdAt,
-      text: `Revision ${from.revision} (${from.images.join(', ')}) rolled out${from.changeCause ? `: ${from.changeCause}` : ''}`,
+      text: `Revision ${from.revision} (${line(from.images.join(', '))}) rolled out${from.changeCause ? `: ${line(from.changeCause)}` : ''}`,
     });
   for (const e of events) {
     const text = describeEvent(r, e);
@@ -29,30 +37,41 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
   const d = e.data ?? {};
   switch (e.type) {
     case 'created':
-      return `${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} requested by ${who(e.actor)}: ${r.reason}`;
+      return `${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} requested by ${who(e.actor)}: ${line(r.reason)}`;
     case 'assessed':
     case 'auto_approved':
-      return `Assessment complete${r.assessment?.target ? `: target revision ${r.assessment.target.revision}` : ''}${typeof d.summary === 'string' ? ` (${d.summary})` : ''}`;
+      return `Assessment complete${r.assessment?.target ? `: target revision ${r.assessment.target.revision}` : ''}${typeof d.summary === 'string' ? ` (${line(d.summary)})` : ''}`;
     case 'approve':
       return `Approved by ${who(e.actor)}`;
     case 'cancel':
-      return `Cancelled by ${who(e.actor)}`;
+      return d.expired
+        ? `Expired after ${String(d.waitedMinutes ?? '?')} min with no decision; cancelled, nothing changed`
+        : `Cancelled by ${who(e.actor)}`;
     case 'notified':
       return 'Stakeholders notified (#incidents, engineering manager, monitoring)';
     case 'migration_needed':
-      return 'Stakeholders notified; the database is ahead of the target revision: its downgrade awaits a separate approval';
+    case 'migration_unknown': {
+      const gate = d.gate as
+        | { kind?: string; reasons?: string[]; current?: string; target?: string }
+        | undefined;
+      if (gate?.kind === 'unknown')
+        return `Database state unknown, nothing changed; a person must decide: ${(gate.reasons ?? []).map((x) => line(x)).join('; ')}`;
+      return `The database (at ${line(gate?.current ?? '?')}) is ahead of the target revision (${line(gate?.target ?? '?')}): its downgrade awaits a separate approval`;
+    }
     case 'approve_migration':
       return `Database downgrade approved by ${who(e.actor)}`;
+    case 'skip_migration':
+      return `Rolled back without the database downgrade, decided by ${who(e.actor)} (database state was unknown)`;
     case 'migrated':
-      return `Database migrated down to ${String(d.head ?? '?')} (in ${String(d.pod ?? 'a pod')} of the current revision)`;
+      return `Database migrated down to ${line(String(d.head ?? '?'))} with the current revision's image`;
     case 'progress':
-      return typeof d.milestone === 'string' ? d.milestone : undefined;
+      return typeof d.milestone === 'string' ? line(d.milestone) : undefined;
     case 'undone':
-      return `Rollout complete: ${String(d.message ?? '')}`;
+      return `Rollout complete: ${line(String(d.message ?? ''))}`;
     case 'verified':
       return `Verification ${d.passed ? 'passed' : 'FAILED'}`;
     case 'fail':
-      return `Failed in ${e.from ?? 'unknown step'}: ${String(d.message ?? '')}`;
+      return `Failed in ${e.from ?? 'unknown step'}: ${line(String(d.message ?? ''))}`;
     default:
       return undefined;
   }
@@ -63,27 +82,27 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   const from = a?.from;
   const to = a?.target;
   const passed = r.verification?.passed === true;
-  const title = from ? `${r.service} revision ${from.revision} (${from.images.join(', ')})` : r.service;
+  const title = from ? `${r.service} revision ${from.revision} (${line(from.images.join(', '))})` : r.service;
   const out: string[] = [];
   out.push(`# Incident Report: Rollback of ${title}`, '');
   out.push('## Summary');
   const outcome = r.failure
-    ? `The rollback did not complete: ${r.failure.message}`
+    ? `The rollback did not complete: ${line(r.failure.message)}`
     : passed
       ? 'Verification passed: the service is healthy on the previous revision.'
       : 'Verification FAILED: the service is not healthy after the rollback; see the evidence below.';
   out.push(
-    `\`${r.namespace}/${r.deployment}\` was rolled back${from ? ` from revision ${from.revision}` : ''}${to ? ` to revision ${to.revision} (${to.images.join(', ')})` : ''} because: ${r.reason}. ${outcome}`,
+    `\`${r.namespace}/${r.deployment}\` was rolled back${from ? ` from revision ${from.revision}` : ''}${to ? ` to revision ${to.revision} (${line(to.images.join(', '))})` : ''} because: ${line(r.reason)}. ${outcome}`,
     '',
   );
   if (a?.findings.length) {
-    out.push('What the assessment found:', ...a.findings.map((f) => `- ${f}`), '');
+    out.push('What the assessment found:', ...a.findings.map((f) => `- ${line(f)}`), '');
   }
   out.push('## Timeline', ...timeline(r, events), '');
   out.push('## Root Cause', '[To be completed by the owning team: why the deployment failed]', '');
   out.push('## Immediate Actions Taken');
   const actions = [
-    `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${to.images.join(', ')})` : ''} with \`kubectl rollout undo\` semantics${r.undo?.outcome === 'already_at_target' ? ' (the Deployment was already at the target; nothing was patched)' : ''}`,
+    `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${line(to.images.join(', '))})` : ''} with \`kubectl rollout undo\` semantics${r.undo?.outcome === 'already_at_target' ? ' (the Deployment was already at the target; nothing was patched)' : ''}`,
     `${r.verification ? (passed ? 'Verified application health post-rollback' : 'Verification of application health FAILED') : 'Verification did not run'}`,
     'Notified stakeholders via Slack',
   ];
@@ -129,6 +148,11 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   if (r.mode === 'auto') out.push('- Approved by: automatic policy (no human approval)');
   const m = r.migrationApproval;
   if (m) out.push(`- Database downgrade approved by: ${who(m.by)} at ${day(m.at)} ${time(m.at)}`);
+  const skip = r.migrationSkipped;
+  if (skip)
+    out.push(
+      `- Rollback without the database downgrade decided by: ${who(skip.by)} at ${day(skip.at)} ${time(skip.at)}`,
+    );
   out.push('', '## Assigned To', '[Engineer responsible for fix]', '');
   out.push(
     '## Approval',

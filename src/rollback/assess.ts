@@ -5,6 +5,7 @@ import { asCodedError } from '../errors.js';
 import { bounded, fillQuery } from './bounded.js';
 import { buildFindings } from './findings.js';
 import type { DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot } from './kube-types.js';
+import { parseCurrentHead } from './migration-heads.js';
 import type { Assessment, MetricsReading, MigrationState, RevisionRef, Source } from './model.js';
 import type { KubePort, ObservePort } from './ports.js';
 import {
@@ -13,6 +14,7 @@ import {
   findNewReplicaSet,
   imagesOf,
   ownedReplicaSets,
+  POD_TEMPLATE_HASH,
   revisionOf,
   templateAnnotations,
 } from './revisions.js';
@@ -150,23 +152,31 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
     ? podsP.then((pods) => {
         const m = svc.migrations!;
         if (!pods.ok) return unavailable(`pods unavailable: ${pods.unavailable}`);
-        const pod =
-          pods.value.find((p) => p.ready && !p.deleting) ??
-          pods.value.find((p) => p.phase === 'Running' && !p.deleting);
-        if (!pod) return unavailable('no running pod to ask');
-        return bounded(t, async (): Promise<MigrationState> => {
-          const res = await kube.exec(
-            svc.namespace,
-            pod.name,
-            m.container ?? svc.container,
-            m.currentCommand,
-            t,
+        // Only the current revision's image is sure to know the database's head (an older one may
+        // not know a newer migration). The assessment only reads: no Job is started for it; the
+        // database gate reads the head again, with a Job if need be, before anything changes.
+        const hash = (currentRs?.template.metadata as { labels?: Record<string, string> } | undefined)
+          ?.labels?.[POD_TEMPLATE_HASH];
+        const container = m.container ?? svc.container;
+        const pod = pods.value.find(
+          (p) =>
+            p.podTemplateHash === hash &&
+            !p.deleting &&
+            p.containers.some((c) => (container ? c.name === container : true) && c.running),
+        );
+        if (!pod)
+          return unavailable(
+            'no running container of the current revision to ask (the database gate reads the head with a Job before anything is changed)',
           );
+        return bounded(t, async (): Promise<MigrationState> => {
+          const res = await kube.exec(svc.namespace, pod.name, container, m.currentCommand, t);
           if (res.exitCode !== 0)
             throw new Error(
               `${m.currentCommand.join(' ')} exited ${res.exitCode}: ${res.stderr.trim().slice(0, 200)}`,
             );
-          const current = res.stdout.trim().split(/\s+/)[0] || undefined;
+          const parsed = parseCurrentHead(res.stdout);
+          if ('problem' in parsed) throw new Error(`${m.currentCommand.join(' ')} ${parsed.problem}`);
+          const current = parsed.head;
           const targetHead = targetRs
             ? templateAnnotations(targetRs.template)[m.expectedHeadAnnotation]
             : undefined;
@@ -201,6 +211,7 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
           value: {
             generation: d.generation,
             uid: d.uid,
+            template: d.template,
             replicas: d.replicas ?? 0,
             updated: d.status.updatedReplicas,
             ready: d.status.readyReplicas,

@@ -5,8 +5,10 @@
 // once behind the guard rails, after a fresh read confirms the signal. The thread keeps one Signals
 // message, edited in place, instead of a reply per alert. Opening is retried, then paged, and a failed
 // incident is marked so the next firing signal opens it again.
+
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
+import { escapeMrkdwn as esc } from '../escape-mrkdwn.js';
 import { fillQuery } from './bounded.js';
 import type { ReplicaSetSnapshot } from './kube-types.js';
 import { lookupService } from './lookup-service.js';
@@ -68,13 +70,14 @@ const PENDING_LIMIT = 1000;
 const onDeployment = (svc: CatalogEntry) => (r: Rollback) =>
   r.namespace === svc.namespace && r.deployment === svc.deployment;
 
+/** Alert text is untrusted: every value is escaped (no pings, links or code-span breaks) here. */
 export function describeSignal(s: Signal): string {
-  const parts = [`*${s.name}*${s.status === 'resolved' ? ' (resolved)' : ''}: ${s.summary}`];
+  const parts = [`*${esc(s.name)}*${s.status === 'resolved' ? ' (resolved)' : ''}: ${esc(s.summary)}`];
   const w = s.why;
-  if (w.query) parts.push(`query \`${w.query}\``);
-  if (w.value) parts.push(`value ${w.value}`);
-  if (w.threshold) parts.push(`threshold ${w.threshold}`);
-  parts.push(`since ${utc(w.since)}`);
+  if (w.query) parts.push(`query \`${esc(w.query)}\``);
+  if (w.value) parts.push(`value ${esc(w.value)}`);
+  if (w.threshold) parts.push(`threshold ${esc(w.threshold)}`);
+  parts.push(`since ${utc(esc(w.since))}`);
   return parts.join(' · ');
 }
 
@@ -95,11 +98,14 @@ export function buildSignalsText(entries: Record<string, SignalEntry>): string {
       : e.status === 'firing'
         ? ':red_circle:'
         : ':large_green_circle:';
-    const parts = [`${icon} *${e.name}* ${e.context ? 'context' : e.status}`, `since ${utc(e.since)}`];
-    if (e.value) parts.push(`value ${clip(e.value, 60)}`);
-    if (e.threshold) parts.push(`threshold ${clip(e.threshold, 80)}`);
-    const why = e.context ? ` — not a trigger: ${clip(e.context, 120)}` : '';
-    const line = `${parts.join(' · ')} — ${clip(e.summary, 160)}${why}`;
+    const parts = [
+      `${icon} *${esc(e.name)}* ${e.context ? 'context' : e.status}`,
+      `since ${utc(esc(e.since))}`,
+    ];
+    if (e.value) parts.push(`value ${esc(clip(e.value, 60))}`);
+    if (e.threshold) parts.push(`threshold ${esc(clip(e.threshold, 80))}`);
+    const why = e.context ? ` — not a trigger: ${esc(clip(e.context, 120))}` : '';
+    const line = `${parts.join(' · ')} — ${esc(clip(e.summary, 160))}${why}`;
     // One Slack section holds 3000 characters (escaping may add some): stop well before.
     if (size + line.length > BOARD_CHARS) break;
     lines.push(line);
@@ -167,21 +173,25 @@ export function createIncidents(deps: IncidentDeps) {
           : 'an automatic rollback is already in progress';
       }
     }
-    const history = (await store.listRecent(50, svc.name)).filter(onDeployment(svc));
     const now = clock.now().getTime();
-    const autos = history.filter((r) => r.mode === 'auto' && !r.dryRun);
-    const last = autos[0];
     const cooldownMs = svc.policy.cooldownMinutes * 60_000;
+    const windowMs = svc.policy.windowMinutes * 60_000;
+    // By time and mode, not "the last N": dry runs and manual rollbacks never hide an automatic one.
+    const autos = await store.listAutoSince(
+      svc.namespace,
+      svc.deployment,
+      now - Math.max(cooldownMs, windowMs),
+    );
+    const last = autos[0];
     if (last && now - Date.parse(last.requestedAt) < cooldownMs) {
       return `cooldown: the last automatic rollback was ${Math.round((now - Date.parse(last.requestedAt)) / 60_000)} min ago (cooldown ${svc.policy.cooldownMinutes} min)`;
     }
-    const windowMs = svc.policy.windowMinutes * 60_000;
     const inWindow = autos.filter((r) => now - Date.parse(r.requestedAt) < windowMs).length;
     if (inWindow >= svc.policy.maxAutoRollbacks) {
       return `limit: ${inWindow} automatic rollbacks in the last ${svc.policy.windowMinutes} min (max ${svc.policy.maxAutoRollbacks})`;
     }
     const key = targetImages.join(',');
-    const rolledBackFrom = history.find(
+    const rolledBackFrom = (await store.listUndoneSince(svc.namespace, svc.deployment, 0)).find(
       (r) => r.undo && r.assessment?.from && r.assessment.from.images.join(',') === key,
     );
     if (rolledBackFrom) {
@@ -288,7 +298,7 @@ export function createIncidents(deps: IncidentDeps) {
           : suppressed
             ? 'Policy `auto`, but a guard rail holds the bot back: a person decides.'
             : 'Policy `auto`, but a fresh read did not confirm the signal: an approver decides below.';
-    const headline = `:rotating_light: *${svc.name}* is unhealthy on revision ${incident.revision} (\`${incident.images.join(', ')}\`). ${policy}\n${describeSignal(s)}`;
+    const headline = `:rotating_light: *${svc.name}* is unhealthy on revision ${incident.revision} (\`${esc(incident.images.join(', '))}\`). ${policy}\n${describeSignal(s)}`;
     if (!incident.thread) {
       const thread = await deps.notifier.openThread(svc.channel, headline);
       if (!thread) throw new Error('Slack did not return the incident thread');
@@ -320,7 +330,7 @@ export function createIncidents(deps: IncidentDeps) {
     if (unconfirmed)
       await deps.notifier.say(
         thread,
-        `:raised_hand: Not rolling back alone: a fresh read did not confirm *${s.name}* (${unconfirmed}). Proposing a rollback instead; an approver decides.`,
+        `:raised_hand: Not rolling back alone: a fresh read did not confirm *${esc(s.name)}* (${esc(unconfirmed)}). Proposing a rollback instead; an approver decides.`,
       );
     if (!incident.rollbackId) {
       try {
@@ -336,7 +346,7 @@ export function createIncidents(deps: IncidentDeps) {
       } catch (err) {
         const e = asCodedError(err);
         if (e.code === 'store_unavailable') throw err;
-        await deps.notifier.say(thread, `:warning: No rollback started: ${e.message}`);
+        await deps.notifier.say(thread, `:warning: No rollback started: ${esc(e.message)}`);
         if (mode === 'auto' && deps.pager)
           await deps.pager
             .rollbackSuppressed(incident, e.message)
@@ -373,7 +383,10 @@ export function createIncidents(deps: IncidentDeps) {
           logger.error(why, { key: incident.key });
           if (incident.thread)
             await deps.notifier
-              .say(incident.thread, `:warning: ${why}. The next firing signal tries again; paging a person.`)
+              .say(
+                incident.thread,
+                `:warning: ${esc(why)}. The next firing signal tries again; paging a person.`,
+              )
               .catch(() => undefined); // Slack may be what failed; the page below still goes out
           if (deps.pager)
             await deps.pager

@@ -61,8 +61,12 @@ export interface PodSnapshot {
   containers: {
     name: string;
     ready: boolean;
+    /** The container is running now (a kubelet refuses exec into one that is not). */
+    running: boolean;
     restartCount: number;
     waitingReason: string | undefined;
+    /** Exit code of the container's current terminated state, if it has ended. */
+    exitCode: number | undefined;
     terminatedReason: string | undefined;
     lastTerminatedReason: string | undefined;
   }[];
@@ -75,4 +79,16 @@ export interface EventSnapshot {
   object: string;
   count: number;
   lastSeen: string;
+}
+
+export interface JobSnapshot {
+  name: string;
+  labels: Record<string, string>;
+  active: number;
+  succeeded: number;
+  failed: number;
+  /** Complete or Failed (with its reason, e.g. DeadlineExceeded), once the Job controller decided. */
+  finished:
+    | { type: 'Complete' | 'Failed'; reason: string | undefined; message: string | undefined }
+    | undefined;
 }

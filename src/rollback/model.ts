@@ -1,6 +1,6 @@
 // What a rollback is, as stored: the record (current state + everything learned so far) and the
 // append-only events that make its audit trail and its incident report.
-import type { EventSnapshot, PodSnapshot } from './kube-types.js';
+import type { EventSnapshot, JsonObject, PodSnapshot } from './kube-types.js';
 import type { RevisionEntry } from './revisions.js';
 import type { EventType, State } from './states.js';
 
@@ -38,6 +38,16 @@ export interface MigrationState {
   command: string[];
 }
 
+/**
+ * The database gate. `none`: the database is at the target's head. `downgrade`: it is ahead, the
+ * downgrade waits for its own approval. `unknown`: a head could not be read or is not a revision id;
+ * nothing is changed until a person rolls back without the downgrade or cancels.
+ */
+export type MigrationGate =
+  | { kind: 'none'; current: string; target: string }
+  | { kind: 'downgrade'; current: string; target: string }
+  | { kind: 'unknown'; reasons: string[]; current?: string; target?: string };
+
 export interface RevisionRef {
   revision: number;
   replicaSet: string;
@@ -51,6 +61,8 @@ export interface Assessment {
   deployment: Source<{
     generation: number;
     uid: string;
+    /** The pod template as assessed: the re-check before each irreversible step compares with it. */
+    template: JsonObject;
     replicas: number;
     updated: number;
     ready: number;
@@ -110,6 +122,17 @@ export interface Rollback {
   decision?: { event: 'approve' | 'cancel'; by: Actor; at: string };
   /** Who approved the migration downgrade, separately from the rollback itself. */
   migrationApproval?: { by: Actor; at: string };
+  /** What the database gate found right before the undo (read fresh with the current image). */
+  migrationGate?: MigrationGate;
+  /** The downgrade: where it was started (so a resumed rollback never starts a second), and how it ended. */
+  migration?: {
+    started: { at: string; by: string; via: 'exec' | 'job'; pod?: string; job?: string };
+    finished?: { at: string; exitCode: number; head: string | undefined };
+  };
+  /** The procedure's step 2 announcement is committed (to the outbox): never made twice. */
+  announced?: boolean;
+  /** A person chose to roll back without the downgrade when the database state was unknown. */
+  migrationSkipped?: { by: Actor; at: string };
   undo?: {
     outcome: 'patched' | 'already_at_target';
     at: string;
@@ -132,3 +155,11 @@ export interface RollbackEvent {
   at: string;
   data?: Record<string, unknown>;
 }
+
+/** Something people must be told, committed with the transition that caused it (the outbox). */
+export type Notice =
+  | { kind: 'stateChanged' | 'assessed' | 'starting' | 'migrationApprovalNeeded' | 'finished' }
+  | { kind: 'say'; text: string }
+  | { kind: 'pageStarted' | 'pageFinished' };
+
+export type OutboxItem = Notice & { seq: number; text?: string };

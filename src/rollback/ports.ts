@@ -3,11 +3,12 @@
 import type {
   DeploymentSnapshot,
   EventSnapshot,
+  JobSnapshot,
   JsonObject,
   PodSnapshot,
   ReplicaSetSnapshot,
 } from './kube-types.js';
-import type { Rollback, RollbackEvent } from './model.js';
+import type { Notice, OutboxItem, Rollback, RollbackEvent } from './model.js';
 import type { RolloutStatus } from './rollout-status.js';
 import type { State } from './states.js';
 
@@ -57,6 +58,12 @@ export interface KubePort {
     argv: string[],
     timeoutMs: number,
   ): Promise<ExecResult>;
+  /** Creates a Job (batch/v1); kube_conflict when one of that name exists. */
+  createJob(namespace: string, job: JsonObject): Promise<void>;
+  /** undefined when there is no such Job. */
+  readJob(namespace: string, name: string): Promise<JobSnapshot | undefined>;
+  /** Deletes the Job and its pods (background propagation); a missing Job is not an error. */
+  deleteJob(namespace: string, name: string): Promise<void>;
 }
 
 export interface PromSample {
@@ -103,21 +110,44 @@ export interface Lease {
 export interface StorePort {
   /**
    * Stores a new rollback and its first event. With `lockDeployment`, also takes the Deployment's lock;
-   * if another rollback holds it, throws rollback_in_progress naming it.
+   * if another rollback holds it, throws rollback_in_progress naming it. A dry run beyond its
+   * requester's limit (DRY_RUN_LIMIT per DRY_RUN_WINDOW_MINUTES) throws rollback_dry_run_limit, with
+   * `details.retryAt` (ISO time); nothing is written then. The store keeps a bounded copy
+   * (boundForStorage): what `get` returns later may have shorter lists and texts than `r`.
    */
   create(r: Rollback, event: RollbackEvent, opts: { lockDeployment: boolean }): Promise<void>;
   get(id: string): Promise<Rollback | undefined>;
   /**
    * Atomically: if the stored (state, version) still equal `expected` and `lease` is still held, stores
    * `next` (version + 1) and appends `event`. Otherwise store_conflict / store_lease_lost, nothing written.
+   * Returns the record as stored (bounded, like create). A terminal `next` starts the record's retention
+   * (RETENTION_DAYS): it and its events expire then. Redis refusing the write (full, read-only,
+   * credentials) throws store_refused; Redis unreachable throws store_unavailable.
    */
   commit(
     expected: { state: State; version: number },
     next: Rollback,
     event: RollbackEvent,
     lease: Lease | undefined,
+    /** Appended to the rollback's outbox in the same atomic step. */
+    notices?: Notice[],
   ): Promise<Rollback>;
+  /** The first `limit` undelivered notices of a rollback, oldest first. */
+  outbox(id: string, limit: number): Promise<OutboxItem[]>;
+  /** Removes the oldest notice if it is `seq` (delivered). */
+  ackOutbox(id: string, seq: number): Promise<void>;
+  /** Rollbacks with undelivered notices. */
+  pendingOutboxes(): Promise<string[]>;
+  /** The right to deliver a rollback's outbox (one process at a time keeps the order). */
+  acquireOutboxLease(id: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
+  renewOutboxLease(lease: Lease, ttlMs: number): Promise<boolean>;
+  releaseOutboxLease(lease: Lease): Promise<void>;
   /** Appends an event without changing the record (progress, notes). */
+  /**
+   * Appends an event without changing the record (progress, notes). A stream already holding 2,000
+   * events takes no more progress events, and no notes past 2,500 (a note says so, once); state
+   * changes made by commit are always recorded.
+   */
   append(event: RollbackEvent): Promise<void>;
   events(id: string): Promise<RollbackEvent[]>;
   acquireLease(id: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
@@ -127,10 +157,34 @@ export interface StorePort {
   listActive(): Promise<string[]>;
   /** The rollback holding the Deployment's lock, if any. */
   holderOf(namespace: string, deployment: string): Promise<string | undefined>;
+  /**
+   * Deletes the Deployment's lock only if `holder` still holds it, and records who did it and why in
+   * the audit stream, atomically. False when the lock changed hands meanwhile.
+   */
+  unlock(
+    namespace: string,
+    deployment: string,
+    holder: string,
+    audit: { by: string; at: string; reason: string },
+  ): Promise<boolean>;
   /** Most recent first. */
+  /** Most recent first, dry runs included (status, history). Not for guard rails: see listAutoSince. */
   listRecent(limit: number, service?: string): Promise<Rollback[]>;
   /** The stored incident with this key, if any (signals that may not open one only look). */
   findIncident(key: string): Promise<Incident | undefined>;
+  /**
+   * The automatic rollbacks (never dry runs, never manual ones) of the Deployment requested at or after
+   * `sinceMs` (epoch ms), most recent first, in any state: what the cooldown and the max-per-window
+   * guard rails count. However many manual rollbacks or dry runs came since, none hides one of these.
+   */
+  listAutoSince(namespace: string, deployment: string, sinceMs: number): Promise<Rollback[]>;
+  /**
+   * The rollbacks (automatic or manual, never dry runs) that undid the Deployment (`undo` is set),
+   * requested at or after `sinceMs`, most recent first: for "never onto a revision rolled back from"
+   * (compare each one's `assessment.from.images` with the target). `sinceMs` 0 = all the store still
+   * keeps (the retention period, at most the 200 most recent).
+   */
+  listUndoneSince(namespace: string, deployment: string, sinceMs: number): Promise<Rollback[]>;
   /** Creates the incident unless one with its key exists; either way returns the stored one. */
   claimIncident(incident: Incident): Promise<{ created: boolean; incident: Incident }>;
   saveIncident(incident: Incident): Promise<void>;

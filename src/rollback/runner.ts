@@ -1,18 +1,23 @@
-// Runs rollbacks through the procedure. Every transition is committed (compare-and-set, fenced by
-// the work lease, with its event) BEFORE the next step's effects run; every step can be re-run after a
-// crash and does the right thing (the undo re-reads the live template before patching). A process
-// that dies leaves its lease to expire; resume() lets any process pick the rollback up.
+// Runs rollbacks through the procedure: leases, sequences and commits; what each state does is in
+// steps/<state>.ts. Every transition is committed (compare-and-set, fenced by the work lease, with its
+// event) BEFORE the next step's effects run; every step can be re-run after a crash and does the right
+// thing. Nothing is left behind: a lease is renewed from the moment it is taken, a reaper on every
+// replica resumes rollbacks whose lease lapsed and expires waits nobody answered, and close() (SIGTERM)
+// hands this process's leases over at once.
 import { randomUUID } from 'node:crypto';
 import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError, CodedError, type ErrorCode, isCodedError } from '../errors.js';
 import { assertMayDecide } from './authorize.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from './checklist.js';
+import { assertMayTickChecklist } from './checklist-access.js';
 import { lookupService } from './lookup-service.js';
-import type { Actor, Rollback, RollbackEvent } from './model.js';
+import type { Actor, Notice, Rollback, RollbackEvent } from './model.js';
+import { createOutbox } from './outbox.js';
 import type { Lease } from './ports.js';
 import { buildHistory, chooseTarget, type RevisionEntry } from './revisions.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
-import { createSteps, type RunnerDeps } from './steps.js';
+import type { RunnerDeps, StepContext } from './steps/context.js';
+import { STEPS } from './steps/index.js';
 
 export interface RequestInput {
   service: string;
@@ -30,9 +35,12 @@ export interface RequestInput {
 /** Errors that mean "someone else owns this now": stop quietly, do not mark the rollback failed. */
 const HANDED_OVER: ErrorCode[] = ['store_lease_lost', 'store_conflict'];
 
-type Decision = 'approve' | 'approve_migration' | 'cancel';
+type Decision = 'approve' | 'approve_migration' | 'skip_migration' | 'cancel';
 
-export type { RunnerDeps } from './steps.js';
+/** States that wait for a person, and expire when nobody answers. */
+const WAITING: ReadonlySet<State> = new Set(['awaiting_approval', 'awaiting_migration_approval']);
+
+export type { RunnerDeps } from './steps/context.js';
 
 export function createRunner(deps: RunnerDeps) {
   const { store, kube, clock, logger } = deps;
@@ -56,7 +64,10 @@ export function createRunner(deps: RunnerDeps) {
     ...(data ? { data } : {}),
   });
 
-  /** Commits r → transition(r.state, type) with `changes`, fenced by the lease. */
+  /**
+   * Commits r → transition(r.state, type) with `changes`, fenced by the lease, and, in the same atomic
+   * step, what people must be told about it (the root message always; `notices` besides).
+   */
   async function move(
     r: Rollback,
     type: EventType,
@@ -64,6 +75,7 @@ export function createRunner(deps: RunnerDeps) {
     actor: Actor,
     changes: Partial<Rollback> = {},
     data?: Record<string, unknown>,
+    notices: Notice[] = [],
   ): Promise<Rollback> {
     const to = transition(r.state, type);
     const next: Rollback = { ...r, ...changes, state: to, updatedAt: clock.now().toISOString() };
@@ -72,25 +84,30 @@ export function createRunner(deps: RunnerDeps) {
       next,
       event(r, type, actor, r.state, to, data),
       lease,
+      [{ kind: 'stateChanged' }, ...notices],
     );
-    await safely('stateChanged', () => deps.notifier.stateChanged(saved));
+    outbox.kick(saved.id);
     return saved;
   }
 
-  /** Saves data without a state change (same compare-and-set). */
+  /** Saves data without a state change (same compare-and-set), with notices if any. */
   async function save(
     r: Rollback,
     lease: Lease,
     changes: Partial<Rollback>,
     data: Record<string, unknown>,
+    notices: Notice[] = [],
   ): Promise<Rollback> {
     const next: Rollback = { ...r, ...changes, updatedAt: clock.now().toISOString() };
-    return store.commit(
+    const saved = await store.commit(
       { state: r.state, version: r.version },
       next,
       event(r, 'progress', system, r.state, r.state, data),
       lease,
+      notices,
     );
+    if (notices.length) outbox.kick(saved.id);
+    return saved;
   }
 
   async function safely(what: string, fn: () => Promise<void>): Promise<void> {
@@ -101,16 +118,45 @@ export function createRunner(deps: RunnerDeps) {
     }
   }
 
+  const outbox = createOutbox({
+    store,
+    notifier: deps.notifier,
+    ...(deps.pager ? { pager: deps.pager } : {}),
+    clock,
+    logger,
+    owner: deps.owner,
+    leaseMs: deps.leaseMs,
+    background,
+  });
+
+  /**
+   * Ephemeral updates (rollout progress, a failure the store could not record) need no outbox: they
+   * are queued per rollback in this process, in order, and never awaited by a step.
+   */
+  const chains = new Map<string, Promise<void>>();
+  function notify(id: string, what: string, fn: () => Promise<void>): void {
+    const next = (chains.get(id) ?? Promise.resolve()).then(() => safely(what, fn));
+    chains.set(id, next);
+    background(
+      next.finally(() => {
+        if (chains.get(id) === next) chains.delete(id);
+      }),
+    );
+  }
+
   function serviceOf(r: Rollback): CatalogEntry {
     return lookupService(deps.catalog, r.service);
   }
 
-  const steps = createSteps({ deps, system, move, save, safely, serviceOf });
+  const ctx: StepContext = { deps, system, move, save, notify, serviceOf };
+  /** Leases this process holds now: close() hands them over. */
+  const held = new Map<string, Lease>();
+  let closing = false;
+  let reaper: NodeJS.Timeout | undefined;
 
-  /** Works on one rollback while this process holds its lease, until it waits for a person or ends. */
-  async function drive(id: string, held?: Lease): Promise<void> {
-    const lease = held ?? (await store.acquireLease(id, deps.owner, deps.leaseMs));
-    if (!lease) return; // another process is on it
+  /** Keeps a lease alive from the moment it is taken, until stop(). */
+  function hold(lease: Lease): { lost: () => boolean; stop: () => Promise<void> } {
+    held.set(lease.id, lease);
     let lost = false;
     const renew = setInterval(
       () => {
@@ -118,42 +164,158 @@ export function createRunner(deps: RunnerDeps) {
           (ok) => {
             if (!ok) lost = true;
           },
-          () => {},
+          (err: unknown) =>
+            logger.warn(`lease of ${lease.id} not renewed`, { error: (err as Error).message }),
         );
       },
       Math.max(200, Math.floor(deps.leaseMs / 3)),
     );
+    return {
+      lost: () => lost || closing,
+      async stop() {
+        clearInterval(renew);
+        if (held.get(lease.id) !== lease) return; // close() already handed it over
+        held.delete(lease.id);
+        await store.releaseLease(lease).catch((err: unknown) =>
+          // It lapses by itself within its TTL; a successor resumes then.
+          logger.warn(`lease of ${lease.id} not released`, { error: (err as Error).message }),
+        );
+      },
+    };
+  }
+
+  /** Records a step's failure; if even that fails, says so where people look and leaves it to the reaper. */
+  async function recordFailure(
+    id: string,
+    state: State,
+    err: unknown,
+    lease: Lease,
+  ): Promise<Rollback | undefined> {
+    const e = asCodedError(err);
+    logger.error(`rollback ${id} failed in ${state}`, { code: e.code, message: e.message });
+    const failure = { step: state, code: e.code, message: e.message, at: clock.now().toISOString() };
+    let latest: Rollback | undefined;
+    try {
+      latest = await store.get(id);
+      if (!latest) return undefined;
+      return await move(
+        latest,
+        latest.state === 'reporting' ? 'reported_failure' : 'fail',
+        lease,
+        system,
+        { failure },
+        { message: e.message, code: e.code },
+      );
+    } catch (storeErr) {
+      const se = asCodedError(storeErr);
+      if (HANDED_OVER.includes(se.code)) return undefined;
+      logger.error(`rollback ${id}: the failure could not be recorded`, {
+        code: se.code,
+        message: se.message,
+      });
+      const thread = latest?.thread;
+      if (thread)
+        notify(id, 'say', () =>
+          deps.notifier.say(
+            thread,
+            `:warning: The rollback failed in ${state.replaceAll('_', ' ')} (${e.message}), and recording that failed too (${se.message}). It is retried as soon as the store answers.`,
+          ),
+        );
+      return undefined;
+    }
+  }
+
+  /** Works on one rollback while this process holds its lease, until it waits for a person or ends. */
+  async function drive(id: string, given?: { lease: Lease; hold: ReturnType<typeof hold> }): Promise<void> {
+    const lease = given?.lease ?? (await store.acquireLease(id, deps.owner, deps.leaseMs));
+    if (!lease) return; // another process is on it
+    const h = given?.hold ?? hold(lease);
     try {
       let r = await store.get(id);
-      while (r && WORKING.has(r.state) && !lost) {
-        const step = steps[r.state];
+      while (r && WORKING.has(r.state) && !h.lost()) {
+        const step = STEPS[r.state];
         if (!step) break;
         try {
-          r = await step(r, lease);
+          r = await step(ctx, r, lease);
         } catch (err) {
           const e = asCodedError(err);
           if (HANDED_OVER.includes(e.code)) {
             logger.warn(`rollback ${id}: ${e.message}`);
             return;
           }
-          logger.error(`rollback ${id} failed in ${r.state}`, { code: e.code, message: e.message });
-          const failure = { step: r.state, code: e.code, message: e.message, at: clock.now().toISOString() };
-          const latest = await store.get(id);
-          if (!latest) return;
-          r = await move(
-            latest,
-            latest.state === 'reporting' ? 'reported_failure' : 'fail',
-            lease,
-            system,
-            { failure },
-            { message: e.message, code: e.code },
-          );
+          if (e.code === 'store_refused') {
+            // Redis answers but takes no writes (full, read-only, credentials): a `fail` commit would be
+            // refused too. Say so where people look; the reaper resumes from the stored state later.
+            logger.error(`rollback ${id}: paused, Redis refuses writes`, { message: e.message });
+            const thread = r.thread;
+            if (thread)
+              notify(id, 'say', () =>
+                deps.notifier.say(
+                  thread,
+                  `:warning: The rollback is paused in ${r?.state.replaceAll('_', ' ')}: ${e.describe()}`,
+                ),
+              );
+            return;
+          }
+          r = await recordFailure(id, r.state, err, lease);
         }
       }
     } finally {
-      clearInterval(renew);
-      await store.releaseLease(lease).catch(() => {});
+      await h.stop();
     }
+  }
+
+  /** A wait nobody answered ends: cancelled by the system, said in the thread. */
+  async function expire(r: Rollback): Promise<void> {
+    const lease = await store.acquireLease(r.id, deps.owner, deps.leaseMs);
+    if (!lease) return;
+    const h = hold(lease);
+    try {
+      const minutes = serviceOf(r).approvers.expireMinutes;
+      const at = clock.now().toISOString();
+      await move(
+        r,
+        'cancel',
+        lease,
+        system,
+        { decision: { event: 'cancel', by: system, at } },
+        { expired: true, waitedMinutes: minutes },
+        [
+          {
+            kind: 'say',
+            text: `:hourglass: Expired: nobody decided within ${minutes} min, so the rollback was cancelled. Nothing was changed. Ask again with \`/rollback ${r.service}\` if it is still needed.`,
+          },
+        ],
+      );
+    } catch (err) {
+      if (!HANDED_OVER.includes(asCodedError(err).code)) throw err; // decided meanwhile: fine
+    } finally {
+      await h.stop();
+    }
+  }
+
+  /** One pass of the reaper: resume lapsed work, expire unanswered waits. */
+  async function reap(): Promise<number> {
+    await outbox.sweep();
+    let n = 0;
+    for (const id of await store.listActive()) {
+      if (closing) break;
+      if (held.has(id)) continue;
+      const r = await store.get(id);
+      if (!r) continue;
+      if (WAITING.has(r.state)) {
+        const minutes = serviceOf(r).approvers.expireMinutes;
+        if (clock.now().getTime() - Date.parse(r.updatedAt) >= minutes * 60_000) await expire(r);
+        continue;
+      }
+      if (!WORKING.has(r.state)) continue;
+      const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
+      if (!lease) continue;
+      n += 1;
+      logger.info(`resuming rollback ${id} in ${r.state}`);
+      background(drive(id, { lease, hold: hold(lease) }));
+    }
+    return n;
   }
 
   function background(p: Promise<void>): void {
@@ -181,8 +343,26 @@ export function createRunner(deps: RunnerDeps) {
   const DECIDABLE: Record<Decision, State[]> = {
     approve: ['awaiting_approval'],
     approve_migration: ['awaiting_migration_approval'],
+    skip_migration: ['awaiting_migration_approval'],
     cancel: ['awaiting_approval', 'awaiting_migration_approval'],
   };
+
+  /** At the database gate, which way on depends on what the gate found. */
+  function assertGateAllows(r: Rollback, decision: Decision): void {
+    const gate = r.migrationGate?.kind;
+    if (decision === 'approve_migration' && gate !== 'downgrade')
+      throw new CodedError(
+        'rollback_wrong_state',
+        'the database state is unknown, so there is no downgrade to approve: roll back without it (after checking the database) or cancel',
+        { details: { state: r.state } },
+      );
+    if (decision === 'skip_migration' && gate !== 'unknown')
+      throw new CodedError(
+        'rollback_wrong_state',
+        'the database is known to be ahead of the target: approve the downgrade or cancel',
+        { details: { state: r.state } },
+      );
+  }
 
   async function decide(id: string, actor: Actor, decision: Decision): Promise<Rollback> {
     const r = await store.get(id);
@@ -208,12 +388,15 @@ export function createRunner(deps: RunnerDeps) {
         { details: { state: r.state } },
       );
     }
+    assertGateAllows(r, decision);
     // Two replicas or a double click: only the one that gets the lease and wins the compare-and-set acts.
     const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
     if (!lease)
       throw new CodedError('rollback_wrong_state', 'this rollback is being handled right now', {
         details: { state: r.state },
       });
+    // Renewed from this moment: the commit below may wait on Slack, the lease must not lapse meanwhile.
+    const h = hold(lease);
     try {
       const at = clock.now().toISOString();
       const changes: Partial<Rollback> =
@@ -221,13 +404,15 @@ export function createRunner(deps: RunnerDeps) {
           ? { approvals: [...r.approvals, { by: actor, at }], decision: { event: 'approve', by: actor, at } }
           : decision === 'approve_migration'
             ? { migrationApproval: { by: actor, at } }
-            : { decision: { event: 'cancel', by: actor, at } };
+            : decision === 'skip_migration'
+              ? { migrationSkipped: { by: actor, at } }
+              : { decision: { event: 'cancel', by: actor, at } };
       const next = await move(r, decision, lease, actor, changes);
-      if (decision !== 'cancel') background(drive(id, lease));
-      else await store.releaseLease(lease);
+      if (decision !== 'cancel') background(drive(id, { lease, hold: h }));
+      else await h.stop();
       return next;
     } catch (err) {
-      await store.releaseLease(lease);
+      await h.stop();
       if (isCodedError(err, 'store_conflict')) {
         const now = await store.get(id);
         throw new CodedError(
@@ -283,19 +468,59 @@ export function createRunner(deps: RunnerDeps) {
     /** The separate approval of a migration downgrade (same approver rules as the rollback). */
     approveMigration: (id: string, actor: Actor) => decide(id, actor, 'approve_migration'),
 
-    /** Picks up rollbacks whose owner died (their lease expired) and continues them. */
-    async resume(): Promise<number> {
-      let n = 0;
-      for (const id of await store.listActive()) {
-        const r = await store.get(id);
-        if (!r || !WORKING.has(r.state)) continue;
-        const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
-        if (!lease) continue;
-        n += 1;
-        logger.info(`resuming rollback ${id} in ${r.state}`);
-        background(drive(id, lease));
-      }
-      return n;
+    /** The database state is unknown: a person checked it and rolls back without the downgrade. */
+    skipMigration: (id: string, actor: Actor) => decide(id, actor, 'skip_migration'),
+
+    /** `/rollback cancel <service>`: cancels the rollback holding the service's lock, for its approvers and requester. */
+    async cancelService(service: string, actor: Actor): Promise<Rollback> {
+      const svc = lookupService(deps.catalog, service);
+      const id = await store.holderOf(svc.namespace, svc.deployment);
+      if (!id)
+        throw new CodedError('rollback_not_found', `no rollback of ${svc.name} is in progress`, {
+          remedy: `\`/rollback status ${svc.name}\` shows the recent ones.`,
+        });
+      return decide(id, actor, 'cancel');
+    },
+
+    /** One reaper pass: continues rollbacks whose owner died (their lease lapsed), expires unanswered waits. */
+    resume: reap,
+
+    /** Starts the reaper: every replica runs it, so no rollback is left behind whichever process dies. */
+    start(): void {
+      if (reaper) return;
+      const every = deps.reapIntervalMs ?? 1000;
+      let busy = false;
+      reaper = setInterval(() => {
+        if (busy || closing) return;
+        busy = true;
+        reap()
+          .catch((err: unknown) => logger.warn('reaper pass failed', { error: (err as Error).message }))
+          .finally(() => {
+            busy = false;
+          });
+      }, every);
+    },
+
+    /**
+     * Stops the reaper and hands every lease this process holds over at once (SIGTERM), so another
+     * replica's reaper continues the work within its interval instead of after the lease TTL. Steps
+     * still running here are fenced: their next commit fails with store_lease_lost and they stop.
+     */
+    async close(): Promise<void> {
+      closing = true;
+      outbox.close();
+      if (reaper) clearInterval(reaper);
+      const leases = [...held.values()];
+      held.clear();
+      await Promise.all(
+        leases.map((l) =>
+          store.releaseLease(l).catch((err: unknown) =>
+            logger.warn(`lease of ${l.id} not released; it lapses within its TTL`, {
+              error: (err as Error).message,
+            }),
+          ),
+        ),
+      );
     },
 
     get: (id: string) => store.get(id),
@@ -316,6 +541,18 @@ export function createRunner(deps: RunnerDeps) {
     async recordChecklist(id: string, actor: Actor, selected: string[]): Promise<Rollback> {
       const r = await store.get(id);
       if (!r) throw new CodedError('rollback_not_found', `no rollback ${id}`);
+      try {
+        assertMayTickChecklist(serviceOf(r), r, actor);
+      } catch (err) {
+        await store.append(
+          event(r, 'note', actor, r.state, r.state, {
+            kind: 'unauthorized',
+            decision: 'checklist',
+            message: (err as Error).message,
+          }),
+        );
+        throw err;
+      }
       const before = checklistState(await store.events(id));
       for (const item of POST_ROLLBACK_CHECKLIST) {
         const done = selected.includes(item);

@@ -25,6 +25,8 @@ export const EVENTS = [
   'dry_run_done',
   'approve',
   'approve_migration',
+  'skip_migration',
+  'migration_unknown',
   'cancel',
   'notified',
   'migration_needed',
@@ -49,8 +51,13 @@ const TABLE: Record<State, Partial<Record<EventType, State>>> = {
   awaiting_approval: { approve: 'notifying', cancel: 'cancelled' },
   // A schema downgrade is irreversible data work: it waits for its own explicit approval (DESIGN.md).
   notifying: { notified: 'undoing', migration_needed: 'awaiting_migration_approval', fail: 'reporting' },
-  awaiting_migration_approval: { approve_migration: 'migrating', cancel: 'cancelled' },
-  migrating: { migrated: 'undoing', fail: 'reporting' },
+  // Unknown database state: only a person may go on, without the downgrade, or cancel (fail closed).
+  awaiting_migration_approval: {
+    approve_migration: 'migrating',
+    skip_migration: 'undoing',
+    cancel: 'cancelled',
+  },
+  migrating: { migrated: 'undoing', migration_unknown: 'awaiting_migration_approval', fail: 'reporting' },
   undoing: { undone: 'verifying', fail: 'reporting' },
   verifying: { verified: 'reporting', fail: 'reporting' },
   reporting: { reported: 'completed', reported_failure: 'failed' },

@@ -222,11 +222,12 @@ export async function verify(deps: VerifyDeps, v: VerifyInput): Promise<Verifica
       jobs.push(
         Promise.resolve({
           name: 'migrations at the target revision',
-          passed: true,
+          // Unknown is never a pass: without the expected head nobody can say the schema is right.
+          passed: false,
           evidence: {
             source: `pod-template annotation ${svc.migrations.expectedHeadAnnotation}`,
             value: 'not recorded on the target revision',
-            threshold: 'checked when recorded',
+            threshold: 'the revision must record its expected head',
           },
         }),
       );

@@ -1,13 +1,19 @@
 // The Bolt app: Socket Mode when an app-level token is given, otherwise HTTP with signed requests.
 // /health and /ready are served on the same port in both modes (the probes of the procedure).
+// Everything Bolt sends to Slack passes the redactor (outbound-fetch.ts), everything it logs goes to
+// the bot's redacting logger, and requests from another workspace or app stop at pinWorkspace.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, LogLevel } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
-import type { Logger } from '../rollback/ports.js';
+import { createRedactor, type Redactor } from '../redact.js';
+import { type Logger, silentLogger } from '../rollback/ports.js';
 import type { Runner } from '../rollback/runner.js';
+import { createBoltLogger } from './bolt-logger.js';
 import { createDirectory } from './directory.js';
 import { registerDecisionActions } from './listeners/decision-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
+import { pinWorkspace } from './middleware/pin-workspace.js';
+import { createOutboundFetch } from './outbound-fetch.js';
 
 export interface SlackSettings {
   botToken: string;
@@ -16,6 +22,14 @@ export interface SlackSettings {
   port: number;
   /** For the emulator in tests; Slack's own API otherwise. */
   slackApiUrl?: string;
+  /** Only requests from this workspace (T…) or org (E…) are served (SLACK_TEAM_ID). */
+  teamId?: string;
+  /** Only requests for this app (A…) are served (SLACK_APP_ID). */
+  appId?: string;
+  /** Masks secrets in everything sent to Slack and logged by Bolt (default: patterns only). */
+  redactor?: Redactor;
+  /** Where Bolt's own log lines go (default: nowhere). */
+  logger?: Logger;
 }
 
 export interface ExtraRoute {
@@ -52,9 +66,14 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
     },
     ...extraRoutes,
   ];
+  const redactor = s.redactor ?? createRedactor();
+  const boltLogger = createBoltLogger(s.logger ?? silentLogger, redactor.redact, LogLevel.WARN);
   const clientOptions = {
     ...(s.slackApiUrl ? { slackApiUrl: s.slackApiUrl } : {}),
-    // A rollback must not wait half an hour on Slack: a few retries, honouring Retry-After on 429.
+    fetch: createOutboundFetch(redactor),
+    // A rollback must not wait on Slack: every call has a deadline (10 s per attempt), and a few
+    // retries honour Retry-After on 429. Steps never wait for these calls (the outbox delivers them).
+    timeout: 10_000,
     retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
   };
   const app = s.appToken
@@ -65,6 +84,7 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
         customRoutes,
         installerOptions: { port: s.port },
         clientOptions,
+        logger: boltLogger,
         logLevel: LogLevel.WARN,
       })
     : new App({
@@ -73,15 +93,25 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
         port: s.port,
         customRoutes,
         clientOptions,
+        logger: boltLogger,
         logLevel: LogLevel.WARN,
       });
+  if (s.teamId || s.appId) {
+    app.use(
+      pinWorkspace(
+        { ...(s.teamId ? { teamId: s.teamId } : {}), ...(s.appId ? { appId: s.appId } : {}) },
+        s.logger ?? silentLogger,
+      ),
+    );
+  }
   return {
     app,
     client: app.client,
     /** Registers the listeners once the runner exists (the runner needs the notifier, which needs the client). */
     listen(runner: Runner, catalog: Catalog, logger: Logger) {
-      registerRollbackCommand(app, { runner, catalog, logger });
-      registerDecisionActions(app, { runner, catalog, logger, directory: createDirectory(app.client) });
+      const directory = createDirectory(app.client);
+      registerRollbackCommand(app, { runner, catalog, logger, directory });
+      registerDecisionActions(app, { runner, catalog, logger, directory });
     },
     start: () => app.start(),
     stop: () => app.stop(),

@@ -5,6 +5,7 @@ export const ACTION = {
   approve: 'rollback_approve',
   cancel: 'rollback_cancel',
   approveMigration: 'rollback_approve_migration',
+  skipMigration: 'rollback_skip_migration',
   checklist: 'rollback_checklist',
 } as const;
 

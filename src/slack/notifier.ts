@@ -2,6 +2,7 @@
 // Rollout progress is coalesced to at most one update per second per rollback.
 import type { webApi } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
+import { defuseMrkdwn, escapeMrkdwn } from '../escape-mrkdwn.js';
 import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Rollback } from '../rollback/model.js';
 import type { Logger, NotifierPort } from '../rollback/ports.js';
@@ -58,7 +59,8 @@ export function createSlackNotifier(
   }
 
   function sendProgress(r: Rollback, p: Progress): void {
-    const message = p.pending;
+    // Rollout progress quotes the Deployment's status: data, escaped whole.
+    const message = p.pending === undefined ? undefined : escapeMrkdwn(p.pending);
     if (!message || !r.thread) return;
     p.pending = undefined;
     p.lastSent = Date.now();
@@ -190,12 +192,17 @@ export function createSlackNotifier(
       );
     },
 
-    async openThread(channel, text) {
+    async openThread(channel, raw) {
+      // The domain composes these lines (its own *bold* and `code`) around alert and Kubernetes text:
+      // defused, so nothing in them pings or links. Only the composer can keep a value from ending its
+      // code span, by escaping the value with escapeMrkdwn (idempotent: the edge then changes nothing).
+      const text = defuseMrkdwn(raw);
       const res = await track(client.chat.postMessage({ channel, text, blocks: [section(text)] }));
       return res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
     },
 
-    async say(thread, text) {
+    async say(thread, raw) {
+      const text = defuseMrkdwn(raw);
       await track(
         client.chat.postMessage({
           channel: thread.channel,

@@ -133,6 +133,7 @@ describe('manifests/ on the test cluster', () => {
       const writes = (r.verbs as string[]).filter((v) => !['get', 'list', 'watch'].includes(v));
       if (writes.length === 0) continue;
       if (r.resources.includes('pods/exec')) expect(writes).toEqual(['create']);
+      else if (r.resources.includes('jobs')) expect(writes.sort()).toEqual(['create', 'delete']);
       else expect(r.resourceNames?.length).toBeGreaterThan(0);
     }
   });
@@ -226,7 +227,7 @@ describe('manifests/ on the test cluster', () => {
     // The shipped catalog, pointed at the world's stand-in service and its short test windows.
     const catalog = worldCatalog(world, TARGET_NS, (svc) => {
       svc.channel = C;
-      svc.approvers = { users: [APPROVER], groups: [], requireSecondPerson: false };
+      svc.approvers = { users: [APPROVER], groups: [], requireSecondPerson: false, expireMinutes: 60 };
       svc.notify = {};
     });
     bot = await startSlackBot(world, {
@@ -300,6 +301,11 @@ describe('manifests/ on the test cluster', () => {
       ['scale the catalogued Deployment', ['scale', 'deployment', NAME, '-n', TARGET_NS, '--replicas=0']],
       ['patch a same-named Deployment elsewhere', ['patch', 'deployment', NAME, '-n', 'default', ...patch]],
       ['create pods', ['run', 'x', '-n', TARGET_NS, '--image=registry.test/x:1']],
+      [
+        'create a Job in another namespace',
+        ['create', 'job', 'x', '-n', 'default', '--image=registry.test/x:1', '--dry-run=server'],
+      ],
+      ['list Jobs', ['get', 'jobs', '-n', TARGET_NS]],
     ];
     for (const [what, args] of denied) {
       const r = await asBot(args);
@@ -309,5 +315,19 @@ describe('manifests/ on the test cluster', () => {
     // The control: the same token may still patch the catalogued Deployment (server-side dry run).
     const allowed = await asBot(['patch', 'deployment', NAME, '-n', TARGET_NS, '--dry-run=server', ...patch]);
     expect(allowed.code, allowed.stderr).toBe(0);
+    // And may run a migration Job in the services' namespace (server-side dry run).
+    const job = await asBot([
+      'create',
+      'job',
+      'rb-migrate-check',
+      '-n',
+      TARGET_NS,
+      '--image=registry.test/release-manager:1',
+      '--dry-run=server',
+      '--',
+      'alembic',
+      'current',
+    ]);
+    expect(job.code, job.stderr).toBe(0);
   });
 });

@@ -41,7 +41,7 @@ describe('a rollback with a database downgrade, in Slack', () => {
     });
     const catalog = worldCatalog(world, ns, (svc) => {
       svc.channel = C;
-      svc.approvers = { users: [ALICE, BOB], groups: [], requireSecondPerson: false };
+      svc.approvers = { users: [ALICE, BOB], groups: [], requireSecondPerson: false, expireMinutes: 60 };
       svc.notify = {};
     });
     bot = await startSlackBot(world, {
@@ -80,7 +80,7 @@ describe('a rollback with a database downgrade, in Slack', () => {
       async () => thread().find((m) => hasButton(m, 'rollback_approve')),
       60_000,
     ).catch(bot.explain);
-    expect(textOf(assessment)).toContain('will ask for a separate approval');
+    expect(textOf(assessment)).toContain('will ask for a separate decision');
     await click(assessment.ts, 'rollback_approve', ALICE);
 
     const prompt = await eventually(

@@ -75,7 +75,12 @@ describe('Slack end to end', () => {
     });
     const catalog = worldCatalog(world, ns, (svc) => {
       svc.channel = '#incidents';
-      svc.approvers = { users: [ALICE, BOB], groups: ['S0SREONCALL'], requireSecondPerson: false };
+      svc.approvers = {
+        users: [ALICE, BOB],
+        groups: ['S0SREONCALL'],
+        requireSecondPerson: false,
+        expireMinutes: 60,
+      };
       svc.notify = { engineeringManager: EM, monitoringGroup: 'S0MONITOR1' };
     });
     bot = await startSlackBot(world, {

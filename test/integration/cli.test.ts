@@ -122,4 +122,39 @@ describe('rollback-bot CLI', () => {
       ),
     );
   });
+
+  it('unlock refuses a live rollback, frees a lock whose record is gone, and audits who did it', async () => {
+    const e = createTestEngine(world, { catalog: worldCatalog(world, ns), prefix: 'rb:' });
+    try {
+      const live = await e.runner.request({
+        service: 'release-manager',
+        reason: 'hold the lock',
+        actor: { kind: 'user', id: 'U0SRE00001', name: 'alice' },
+      });
+      await e.runner.waitFor(live.id, ['awaiting_approval'], 60_000);
+      const refused = await cli(['unlock', 'release-manager'], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`held by rollback ${live.id}, which is awaiting approval`);
+      expect(await e.store.holderOf(ns, 'release-manager-prod')).toBe(live.id);
+
+      // The record is lost (a flushed Redis, a retention gone wrong): nothing would ever free the lock.
+      await e.redis.del(`rb:r:${live.id}`);
+      const freed = await cli(['unlock', 'release-manager', '--by=carol'], env);
+      expect(freed.code, freed.stderr).toBe(0);
+      expect(freed.stdout).toContain(`its rollback record ${live.id} is gone`);
+      expect(await e.store.holderOf(ns, 'release-manager-prod')).toBeUndefined();
+      const audit = await e.redis.xrevrange('rb:audit', '+', '-', 'COUNT', 1);
+      expect(JSON.parse(audit[0]?.[1][1] ?? '{}')).toMatchObject({
+        action: 'unlock',
+        lock: `${ns}/release-manager-prod`,
+        holder: live.id,
+        by: 'carol',
+      });
+      const again = await cli(['unlock', 'release-manager'], env);
+      expect(again.stdout).toContain('is not locked; nothing to do');
+    } finally {
+      await e.runner.idle();
+      await e.close();
+    }
+  });
 });

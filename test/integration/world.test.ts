@@ -252,15 +252,17 @@ describe('test world', () => {
 
   it('runs the configured local command for kubectl exec (alembic against the real PostgreSQL)', async () => {
     const pod = (await pods())[0]!.metadata.name;
-    await kubectlOk(world, ['exec', pod, '-n', NS, '--', 'alembic', 'stamp', '9c2b3f1a4e5d']);
+    // GOOD ships migrations up to aaa111 (releases.ts IMAGE_HEADS); the database may hold another
+    // file's newer head, which only --purge overwrites.
+    await kubectlOk(world, ['exec', pod, '-n', NS, '--', 'alembic', 'stamp', '--purge', 'head']);
     const out = await kubectlOk(world, ['exec', pod, '-n', NS, '--', 'alembic', 'current']);
-    expect(out.trim()).toBe('9c2b3f1a4e5d');
+    expect(out.trim()).toBe('aaa111 (head)');
     const fromDb = execFileSync(
       'psql',
       [world.postgresUrl, '-tAc', 'select version_num from alembic_version'],
       { encoding: 'utf8' },
     );
-    expect(fromDb.trim()).toBe('9c2b3f1a4e5d');
+    expect(fromDb.trim()).toBe('aaa111');
     const failing = await kubectl(world, ['exec', pod, '-n', NS, '--', 'alembic', 'downgrade']);
     expect(failing.code).not.toBe(0);
   });
@@ -283,6 +285,7 @@ describe('test world', () => {
       detach: false,
       name: 'redis-restart-test-2',
       port: r1.port,
+      password: r1.password,
       dataDir: r1.dataDir,
     });
     const c2 = new Redis(r2.url);
@@ -292,6 +295,14 @@ describe('test world', () => {
     const shared = new Redis(world.redisUrl);
     expect(await shared.ping()).toBe('PONG');
     await shared.quit();
+  });
+
+  it('refuses a Redis client without the password (requirepass), as production does', async () => {
+    const url = new URL(world.redisUrl);
+    expect(url.password).toMatch(/^[0-9a-f]{36}$/);
+    const anonymous = new Redis({ host: url.hostname, port: Number(url.port), maxRetriesPerRequest: 0 });
+    await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    anonymous.disconnect();
   });
 
   it('has PostgreSQL accepting connections to an empty release_manager database', () => {

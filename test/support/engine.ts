@@ -94,6 +94,8 @@ export interface EngineOptions {
   owner?: string;
   leaseMs?: number;
   prometheusUrl?: string;
+  logger?: RunnerDeps['logger'];
+  reapIntervalMs?: number;
 }
 
 export function createTestEngine(world: WorldInfo, o: EngineOptions) {
@@ -112,7 +114,8 @@ export function createTestEngine(world: WorldInfo, o: EngineOptions) {
     pager: recordingPager(notifier.notices),
     catalog: o.catalog,
     clock: systemClock,
-    logger: silentLogger,
+    logger: o.logger ?? silentLogger,
+    ...(o.reapIntervalMs ? { reapIntervalMs: o.reapIntervalMs } : {}),
     owner: o.owner ?? `test-${randomBytes(2).toString('hex')}`,
     leaseMs: o.leaseMs ?? 5000,
     renderReport: buildReport,
@@ -120,5 +123,18 @@ export function createTestEngine(world: WorldInfo, o: EngineOptions) {
     sourceTimeoutMs: 5000,
   };
   const runner = createRunner(deps);
-  return { runner, store, kube, kc, redis, prefix, notifier, deps, close: () => redis.quit() };
+  return {
+    runner,
+    store,
+    kube,
+    kc,
+    redis,
+    prefix,
+    notifier,
+    deps,
+    close: async () => {
+      await runner.close();
+      await redis.quit();
+    },
+  };
 }

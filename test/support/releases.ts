@@ -1,10 +1,86 @@
 // Puts a release-manager Deployment with a history of releases into a namespace, the way a team's
 // CD would: one apply per release, each recording its change-cause and its expected migration head.
+// Also the world's release catalog: which images exist, how each behaves, and which alembic migrations
+// each image ships. The world's `alembic` (in `kubectl exec` and in Job pods) knows exactly the
+// revisions of the image its pod runs, so an old image cannot downgrade from a head it never shipped.
 import { deploymentYaml, eventually, kubectlOk } from './kubectl.js';
 import type { WorldInfo } from './world/world.js';
 
 export const HEAD_ANNOTATION = 'release-manager.example.com/alembic-head';
 export const NAME = 'release-manager-prod';
+
+/** One alembic revision: `down` is the revision it revises (undefined for the base). */
+export interface Migration {
+  rev: string;
+  down?: string;
+  message: string;
+}
+
+/** release-manager's migration chain, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  { rev: 'aaa111', message: 'create releases' },
+  { rev: 'bbb222', down: 'aaa111', message: 'add deployment_window to releases' },
+];
+
+/** Pods of a `-slow` image report Ready (and the stand-in's /ready 200) this long after they start. */
+export const SLOW_READY_SECONDS = 10;
+
+/**
+ * The release catalog's images. Behaviour follows the tag (KWOK stages and the stand-in read it):
+ * `-bad` crash-loops, `-degraded` runs but fails requests, `-slow` is Ready only after
+ * SLOW_READY_SECONDS, `-restarted` runs healthy with one old restart (restartCount 1) per container.
+ */
+export const IMAGES = {
+  /** The last good release: ships migrations up to aaa111. */
+  good: 'registry.test/release-manager:v2024.01.14',
+  /** The next release, healthy: ships bbb222. */
+  next: 'registry.test/release-manager:v2024.01.15',
+  /** The next release, crash-looping: ships bbb222. */
+  bad: 'registry.test/release-manager:v2024.01.15-bad',
+  /** The next release, running but failing requests (pods Ready): ships bbb222. */
+  degraded: 'registry.test/release-manager:v2024.01.15-degraded',
+  /** A healthy release whose pods become Ready only after SLOW_READY_SECONDS: ships bbb222. */
+  slowReady: 'registry.test/release-manager:v2024.01.16-slow',
+  /** A healthy release whose pods show restartCount 1 (an old restart), stable: ships bbb222. */
+  restarted: 'registry.test/release-manager:v2024.01.16-restarted',
+} as const;
+
+/** The newest migration each catalog image ships. */
+export const IMAGE_HEADS: Readonly<Record<string, string>> = {
+  [IMAGES.good]: 'aaa111',
+  [IMAGES.next]: 'bbb222',
+  [IMAGES.bad]: 'bbb222',
+  [IMAGES.degraded]: 'bbb222',
+  [IMAGES.slowReady]: 'bbb222',
+  [IMAGES.restarted]: 'bbb222',
+};
+
+/** A catalog image as one release for shipReleases(): its change-cause and its head. */
+export function releaseOf(image: string): Release {
+  const head = IMAGE_HEADS[image];
+  if (!head) throw new Error(`${image} is not in the release catalog (IMAGES)`);
+  const tag = image.slice(image.lastIndexOf(':') + 1).replace(/-[a-z]+$/, '');
+  return { image, cause: `Release ${tag}`, head };
+}
+
+/**
+ * The migrations an image ships, newest first (what its `alembic history` prints). A catalog image
+ * ships MIGRATIONS up to its IMAGE_HEADS entry. An image outside the catalog ships what its release
+ * recorded in the pod template's HEAD_ANNOTATION (CD writes it from the image): the chain up to that
+ * head, or that head alone when it is not in MIGRATIONS; nothing without the annotation.
+ */
+export function migrationsShippedBy(image: string, annotatedHead?: string): Migration[] {
+  const head = IMAGE_HEADS[image] ?? annotatedHead;
+  if (!head) return [];
+  const upTo = MIGRATIONS.findIndex((m) => m.rev === head);
+  if (upTo < 0) return [{ rev: head, message: 'release head' }];
+  return MIGRATIONS.slice(0, upTo + 1).reverse();
+}
+
+/** migrationsShippedBy() as the world's `alembic` reads it from ALEMBIC_REVISIONS: `rev down message` lines. */
+export function formatShippedMigrations(migrations: Migration[]): string {
+  return migrations.map((m) => `${m.rev} ${m.down ?? '-'} ${m.message}`).join('\n');
+}
 
 export interface Release {
   image: string;

@@ -1,5 +1,8 @@
 // Block Kit for a rollback's thread: pure functions of the rollback record.
+// Every value that came from pods, alerts, Kubernetes or people goes through escapeMrkdwn (`e` here)
+// or code(), which escapes its lines; catalog names, ids and the bot's own mentions are kept as they are.
 
+import { defuseMrkdwn, escapeMrkdwn as e } from '../../escape-mrkdwn.js';
 import type { Assessment, Rollback } from '../../rollback/model.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { clip, code, context, header, type KnownBlock, STATE_LABEL, section, utc } from './text.js';
@@ -7,7 +10,7 @@ import { clip, code, context, header, type KnownBlock, STATE_LABEL, section, utc
 const who = (r: Rollback) =>
   r.requestedBy.kind === 'user'
     ? `<@${r.requestedBy.id}>`
-    : `${r.requestedBy.name ?? r.requestedBy.id} (${r.requestedBy.kind})`;
+    : `${e(r.requestedBy.name ?? r.requestedBy.id)} (${r.requestedBy.kind})`;
 const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`);
 const sec = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(2)} s`);
 
@@ -22,21 +25,23 @@ export function buildRoot(r: Rollback): KnownBlock[] {
   const lines = [
     `*${r.dryRun ? 'Dry run: ' : ''}${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} of \`${r.service}\`* (\`${r.namespace}/${r.deployment}\`)`,
     `*State:* ${STATE_LABEL[r.state] ?? r.state}`,
-    `*Requested by* ${who(r)}${r.reason ? `: ${r.reason}` : ''}`,
+    `*Requested by* ${who(r)}${r.reason ? `: ${e(r.reason)}` : ''}`,
   ];
-  if (r.why) lines.push(`*Why:* ${r.why}`);
+  // The why is composed by the incidents module, which escapes every alert value in it (describeSignal):
+  // defusing is enough and keeps the bot's own code spans.
+  if (r.why) lines.push(`*Why:* ${defuseMrkdwn(r.why)}`);
   if (t)
     lines.push(
-      `*Plan:* revision ${f?.revision ?? '?'} \`${f?.images.join(', ') ?? '?'}\` → revision ${t.revision} \`${t.images.join(', ')}\``,
+      `*Plan:* revision ${f?.revision ?? '?'} \`${e(f?.images.join(', ') ?? '?')}\` → revision ${t.revision} \`${e(t.images.join(', '))}\``,
     );
-  if (r.failure) lines.push(`*Failed in ${r.failure.step}:* ${r.failure.message}`);
+  if (r.failure) lines.push(`*Failed in ${r.failure.step}:* ${e(r.failure.message)}`);
   if (r.verification) lines.push(`*Verification:* ${r.verification.passed ? 'passed' : 'FAILED'}`);
   return [section(lines.join('\n')), context(`id \`${r.id}\` · details in the thread`)];
 }
 
 function assessmentLines(a: Assessment): KnownBlock[] {
   const blocks: KnownBlock[] = [];
-  if (a.findings.length) blocks.push(section(`*Findings*\n${a.findings.map((x) => `• ${x}`).join('\n')}`));
+  if (a.findings.length) blocks.push(section(`*Findings*\n${a.findings.map((x) => `• ${e(x)}`).join('\n')}`));
   if (a.history.ok && a.history.value.length) {
     const rows = a.history.value.map((h) => {
       const mark = h.current ? '← current' : h.revision === a.target?.revision ? '← target' : '';
@@ -55,6 +60,17 @@ function assessmentLines(a: Assessment): KnownBlock[] {
     });
     blocks.push(section(`*Pods*\n${code(rows)}`));
   }
+  if (a.events.ok && a.events.value.length) {
+    const rows = a.events.value
+      .slice(0, 8)
+      .map((ev) =>
+        clip(
+          `${utc(ev.lastSeen)} ${ev.reason} ${ev.object}${ev.count > 1 ? ` ×${ev.count}` : ''}: ${ev.message}`,
+          200,
+        ),
+      );
+    blocks.push(section(`*Recent warning events*\n${code(rows)}`));
+  }
   if (a.errorLogs.ok) {
     const lines = a.errorLogs.value.flatMap((l) => l.lines.slice(-4).map((x) => `${l.pod.slice(-5)}: ${x}`));
     if (lines.length)
@@ -62,10 +78,10 @@ function assessmentLines(a: Assessment): KnownBlock[] {
   }
   const m = a.metrics.ok ? a.metrics.value : undefined;
   const facts = [
-    `*Error rate:* ${m ? `${pct(m.errorRatio)} (before: ${pct(m.baselineErrorRatio)})` : `unavailable: ${a.metrics.ok ? '' : a.metrics.unavailable}`}`,
+    `*Error rate:* ${m ? `${pct(m.errorRatio)} (before: ${pct(m.baselineErrorRatio)})` : `unavailable: ${a.metrics.ok ? '' : e(a.metrics.unavailable)}`}`,
     `*p99:* ${m ? `${sec(m.p99Seconds)} (before: ${sec(m.baselineP99Seconds)})` : 'unavailable'}`,
-    `*/health:* ${a.health.ok ? a.health.value.status || a.health.value.error : `unavailable: ${a.health.unavailable}`}`,
-    `*Migrations:* ${a.migration.ok ? `${a.migration.value.current ?? 'none'}${a.migration.value.ahead ? ` → downgrade to ${a.migration.value.targetHead} first` : ''}` : a.migration.unavailable}`,
+    `*/health:* ${a.health.ok ? a.health.value.status || e(a.health.value.error ?? '') : `unavailable: ${e(a.health.unavailable)}`}`,
+    `*Migrations:* ${a.migration.ok ? `${e(a.migration.value.current ?? 'none')}${a.migration.value.ahead ? ` → downgrade to ${e(a.migration.value.targetHead ?? '?')} first` : ''}` : e(a.migration.unavailable)}`,
   ];
   blocks.push(section(facts.join('\n')));
   return blocks;
@@ -77,7 +93,8 @@ export function buildAssessment(r: Rollback): KnownBlock[] {
   if (!a) return [section('No assessment.')];
   const blocks: KnownBlock[] = [header(`Assessment: ${r.service}`), ...assessmentLines(a)];
   const t = a.target;
-  if (t) blocks.push(section(`*Target:* revision ${t.revision} \`${t.images.join(', ')}\` — ${t.reason}`));
+  if (t)
+    blocks.push(section(`*Target:* revision ${t.revision} \`${e(t.images.join(', '))}\` — ${e(t.reason)}`));
   if (r.state === 'awaiting_approval' && t) blocks.push(...buildDecisionButtons(r));
   if (r.dryRun)
     blocks.push(context('Dry run: nothing will be changed. Run without `--dry-run` to roll back.'));
@@ -86,12 +103,16 @@ export function buildAssessment(r: Rollback): KnownBlock[] {
 
 export function buildDecisionButtons(r: Rollback): KnownBlock[] {
   const a = r.assessment;
-  const from = a?.from ? `revision ${a.from.revision} (${a.from.images.join(', ')})` : 'the current revision';
-  const to = a?.target ? `revision ${a.target.revision} (${a.target.images.join(', ')})` : '?';
+  const from = a?.from
+    ? `revision ${a.from.revision} (${e(a.from.images.join(', '))})`
+    : 'the current revision';
+  const to = a?.target ? `revision ${a.target.revision} (${e(a.target.images.join(', '))})` : '?';
   const migration =
     a?.migration.ok && a.migration.value.ahead
-      ? ` The database is ahead of the target: its downgrade to ${a.migration.value.targetHead} will ask for a separate approval.`
-      : '';
+      ? ` The database is ahead of the target: its downgrade to ${e(a.migration.value.targetHead ?? '?')} will ask for a separate approval.`
+      : a && !a.migration.ok && a.migration.unavailable !== 'no migrations configured'
+        ? ' The database head is read again with the current image before anything changes: a downgrade, or an unknown state, will ask for a separate decision.'
+        : '';
   return [
     {
       type: 'actions',
@@ -129,22 +150,77 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
 }
 
 /** Replaces the buttons once someone decided (the rollback, or its migration downgrade). */
-export function buildDecided(r: Rollback, decision: 'approve' | 'cancel' | 'approveMigration'): KnownBlock[] {
+export function buildDecided(
+  r: Rollback,
+  decision: 'approve' | 'cancel' | 'approveMigration' | 'skipMigration',
+): KnownBlock[] {
   const m = r.migrationApproval;
   if (decision === 'approveMigration' && m)
     return [context(`:white_check_mark: Migration downgrade approved by <@${m.by.id}> at ${utc(m.at)}`)];
+  const skip = r.migrationSkipped;
+  if (decision === 'skipMigration' && skip)
+    return [
+      context(
+        `:fast_forward: Rolling back without the database downgrade: <@${skip.by.id}> checked the database (${utc(skip.at)})`,
+      ),
+    ];
   const d = r.decision;
   if (!d) return [];
   const verb = d.event === 'approve' ? ':white_check_mark: Approved' : ':no_entry_sign: Cancelled';
   return [context(`${verb} by <@${d.by.id}> at ${utc(d.at)}`)];
 }
 
-/** The separate approval the database downgrade needs, posted once the rollback is under way. */
+/**
+ * The database gate, posted once the rollback is under way and nothing has changed yet: either the
+ * downgrade's own approval, or, when the database state is unknown, what is unknown and why, with
+ * the only two ways on a person may take.
+ */
 export function buildMigrationApproval(r: Rollback): KnownBlock[] {
-  const m = r.assessment?.migration;
-  const at = m?.ok ? m.value.current : '?';
-  const to = m?.ok ? m.value.targetHead : '?';
-  const text = `:card_file_box: *The database must be migrated down first.* It is at \`${at}\`; revision ${r.assessment?.target?.revision ?? '?'} expects \`${to}\`. The downgrade runs in a pod of the current revision (only the newer image has the down-migration), then the Deployment is rolled back. Nothing has been changed yet.`;
+  const gate = r.migrationGate;
+  const revision = r.assessment?.target?.revision ?? '?';
+  const cancel = {
+    type: 'button' as const,
+    action_id: ACTION.cancel,
+    text: { type: 'plain_text' as const, text: 'Cancel rollback' },
+    value: r.id,
+  };
+  if (gate?.kind === 'unknown') {
+    const reasons = gate.reasons.map((x) => `• ${e(x)}`).join('\n');
+    const text = `:warning: *The database state is unknown, so nothing was changed.* Revision ${revision} expects \`${e(gate.target ?? '?')}\`; the database is at \`${e(gate.current ?? 'unknown')}\`.\n${reasons}\nCheck the database yourself. Rolling back without the downgrade starts the old image against whatever schema the database has.`;
+    return [
+      section(clip(text, 2900)),
+      {
+        type: 'actions',
+        block_id: BLOCK.decision,
+        elements: [
+          {
+            type: 'button',
+            action_id: ACTION.skipMigration,
+            style: 'danger',
+            text: { type: 'plain_text', text: 'Roll back without downgrade (I checked the database)' },
+            value: r.id,
+            confirm: {
+              title: { type: 'plain_text', text: 'Skip the downgrade?' },
+              text: {
+                type: 'mrkdwn',
+                text: clip(
+                  `Roll \`${r.service}\` back to revision ${revision} without migrating its database.`,
+                  300,
+                ),
+              },
+              confirm: { type: 'plain_text', text: 'Roll back' },
+              deny: { type: 'plain_text', text: 'Not yet' },
+              style: 'danger',
+            },
+          },
+          cancel,
+        ],
+      },
+    ];
+  }
+  const at = e(gate?.current ?? '?');
+  const to = e(gate?.target ?? '?');
+  const text = `:card_file_box: *The database must be migrated down first.* It is at \`${at}\`; revision ${revision} expects \`${to}\`. The downgrade runs with the current revision's image (only the newer image has the down-migration), then the Deployment is rolled back. Nothing has been changed yet.`;
   return [
     section(clip(text, 2900)),
     {
@@ -171,22 +247,17 @@ export function buildMigrationApproval(r: Rollback): KnownBlock[] {
             style: 'danger',
           },
         },
-        {
-          type: 'button',
-          action_id: ACTION.cancel,
-          text: { type: 'plain_text', text: 'Cancel rollback' },
-          value: r.id,
-        },
+        cancel,
       ],
     },
   ];
 }
 
-/** The procedure's step 2 announcement. */
+/** The procedure's step 2 announcement (mrkdwn-safe: used as message text and in a section). */
 export function startingText(r: Rollback): string {
-  const reason = r.reason || r.assessment?.findings[0] || 'a failed release';
+  const reason = e(r.reason || r.assessment?.findings[0] || 'a failed release');
   const to = r.assessment?.target
-    ? ` (revision ${r.assessment.target.revision}, ${r.assessment.target.images.join(', ')})`
+    ? ` (revision ${r.assessment.target.revision}, ${e(r.assessment.target.images.join(', '))})`
     : '';
   return `Initiating rollback of ${r.service} to previous version${to} due to ${reason}. ETA: 5 minutes`;
 }
@@ -198,7 +269,7 @@ export function buildSummary(r: Rollback): KnownBlock[] {
       ? `:white_check_mark: *Rollback of \`${r.service}\` complete and verified.*`
       : `:x: *Rollback of \`${r.service}\` ${r.failure ? `failed in ${r.failure.step}` : 'did not pass verification'}.*`,
   ];
-  if (r.failure) lines.push(r.failure.message);
+  if (r.failure) lines.push(e(r.failure.message));
   const blocks: KnownBlock[] = [section(lines.join('\n'))];
   if (v) {
     const rows = v.checks.map(

@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { escapeMrkdwn } from '../../escape-mrkdwn.js';
 
 export type KnownBlock = types.KnownBlock;
 
@@ -22,9 +23,12 @@ export const header = (text: string): KnownBlock => ({
 
 export const utc = (iso: string | undefined) => (iso ? `${iso.slice(11, 19)} UTC` : '');
 
-/** A code block that stays inside one section's 3000 characters. */
+/**
+ * A code block that stays inside one section's 3000 characters. Its lines are data (pod names, log
+ * lines, images, evidence), so each is escaped: none can end the block or ping from inside it.
+ */
 export function code(lines: string[], max = 2900): string {
-  const body = clip(lines.join('\n'), max - 8);
+  const body = clip(lines.map(escapeMrkdwn).join('\n'), max - 8);
   return `\`\`\`${body}\`\`\``;
 }
 

@@ -2,15 +2,16 @@
 // the listener resolves the clicker's user groups, makes one domain call and re-renders.
 import type { App, BlockAction, ButtonAction, CheckboxesAction, RespondFn } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
-import { asCodedError } from '../../errors.js';
+import { asCodedError, CodedError } from '../../errors.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
-import { buildError } from '../blocks/reply-blocks.js';
+import { buildError, errorText } from '../blocks/reply-blocks.js';
 import { buildDecided } from '../blocks/rollback-blocks.js';
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
+import { ownMentions } from '../own-mentions.js';
 
 export interface ActionDeps {
   runner: Runner;
@@ -41,9 +42,15 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     approve: deps.runner.approve,
     cancel: deps.runner.cancel,
     approveMigration: deps.runner.approveMigration,
+    skipMigration: deps.runner.skipMigration,
   };
-  const said = { approve: 'Approved', cancel: 'Cancelled', approveMigration: 'Database downgrade approved' };
-  for (const decision of ['approve', 'cancel', 'approveMigration'] as const) {
+  const said = {
+    approve: 'Approved',
+    cancel: 'Cancelled',
+    approveMigration: 'Database downgrade approved',
+    skipMigration: 'Rolling back without the database downgrade',
+  };
+  for (const decision of ['approve', 'cancel', 'approveMigration', 'skipMigration'] as const) {
     app.action<BlockAction<ButtonAction>>(
       ACTION[decision],
       async ({ ack, body, action, client, respond }) => {
@@ -67,7 +74,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
         } catch (err) {
           const e = asCodedError(err);
           if (e.code === 'internal') deps.logger.error('decision failed', { error: e.message });
-          await refuse(respond, e.message, buildError(e));
+          const keep = ownMentions(deps.catalog, body.user.id);
+          await refuse(respond, errorText(e, keep), buildError(e, keep));
         }
       },
     );
@@ -89,6 +97,8 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     ]);
   });
 
+  // Ticks: only the service's approvers and the requester (see rollback/checklist-access.ts); each
+  // recorded tick carries its actor, a refused one is audited in the rollback's trail and told to the person.
   app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
     await ack();
     const id = action.block_id.slice(BLOCK.checklist.length + 1);
@@ -96,10 +106,19 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     const selected = action.selected_options
       .map((o) => POST_ROLLBACK_CHECKLIST[Number((o.value ?? '').slice(5))] ?? '')
       .filter(Boolean);
+    let keep = ownMentions(deps.catalog, body.user.id);
     try {
+      const r = await deps.runner.get(id);
+      if (!r)
+        throw new CodedError('rollback_not_found', 'this checklist belongs to no rollback the bot knows');
+      if (r.requestedBy.kind === 'user') keep = ownMentions(deps.catalog, body.user.id, r.requestedBy.id);
+      // The domain checks who may tick and audits a refused tick in the rollback's trail.
       await deps.runner.recordChecklist(id, await actorOf(body), selected);
     } catch (err) {
-      await refuse(respond, asCodedError(err).message, buildError(asCodedError(err)));
+      const e = asCodedError(err);
+      if (e.code === 'internal')
+        deps.logger.error('checklist tick failed', { rollback: id, error: e.message });
+      await refuse(respond, errorText(e, keep), buildError(e, keep));
     }
   });
 }

@@ -2,19 +2,23 @@
 import type { App, RespondFn, SlashCommand } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import { asCodedError, CodedError } from '../../errors.js';
+import { escapeMrkdwn } from '../../escape-mrkdwn.js';
 import { lookupService } from '../../rollback/lookup-service.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
-import { buildError, buildHelp, buildHistory, buildStatus } from '../blocks/reply-blocks.js';
+import { buildError, buildHelp, buildHistory, buildStatus, errorText } from '../blocks/reply-blocks.js';
 import { section } from '../blocks/text.js';
+import type { Directory } from '../directory.js';
 import { SLASH_COMMAND } from '../ids.js';
+import { ownMentions } from '../own-mentions.js';
 import { parseCommand } from '../parse-command.js';
 
 export interface CommandDeps {
   runner: Runner;
   catalog: Catalog;
   logger: Logger;
+  directory: Directory;
 }
 
 const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
@@ -28,6 +32,7 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
   app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
     await ack();
     const actor: Actor = { kind: 'user', id: command.user_id, name: command.user_name };
+    const keep = ownMentions(deps.catalog, actor.id);
     try {
       const cmd = parseCommand(command.text);
       switch (cmd.kind) {
@@ -41,9 +46,26 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
           await ephemeral(
             respond,
             buildHistory(cmd.service, await deps.runner.history(cmd.service)),
-            `history of ${cmd.service}`,
+            `history of ${escapeMrkdwn(cmd.service)}`,
           );
           return;
+        case 'cancel': {
+          const svc = lookupService(deps.catalog, cmd.service);
+          const groups = svc.approvers.groups.length
+            ? await deps.directory.groupsOf(actor.id, svc.approvers.groups).catch(() => [])
+            : [];
+          const r = await deps.runner.cancelService(svc.name, { ...actor, groups });
+          await ephemeral(
+            respond,
+            [
+              section(
+                `:no_entry_sign: Cancelled the rollback of \`${svc.name}\` (\`${r.id}\`); nothing was changed.`,
+              ),
+            ],
+            `cancelled ${svc.name}`,
+          );
+          return;
+        }
         case 'rollback': {
           const svc = lookupService(deps.catalog, cmd.service);
           if (!inChannel(svc.channel, command)) {
@@ -51,17 +73,19 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
               'rollback_unauthorized',
               `rollbacks of \`${svc.name}\` are run in ${svc.channel}`,
               {
-                remedy: `Run \`/rollback ${command.text}\` there, so the thread is where the incident is.`,
+                remedy: `Run \`/rollback ${escapeMrkdwn(command.text)}\` there, so the thread is where the incident is.`,
               },
             );
           }
           await deps.runner.check(cmd);
           const root = await client.chat.postMessage({
             channel: command.channel_id,
+            unfurl_links: false,
+            unfurl_media: false,
             text: `Rollback of ${svc.name} requested by <@${actor.id}>`,
             blocks: [
               section(
-                `:hourglass_flowing_sand: *${cmd.dryRun ? 'Dry run: ' : ''}Rollback of \`${svc.name}\`* requested by <@${actor.id}>${cmd.reason ? `: ${cmd.reason}` : ''}. Assessing…`,
+                `:hourglass_flowing_sand: *${cmd.dryRun ? 'Dry run: ' : ''}Rollback of \`${svc.name}\`* requested by <@${actor.id}>${cmd.reason ? `: ${escapeMrkdwn(cmd.reason)}` : ''}. Assessing…`,
               ),
             ],
           });
@@ -80,8 +104,8 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
             await client.chat.update({
               channel: thread.channel,
               ts: thread.ts,
-              text: `Not started: ${e.message}`,
-              blocks: buildError(e),
+              text: `Not started: ${errorText(e, keep)}`,
+              blocks: buildError(e, keep),
             });
             throw e;
           }
@@ -91,7 +115,7 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
     } catch (err) {
       const e = asCodedError(err);
       if (e.code === 'internal') deps.logger.error('slash command failed', { error: e.message });
-      await ephemeral(respond, buildError(e), e.message).catch(() => {});
+      await ephemeral(respond, buildError(e, keep), errorText(e, keep)).catch(() => {});
     }
   });
 }

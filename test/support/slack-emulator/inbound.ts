@@ -37,6 +37,12 @@ export interface DeliveryOptions {
   timestamp?: number;
   /** Sign with a wrong secret. */
   forgeSignature?: boolean;
+  /**
+   * Claim another workspace (team_id / team.id / user.team_id) or app (api_app_id), still correctly
+   * signed: what a foreign workspace sharing the signing secret, or another app, would send.
+   */
+  asTeamId?: string;
+  asAppId?: string;
 }
 
 export interface SlashCommandOptions extends DeliveryOptions {
@@ -165,7 +171,7 @@ export async function sendSlashCommand(
   const trigger = triggerId();
   const fields: Record<string, string> = {
     token: ws.verificationToken,
-    team_id: ws.teamId,
+    team_id: o.asTeamId ?? ws.teamId,
     team_domain: ws.teamDomain,
     channel_id: conv.id,
     channel_name: conv.name,
@@ -173,7 +179,7 @@ export async function sendSlashCommand(
     user_name: user.name,
     command: o.command,
     text: o.text,
-    api_app_id: ws.appId,
+    api_app_id: o.asAppId ?? ws.appId,
     is_enterprise_install: 'false',
     response_url: responseUrl,
     trigger_id: trigger,
@@ -389,12 +395,12 @@ function blockActionsPayload(
   if (target.threadTs) container.thread_ts = target.threadTs;
   const payload: JsonObject = {
     type: 'block_actions',
-    user: { id: user.id, username: user.name, name: user.name, team_id: ws.teamId },
-    api_app_id: ws.appId,
+    user: { id: user.id, username: user.name, name: user.name, team_id: o.asTeamId ?? ws.teamId },
+    api_app_id: o.asAppId ?? ws.appId,
     token: ws.verificationToken,
     container,
     trigger_id: triggerId(),
-    team: { id: ws.teamId, domain: ws.teamDomain },
+    team: { id: o.asTeamId ?? ws.teamId, domain: ws.teamDomain },
     enterprise: null,
     is_enterprise_install: false,
     channel: { id: target.conv.id, name: target.conv.name },

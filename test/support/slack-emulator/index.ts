@@ -47,6 +47,7 @@ import { Workspace } from './workspace.js';
 
 export type { CheckboxOptions, ClickOptions, SlashCommandOptions } from './inbound.js';
 export { signature } from './inbound.js';
+export { findLiveMarkup, type LiveMarkupOptions } from './live-markup.js';
 export type * from './types.js';
 
 export interface SlackEmulator {
@@ -89,6 +90,11 @@ export interface SlackEmulator {
   pageUrl(channelId?: string): string;
   /** Where the page's clicks are delivered (the bot's request URL); undefined → Socket Mode. */
   setBotUrl(url: string | undefined): void;
+  /**
+   * A Slack outage for `ms`: Web API and upload requests hang (a hung Slack, not a fast error), and
+   * those still open when it ends get HTTP 503. Returns when it starts.
+   */
+  outage(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -145,10 +151,22 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
     if (!socket?.upgrade(req, sock)) sock.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
 
+  let outageUntil = 0;
+  const held = new Set<ServerResponse>();
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
     const path = url.pathname;
     const body = await readBody(req);
+    if ((path.startsWith('/api/') || path.startsWith('/upload/')) && Date.now() < outageUntil) {
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      setTimeout(() => {
+        held.delete(res);
+        if (!res.writableEnded && !res.destroyed)
+          sendJson(res, 503, { ok: false, error: 'service_unavailable' });
+      }, outageUntil - Date.now());
+      return;
+    }
     if (path.startsWith('/api/')) {
       const method = decodeURIComponent(path.slice('/api/'.length));
       const answer = callApi(api, method, await decodeArgs(req, body), bearer(req));
@@ -234,6 +252,9 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
       if (channelId === undefined) return `${baseUrl}/`;
       if (!ws.conversation(channelId)) throw new Error(`slack emulator: unknown channel ${channelId}`);
       return `${baseUrl}/channel/${encodeURIComponent(channelId)}`;
+    },
+    outage: (ms) => {
+      outageUntil = Date.now() + ms;
     },
     setBotUrl: (url) => {
       botUrl = url;

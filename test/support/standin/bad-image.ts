@@ -13,3 +13,8 @@ export function isBadImage(image: string): boolean {
 export function isDegradedImage(image: string): boolean {
   return /:([^:/@]*-)?degraded$/.test(image);
 }
+
+/** A release that starts slowly: pods Ready (and /ready 200) only SLOW_READY_SECONDS after they start. */
+export function isSlowReadyImage(image: string): boolean {
+  return /:([^:/@]*-)?slow$/.test(image);
+}

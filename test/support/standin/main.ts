@@ -3,8 +3,14 @@
 //   any other Deployment), healthy or not according to the image the Deployment's template names;
 // - sends itself traffic for every Deployment (5 req/s each) so request/error/latency series are real;
 // - exports the kube-state-metrics series the alert rules use (KSM itself is not on the module proxy);
-// - gives every pod a KWOK `Logs` object pointing at good or bad CRI log files, by the pod's image.
-// Configured by env: KUBECONFIG, STANDIN_PORT, STANDIN_DIR.
+// - gives every pod a KWOK `Logs` object pointing at good or bad CRI log files, by the pod's image
+//   (a Job pod's: the output of its command);
+// - gives every pod a KWOK `Exec` object with its identity and its image's migrations (pod-exec.ts);
+// - is the Node's kubelet endpoint, refusing exec into containers that are not running (kubelet-front.ts);
+// - runs Job pods' commands and sets their final phase (job-runner.ts);
+// - for a `-slow` image, answers /ready 503 until its pods are Ready (KWOK's pod-slow-ready stage).
+// Configured by env: KUBECONFIG, STANDIN_PORT, STANDIN_DIR, STANDIN_KUBELET_PORT, STANDIN_KWOK_SERVER,
+// STANDIN_TLS_CERT, STANDIN_TLS_KEY, STANDIN_EXEC_BIN, STANDIN_DATABASE_URL.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   AppsV1Api,
@@ -15,9 +21,12 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { isBadImage, isDegradedImage } from './bad-image.js';
+import { isBadImage, isDegradedImage, isSlowReadyImage } from './bad-image.js';
+import { createJobRunner, isJobPod } from './job-runner.js';
+import { startKubeletFront } from './kubelet-front.js';
 import { writeLogFiles } from './log-files.js';
 import { Histogram, renderSeries, type Series } from './metrics.js';
+import { createPodExec, type ExecSettings } from './pod-exec.js';
 
 const port = Number(process.env.STANDIN_PORT);
 const dir = process.env.STANDIN_DIR ?? '.';
@@ -29,6 +38,28 @@ const custom = kc.makeApiClient(CustomObjectsApi);
 const logFiles = writeLogFiles(dir);
 const PRIMARY = 'production/release-manager-prod';
 const RPS = 5;
+const execSettings: ExecSettings = { workDir: dir, databaseUrl: process.env.STANDIN_DATABASE_URL ?? '' };
+const jobs = createJobRunner({
+  ...execSettings,
+  core,
+  execBin: process.env.STANDIN_EXEC_BIN ?? '',
+  logDir: `${dir}/job-logs`,
+});
+/**
+ * Per pod uid: when its Exec object was created. The kubelet front lets an exec through only once
+ * KWOK's informer has surely seen it (EXEC_SETTLE_MS later); normally the pod's container starts long after.
+ */
+const execObjects = new Map<string, Promise<number>>();
+const EXEC_SETTLE_MS = 500;
+const execObjectFor = (p: V1Pod) => {
+  const uid = p.metadata?.uid ?? '';
+  let made = execObjects.get(uid);
+  if (!made) {
+    made = createPodExec(custom, p, execSettings).then(() => Date.now());
+    execObjects.set(uid, made);
+  }
+  return made;
+};
 
 const deployments = makeInformer(kc, '/apis/apps/v1/deployments', () =>
   apps.listDeploymentForAllNamespaces(),
@@ -55,7 +86,18 @@ function badImages(d: V1Deployment | undefined): string[] {
     .filter((i) => isBadImage(i) || isDegradedImage(i));
 }
 
-function health(key: string): { status: number; body: object } {
+/** A `-slow` release warms up: not ready until every one of its pods is Ready (and one exists). */
+function warmingUp(d: V1Deployment): string | undefined {
+  const image = d.spec?.template.spec?.containers[0]?.image ?? '';
+  if (!isSlowReadyImage(image)) return undefined;
+  const mine = (pods.list(d.metadata?.namespace) as V1Pod[]).filter(
+    (p) => !p.metadata?.deletionTimestamp && !isJobPod(p) && p.spec?.containers[0]?.image === image,
+  );
+  const ready = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return mine.length > 0 && mine.every(ready) ? undefined : `${image} is warming up`;
+}
+
+function health(key: string, probe: 'health' | 'ready' = 'health'): { status: number; body: object } {
   const d = findDeployment(key);
   if (!d) return { status: 503, body: { status: 'unavailable', reason: `${key} is not deployed` } };
   const bad = badImages(d);
@@ -64,6 +106,8 @@ function health(key: string): { status: number; body: object } {
       status: 503,
       body: { status: 'unhealthy', reason: `dependency check failed (${bad.join(', ')})` },
     };
+  const warming = probe === 'ready' ? warmingUp(d) : undefined;
+  if (warming) return { status: 503, body: { status: 'not ready', reason: warming } };
   return {
     status: 200,
     body: { status: 'healthy', images: d.spec?.template.spec?.containers.map((c) => c.image) },
@@ -186,7 +230,7 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   const key = m ? `${m[1]}/${m[2]}` : PRIMARY;
   const sub = m ? m[3] : path;
   if (sub === '/health' || sub === '/ready') {
-    const h = health(key);
+    const h = health(key, sub === '/ready' ? 'ready' : 'health');
     send(res, h.status, h.body);
   } else if (sub === '/work') {
     void work(key, res);
@@ -207,6 +251,13 @@ async function provideLogs(p: V1Pod): Promise<void> {
   const name = p.metadata?.name;
   if (!namespace || !name || p.metadata?.deletionTimestamp) return;
   const bad = (p.spec?.containers ?? []).some((c) => isBadImage(c.image ?? ''));
+  const logs = isJobPod(p)
+    ? jobs.logFiles(p).map((f) => ({ containers: [f.container], logsFile: f.file, previousLogsFile: f.file }))
+    : [
+        bad
+          ? { logsFile: logFiles.bad, previousLogsFile: logFiles.badPrevious }
+          : { logsFile: logFiles.good, previousLogsFile: logFiles.good },
+      ];
   const body = {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'Logs',
@@ -215,13 +266,7 @@ async function provideLogs(p: V1Pod): Promise<void> {
       namespace,
       ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid: p.metadata?.uid ?? '' }],
     },
-    spec: {
-      logs: [
-        bad
-          ? { logsFile: logFiles.bad, previousLogsFile: logFiles.badPrevious }
-          : { logsFile: logFiles.good, previousLogsFile: logFiles.good },
-      ],
-    },
+    spec: { logs },
   };
   try {
     await custom.createNamespacedCustomObject({
@@ -251,9 +296,41 @@ function keepRunning(
 async function main(): Promise<void> {
   keepRunning('deployments', deployments);
   keepRunning('pods', pods);
-  pods.on('add', (p) => void provideLogs(p));
+  const onPod = (p: V1Pod) => {
+    const uid = p.metadata?.uid;
+    if (uid && !execObjects.has(uid)) {
+      void provideLogs(p);
+      void execObjectFor(p);
+    }
+    if (p.metadata?.deletionTimestamp) jobs.onDelete(p);
+    else jobs.onPod(p);
+  };
+  pods.on('add', onPod);
+  pods.on('update', onPod);
+  pods.on('delete', (p) => {
+    jobs.onDelete(p);
+    execObjects.delete(p.metadata?.uid ?? '');
+  });
   await Promise.all([deployments.start(), pods.start()]);
-  for (const p of pods.list()) void provideLogs(p);
+  for (const p of pods.list()) onPod(p);
+  await startKubeletFront({
+    port: Number(process.env.STANDIN_KUBELET_PORT),
+    kwokServer: process.env.STANDIN_KWOK_SERVER ?? '',
+    certFile: process.env.STANDIN_TLS_CERT ?? '',
+    keyFile: process.env.STANDIN_TLS_KEY ?? '',
+    readPod: async (namespace, name) => {
+      try {
+        return await core.readNamespacedPod({ namespace, name });
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    },
+    execReady: async (p) => {
+      const settled = (await execObjectFor(p)) + EXEC_SETTLE_MS - Date.now();
+      if (settled > 0) await new Promise((r) => setTimeout(r, settled));
+    },
+  });
   const server = createServer(route);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));

@@ -20,6 +20,9 @@ export interface ClusterInfo {
   kubectl: string;
   nodeName: string;
   kwokDir: string;
+  /** KWOK's own kubelet-like server; the Node advertises `kubeletPort` instead (the stand-in's front). */
+  kwokServer: string;
+  pki: Pki;
 }
 
 export interface StartedCluster {
@@ -68,7 +71,11 @@ export interface ClusterOptions {
   binDir: string;
   /** Directory put first on KWOK's PATH, so `kubectl exec` finds our fake tools. */
   execBinDir: string;
-  execEnv: Record<string, string>;
+  /**
+   * The port the Node advertises as its kubelet's (daemonEndpoints): the stand-in's kubelet front
+   * listens there and forwards to KWOK's server, refusing exec into containers that are not running.
+   */
+  kubeletPort: number;
   detach: boolean;
   log: (line: string) => void;
 }
@@ -189,15 +196,12 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
 
   const kwokDir = kwokModuleDir();
   const kwokConfig = join(o.root, 'kwok.yaml');
-  writeKwokConfig(kwokConfig, o.root, o.execEnv);
-  // The Logs CRD must exist before KWOK starts watching it.
-  execFileSync(
-    bin('kubectl'),
-    ['--kubeconfig', kubeconfig, 'apply', '-f', join(kwokDir, 'kustomize/crd/bases/kwok.x-k8s.io_logs.yaml')],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  writeKwokConfig(kwokConfig);
+  // The Logs and Exec CRDs must exist before KWOK starts watching them.
+  const crd = (kind: string) => join(kwokDir, `kustomize/crd/bases/kwok.x-k8s.io_${kind}.yaml`);
+  execFileSync(bin('kubectl'), ['--kubeconfig', kubeconfig, 'apply', '-f', crd('logs'), '-f', crd('execs')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const kwok = startProcess({
     ...common,
     name: 'kwok',
@@ -208,16 +212,19 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
       '--manage-all-nodes=true',
       '--node-ip=127.0.0.1',
       '--node-name=localhost',
-      `--node-port=${kwokPort}`,
+      `--node-port=${o.kubeletPort}`,
       `--server-address=127.0.0.1:${kwokPort}`,
       `--tls-cert-file=${pki.adminCert}`,
       `--tls-private-key-file=${pki.adminKey}`,
       '--cidr=10.244.0.0/16',
       '--node-lease-duration-seconds=40',
-      '--enable-crds=Logs',
+      '--enable-crds=Logs,Exec',
       `--config=${join(kwokDir, 'kustomize/stage/node/fast')}`,
       `--config=${join(kwokDir, 'kustomize/stage/node/heartbeat-with-lease')}`,
-      `--config=${join(kwokDir, 'kustomize/stage/pod/fast')}`,
+      // The "fast" pod stages without pod-complete: a Job pod ends when its command does (the stand-in's
+      // Job runner), not the moment it is Running.
+      `--config=${join(kwokDir, 'kustomize/stage/pod/fast/pod-ready.yaml')}`,
+      `--config=${join(kwokDir, 'kustomize/stage/pod/fast/pod-delete.yaml')}`,
       `--config=${kwokConfig}`,
     ],
   });
@@ -259,7 +266,16 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
   o.log(`[world] cluster ready after ${Date.now() - started} ms`);
 
   return {
-    info: { kubeconfig, server, binDir: o.binDir, kubectl: bin('kubectl'), nodeName, kwokDir },
+    info: {
+      kubeconfig,
+      server,
+      binDir: o.binDir,
+      kubectl: bin('kubectl'),
+      nodeName,
+      kwokDir,
+      kwokServer: `https://127.0.0.1:${kwokPort}`,
+      pki,
+    },
     processes,
   };
 }

@@ -1,20 +1,48 @@
-// KWOK plays the kubelet. Besides the upstream "fast" node and pod stages we add:
+// KWOK plays the kubelet. Besides the upstream "fast" node stages and pod-ready/pod-delete we add:
 // - pod-crashloop: pods running a bad image (tag "bad" or ending in "-bad") never become Ready; every few
 //   seconds their containers "crash" again: waiting CrashLoopBackOff, restartCount + 1, a BackOff event.
 //   Weight 10000 beats pod-ready (weight 0); deletionTimestamp must be absent or pods could never be deleted.
-// - a ClusterExec that runs `kubectl exec` commands as local programs, with exec-bin (our fake `alembic`,
-//   backed by the world's PostgreSQL) first on PATH.
-// Logs are served from per-pod `Logs` objects (CRD mode) that the world agent creates, so good and bad
-// pods can show different logs.
+// - pod-slow-start / pod-slow-ready: pods of a `-slow` image start (Running, container started) but
+//   become Ready only SLOW_READY_SECONDS later, like a service warming up behind its readiness probe.
+// - pod-ready-restarted: pods of a `-restarted` image come up Running and Ready with restartCount 1 and a
+//   terminated lastState, once: a healthy pod with a restart in its history, not a crash loop.
+// None of these touch Job pods: a Job pod runs its command (the stand-in's Job runner, which also sets
+// its final phase), whatever its image; upstream pod-complete is left out for the same reason.
+// Exec and logs are per pod (`Exec` and `Logs` objects in CRD mode, created by the stand-in), so a
+// command knows its pod, container and image, and good and bad pods show different logs.
 import { writeFileSync } from 'node:fs';
+import { SLOW_READY_SECONDS } from '../releases.js';
 
 /** Matches the tags the world treats as bad releases: `:bad` or `:<anything>-bad`. */
 export const BAD_IMAGE_JQ = `.spec.containers.[].image | test(":([^:/@]*-)?bad$")`;
 
-export function writeKwokConfig(file: string, execWorkDir: string, execEnv: Record<string, string>): void {
-  const envs = Object.entries(execEnv)
-    .map(([name, value]) => `        - name: ${name}\n          value: ${JSON.stringify(value)}`)
-    .join('\n');
+const imageTagged = (suffix: string) => `.spec.containers.[].image | test(":([^:/@]*-)?${suffix}$")`;
+
+/** Selector lines every added pod stage shares: not being deleted, not a Job's pod. */
+const COMMON = `    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.metadata.ownerReferences.[].kind'
+      operator: 'NotIn'
+      values: ['Job']`;
+
+const PENDING_NOT_READY = `    - key: '.status.phase'
+      operator: 'In'
+      values: ['Pending']
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'NotIn'
+      values: ['True']`;
+
+/** Host and pod IPs as upstream pod-ready writes them. */
+const IPS = `      {{ $hostIPs := NodeIPsWith .spec.nodeName }}
+      {{ with $hostIPs }}
+      hostIP: {{ index . 0 | Quote }}
+      {{ end }}
+      {{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+      {{ with $podIPs }}
+      podIP: {{ index . 0 | Quote }}
+      {{ end }}`;
+
+export function writeKwokConfig(file: string): void {
   writeFileSync(
     file,
     `apiVersion: kwok.x-k8s.io/v1alpha1
@@ -27,8 +55,7 @@ spec:
     kind: Pod
   selector:
     matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: 'DoesNotExist'
+${COMMON}
     - key: '${BAD_IMAGE_JQ}'
       operator: 'In'
       values: ['true']
@@ -79,27 +106,144 @@ spec:
             startedAt: {{ $now | Quote }}
             finishedAt: {{ $now | Quote }}
       {{ end }}
-      {{ $hostIPs := NodeIPsWith .spec.nodeName }}
-      {{ with $hostIPs }}
-      hostIP: {{ index . 0 | Quote }}
-      {{ end }}
-      {{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-      {{ with $podIPs }}
-      podIP: {{ index . 0 | Quote }}
-      {{ end }}
+${IPS}
       phase: Running
       startTime: {{ $now | Quote }}
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterExec
+kind: Stage
 metadata:
-  name: local-commands
+  name: pod-slow-start
 spec:
-  execs:
-  - local:
-      workDir: ${JSON.stringify(execWorkDir)}
-      envs:
-${envs}
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+${COMMON}
+${PENDING_NOT_READY}
+    - key: '${imageTagged('slow')}'
+      operator: 'In'
+      values: ['true']
+  weight: 10000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        reason: ContainersNotReady
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        reason: ContainersNotReady
+        type: ContainersReady
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+${IPS}
+      phase: Running
+      startTime: {{ $now | Quote }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-slow-ready
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+${COMMON}
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'In'
+      values: ['False']
+    - key: '${imageTagged('slow')}'
+      operator: 'In'
+      values: ['true']
+  weight: 10000
+  delay:
+    durationMilliseconds: ${SLOW_READY_SECONDS * 1000}
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ContainersReady
+      containerStatuses:
+      {{ range .spec.containers }}
+      - name: {{ .name | Quote }}
+        ready: true
+      {{ end }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-ready-restarted
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+${COMMON}
+${PENDING_NOT_READY}
+    - key: '${imageTagged('restarted')}'
+      operator: 'In'
+      values: ['true']
+  weight: 10000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ContainersReady
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: true
+        started: true
+        restartCount: 1
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+        lastState:
+          terminated:
+            exitCode: 1
+            reason: Error
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+      {{ end }}
+${IPS}
+      phase: Running
+      startTime: {{ $now | Quote }}
 `,
   );
 }

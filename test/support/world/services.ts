@@ -1,6 +1,7 @@
 // Redis, PostgreSQL, Prometheus and Alertmanager from Debian's packages, each on a free loopback port
 // with its data and log in the world's temp dir.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PG_BIN } from './debian.js';
@@ -36,13 +37,20 @@ export interface RedisOptions extends Common {
   name?: string;
   port?: number;
   dataDir?: string;
+  /** `requirepass`; a random one when absent (a restart test passes the first server's again). */
+  password?: string;
 }
 
-/** Redis with AOF on (appendfsync everysec, as in production), so restart tests keep their data. */
+/**
+ * Redis with AOF on (appendfsync everysec) and a password (`requirepass`), as in production (DESIGN.md:
+ * "Redis is bounded and password-protected"), so a client that forgets the password fails here too.
+ * The URL it returns carries the password: `redis://:<password>@127.0.0.1:<port>`.
+ */
 export async function startRedis(
   o: RedisOptions,
-): Promise<{ url: string; port: number; dataDir: string; proc: ManagedProcess }> {
+): Promise<{ url: string; port: number; password: string; dataDir: string; proc: ManagedProcess }> {
   const port = o.port ?? (await freePort());
+  const password = o.password ?? randomBytes(18).toString('hex');
   const dataDir = o.dataDir ?? join(o.root, 'redis');
   mkdirSync(dataDir, { recursive: true });
   const proc = startProcess({
@@ -67,16 +75,18 @@ export async function startRedis(
       'no',
       '--protected-mode',
       'yes',
+      '--requirepass',
+      password,
     ],
   });
   // Ask for the process id, so a different server that already holds the port does not pass for ours.
   await waitFor(
     'redis to answer',
     proc,
-    () => tcpPing(port, 'INFO server\r\n', `process_id:${proc.pid}\r\n`),
+    () => tcpPing(port, `AUTH ${password}\r\nINFO server\r\n`, `process_id:${proc.pid}\r\n`),
     20_000,
   );
-  return { url: `redis://127.0.0.1:${port}`, port, dataDir, proc };
+  return { url: `redis://:${password}@127.0.0.1:${port}`, port, password, dataDir, proc };
 }
 
 function postgresUser(): { uid: number; gid: number } | undefined {

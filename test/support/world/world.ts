@@ -4,9 +4,10 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeAlembic } from './alembic.js';
 import { buildBinaries, startCluster } from './cluster.js';
 import { ensureDebianPackages } from './debian.js';
-import { freePort } from './ports.js';
+import { freePorts } from './ports.js';
 import { installExitHooks, killAllNow, type ManagedProcess, startProcess, waitFor } from './proc.js';
 import { buildAlertRules } from './prometheus-rules.js';
 import {
@@ -27,6 +28,7 @@ export interface WorldInfo {
   kubectl: string;
   binDir: string;
   nodeName: string;
+  /** `redis://:<password>@127.0.0.1:<port>`: the world's Redis requires its (random) password. */
   redisUrl: string;
   postgresUrl: string;
   prometheusUrl: string;
@@ -55,25 +57,6 @@ export interface WorldOptions {
   log?: (line: string) => void;
 }
 
-const ALEMBIC = `#!/usr/bin/env bash
-# Stand-in for \`alembic\` inside the release-manager image, run by KWOK for \`kubectl exec\`:
-# reads and writes the alembic_version table of the world's PostgreSQL, like the real tool.
-set -euo pipefail
-export PGOPTIONS="-c client_min_messages=warning"
-q() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -tAqc "$1"; }
-q "create table if not exists alembic_version (version_num varchar(32) not null primary key)" >/dev/null
-echo "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl." >&2
-echo "INFO  [alembic.runtime.migration] Will assume transactional DDL." >&2
-case "\${1:-}" in
-  current) q "select version_num from alembic_version" ;;
-  upgrade|downgrade|stamp)
-    [ -n "\${2:-}" ] || { echo "alembic $1: a revision is required" >&2; exit 2; }
-    q "begin; delete from alembic_version; insert into alembic_version values ('\${2//\\'/}'); commit;" >/dev/null
-    echo "INFO  [alembic.runtime.migration] Running $1 -> $2" >&2 ;;
-  *) echo "usage: alembic current|upgrade REV|downgrade REV|stamp REV" >&2; exit 2 ;;
-esac
-`;
-
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const detach = opts.detach ?? false;
@@ -90,7 +73,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const execBin = join(root, 'exec-bin');
   mkdirSync(logDir);
   mkdirSync(execBin);
-  writeFileSync(join(execBin, 'alembic'), ALEMBIC, { mode: 0o755 });
+  writeAlembic(execBin);
   log(`[world] starting in ${root} (logs: ${logDir})`);
 
   const procs: ManagedProcess[] = [];
@@ -99,7 +82,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   };
   try {
     const common = { root, logDir, detach };
-    const standinPort = await freePort();
+    const [standinPort, kubeletPort] = await freePorts(2);
     const [redis, postgres, am] = await Promise.all([
       startRedis(common),
       startPostgres({ ...common, database: 'release_manager' }),
@@ -116,7 +99,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
         logDir,
         binDir,
         execBinDir: execBin,
-        execEnv: { DATABASE_URL: postgres.url },
+        kubeletPort: kubeletPort as number,
         detach,
         log,
       }),
@@ -141,6 +124,12 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
         KUBECONFIG: cluster.info.kubeconfig,
         STANDIN_PORT: String(standinPort),
         STANDIN_DIR: root,
+        STANDIN_KUBELET_PORT: String(kubeletPort),
+        STANDIN_KWOK_SERVER: cluster.info.kwokServer,
+        STANDIN_TLS_CERT: cluster.info.pki.adminCert,
+        STANDIN_TLS_KEY: cluster.info.pki.adminKey,
+        STANDIN_EXEC_BIN: execBin,
+        STANDIN_DATABASE_URL: postgres.url,
       },
     });
     procs.push(standin);

@@ -54,9 +54,10 @@ describe('service catalog', () => {
           /^catalog\.yaml\.services\.Release_Manager\.namespace: must be a Kubernetes name/,
         ),
         expect.stringMatching(/^catalog\.yaml\.services\.Release_Manager\.deployment: /),
+        expect.stringMatching(/^catalog\.yaml\.services\.web\.approvers: give at least one approver/),
       ]),
     );
-    expect(problems.length).toBe(5);
+    expect(problems.length).toBe(7);
     expect(problems[0]).toMatch(/Release_Manager: service names are lower-case/);
   });
 
@@ -64,7 +65,8 @@ describe('service catalog', () => {
     expect(caught(() => parseCatalog('services: [oops', 'c.yaml')).message).toMatch(
       /c\.yaml is not valid YAML at line 1/,
     );
-    const twice = 'services:\n  a: {namespace: p, deployment: d}\n  b: {namespace: p, deployment: d}\n';
+    const twice =
+      'services:\n  a: {namespace: p, deployment: d, approvers: {users: [U1]}}\n  b: {namespace: p, deployment: d, approvers: {users: [U1]}}\n';
     expect(caught(() => parseCatalog(twice)).message).toMatch(/Deployment p\/d is already catalogued as "a"/);
   });
 });
@@ -88,5 +90,17 @@ describe('environment', () => {
     );
     expect(env.PORT).toBe(8080);
     expect(env.CATALOG_PATH).toBe('manifests/catalog.yaml');
+  });
+  it('pins the Slack team and app only when asked, and checks the ids', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    const unpinned = loadEnv({ ...base, SLACK_TEAM_ID: '', SLACK_APP_ID: '' });
+    expect(unpinned.SLACK_TEAM_ID).toBeUndefined();
+    expect(unpinned.SLACK_APP_ID).toBeUndefined();
+    const pinned = loadEnv({ ...base, SLACK_TEAM_ID: 'T0EMULATED', SLACK_APP_ID: 'A0EMULATED' });
+    expect(pinned).toMatchObject({ SLACK_TEAM_ID: 'T0EMULATED', SLACK_APP_ID: 'A0EMULATED' });
+    expect(loadEnv({ ...base, SLACK_TEAM_ID: 'E0ORG' }).SLACK_TEAM_ID).toBe('E0ORG');
+    const err = caught(() => loadEnv({ ...base, SLACK_TEAM_ID: 'workspace', SLACK_APP_ID: 'T0X' }));
+    expect(err.message).toMatch(/env\.SLACK_TEAM_ID: must be a Slack team id/);
+    expect(err.message).toMatch(/env\.SLACK_APP_ID: must be a Slack app id/);
   });
 });

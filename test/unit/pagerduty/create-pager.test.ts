@@ -2,6 +2,7 @@
 import { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPager, dedupKey } from '../../../src/pagerduty/create-pager.js';
+import { createRedactor } from '../../../src/redact.js';
 import type { Rollback } from '../../../src/rollback/model.js';
 import { silentLogger } from '../../../src/rollback/ports.js';
 import { type PagerDutyEmulator, startPagerDutyEmulator } from '../../support/pagerduty-emulator/index.js';
@@ -105,5 +106,25 @@ describe('PagerDuty adapter', () => {
     const t = Date.now();
     await expect(pager(300).rollbackStarted(rollback())).rejects.toThrow(/PagerDuty unreachable/);
     expect(Date.now() - t).toBeLessThan(3000);
+  });
+
+  it('redacts summary and custom_details, never the routing key it authenticates with', async () => {
+    pd.reset();
+    const p = createPager(
+      {
+        routingKey: KEY,
+        server: pd.host,
+        agent: new Agent({ ca: pd.caPem }),
+        redactor: createRedactor([KEY, 'configured-webhook-token']),
+      },
+      silentLogger,
+    );
+    const leaky = 'pod said postgres://app:hunter2@db/app and Bearer abcdefgh12 and configured-webhook-token';
+    await p.rollbackStarted(rollback({ state: 'undoing', reason: leaky }));
+    const [sent] = pd.events();
+    const body = JSON.stringify(sent?.body);
+    expect(sent?.body.routing_key).toBe(KEY);
+    expect(body).not.toMatch(/hunter2|abcdefgh12|configured-webhook-token/);
+    expect(body).toContain('postgres://app:***@db/app');
   });
 });

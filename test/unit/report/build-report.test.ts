@@ -80,7 +80,7 @@ describe('incident report', () => {
       '- **2024-01-15 14:35:10 UTC**: Rollback requested by <@U1> (alice): error rate 8%',
     );
     expect(lines[1]).toBe('- **2024-01-15 14:36:00 UTC**: Approved by <@U2> (bob)');
-    expect(a).toContain('| error rate | pass | 0.10% | < 1.00% | `q\\|x` |');
+    expect(a).toContain('| error rate | pass | 0.10% | &lt; 1.00% | `q\\|x` |');
   });
 
   it('shows ticked checklist items with who ticked them', () => {

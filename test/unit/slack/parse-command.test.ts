@@ -22,6 +22,7 @@ describe('/rollback text', () => {
     expect(parseCommand('status')).toEqual({ kind: 'status', service: undefined });
     expect(parseCommand('status release-manager')).toEqual({ kind: 'status', service: 'release-manager' });
     expect(parseCommand('history release-manager')).toEqual({ kind: 'history', service: 'release-manager' });
+    expect(parseCommand('cancel release-manager')).toEqual({ kind: 'cancel', service: 'release-manager' });
   });
   it('refuses bad revisions and unknown flags with a fix', () => {
     for (const text of ['rm --to-revision=eight', 'rm --to-revision=-1', 'rm --to-revision']) {
@@ -36,5 +37,28 @@ describe('/rollback text', () => {
     }
     expect(() => parseCommand('rm --force')).toThrow('unknown flag `--force`');
     expect(() => parseCommand('history')).toThrow('history needs a service');
+    expect(() => parseCommand('cancel')).toThrow('cancel needs a service');
+  });
+
+  it.each([
+    ['release-manager —to-revision=3', { toRevision: 3, dryRun: false }],
+    ['release-manager –dry-run', { toRevision: 0, dryRun: true }],
+    ['release-manager −−dry-run', { toRevision: 0, dryRun: true }],
+    ['release-manager ——dry-run', { toRevision: 0, dryRun: true }],
+    ['release-manager ‐‐dry-run', { toRevision: 0, dryRun: true }],
+    ['release-manager －－dry-run', { toRevision: 0, dryRun: true }],
+    ['release-manager —to–revision 3 –dry–run', { toRevision: 3, dryRun: true }],
+    ['release-manager −to-revision=12 because — it broke', { toRevision: 12, reason: 'because — it broke' }],
+  ])('reads the dashes phones substitute as -- in %j', (text, expected) => {
+    expect(parseCommand(text)).toMatchObject({ kind: 'rollback', service: 'release-manager', ...expected });
+  });
+  it('refuses unknown flags and a flag first whatever the dash', () => {
+    expect(() => parseCommand('rm —force')).toThrow('unknown flag `--force`');
+    expect(() => parseCommand('—dry-run rm')).toThrow('the service comes first');
+  });
+  it('shows what was typed in an error without letting it format or ping', () => {
+    expect(() => parseCommand('rm --to-revision=`<!channel>`')).toThrow(
+      '"ˋ&lt;!channel&gt;ˋ" is not a revision number',
+    );
   });
 });

@@ -1,0 +1,136 @@
+// What must be posted is committed with its transition (an outbox list per rollback, written by the
+// same Redis script as the commit) and delivered from there, in order, by one process at a time (a
+// delivery lease), with retries: a step never waits for Slack or PagerDuty, a Slack outage only
+// delays the thread, and a process that dies leaves its undelivered notices to the next one.
+// Delivery is at least once: a crash between Slack accepting a post and the acknowledgement here can
+// repeat that one post; nothing is ever lost or reordered.
+import type { Notice, OutboxItem, Rollback } from './model.js';
+import type { Clock, Lease, Logger, NotifierPort, PagerPort, StorePort } from './ports.js';
+
+export interface OutboxDeps {
+  store: StorePort;
+  notifier: NotifierPort;
+  pager?: PagerPort;
+  clock: Clock;
+  logger: Logger;
+  owner: string;
+  leaseMs: number;
+  /** Runs a delivery in the background (the runner tracks it for idle()). */
+  background: (p: Promise<void>) => void;
+}
+
+/** Tries per notice before it is dropped (logged and audited): ≈ 3 minutes of a failing Slack. */
+const MAX_ATTEMPTS = 20;
+const MAX_BACKOFF_MS = 10_000;
+
+export function createOutbox(deps: OutboxDeps) {
+  const { store, clock, logger } = deps;
+  const pumping = new Set<string>();
+  let closed = false;
+
+  async function deliver(item: OutboxItem, r: Rollback): Promise<void> {
+    const n = deps.notifier;
+    switch (item.kind) {
+      case 'stateChanged':
+        return n.stateChanged(r);
+      case 'assessed':
+        return n.assessed(r);
+      case 'starting':
+        return n.starting(r);
+      case 'migrationApprovalNeeded':
+        return n.migrationApprovalNeeded(r);
+      case 'finished':
+        return n.finished(r, r.report ?? '');
+      case 'say':
+        return r.thread ? n.say(r.thread, item.text ?? '') : undefined;
+      case 'pageStarted':
+        return deps.pager?.rollbackStarted(r);
+      case 'pageFinished':
+        return deps.pager?.rollbackFinished(r);
+    }
+  }
+
+  async function pump(id: string): Promise<void> {
+    const lease: Lease | undefined = await store.acquireOutboxLease(id, deps.owner, deps.leaseMs);
+    if (!lease) return; // another process is delivering; it keeps the order
+    const renew = setInterval(
+      () => void store.renewOutboxLease(lease, deps.leaseMs).catch(() => undefined),
+      Math.max(200, Math.floor(deps.leaseMs / 3)),
+    );
+    try {
+      let attempts = 0;
+      while (!closed) {
+        const items = await store.outbox(id, 50);
+        const item = items[0];
+        if (!item) return;
+        // The root message shows the latest state: an update with a later one queued is not needed.
+        if (item.kind === 'stateChanged' && items.slice(1).some((x) => x.kind === 'stateChanged')) {
+          await store.ackOutbox(id, item.seq);
+          continue;
+        }
+        const r = await store.get(id);
+        if (!r) {
+          await store.ackOutbox(id, item.seq);
+          continue;
+        }
+        try {
+          await deliver(item, r);
+          await store.ackOutbox(id, item.seq);
+          attempts = 0;
+        } catch (err) {
+          attempts += 1;
+          const error = (err as Error).message;
+          if (attempts >= MAX_ATTEMPTS) {
+            logger.error(`rollback ${id}: notice ${item.kind} dropped after ${attempts} tries`, { error });
+            await store.append({
+              id,
+              type: 'note',
+              from: r.state,
+              to: r.state,
+              actor: { kind: 'system', id: deps.owner, name: 'rollback-bot' },
+              at: clock.now().toISOString(),
+              data: { kind: 'notice_dropped', notice: item.kind, error },
+            });
+            await store.ackOutbox(id, item.seq);
+            attempts = 0;
+            continue;
+          }
+          logger.warn(`rollback ${id}: notice ${item.kind} not delivered yet (try ${attempts})`, { error });
+          await clock.sleep(Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempts, 5)));
+        }
+      }
+    } finally {
+      clearInterval(renew);
+      await store.releaseOutboxLease(lease).catch(() => undefined);
+    }
+  }
+
+  /** Delivers the rollback's pending notices in the background, unless this process already is. */
+  function kick(id: string): void {
+    if (closed || pumping.has(id)) return;
+    pumping.add(id);
+    deps.background(
+      pump(id)
+        .catch((err: unknown) =>
+          logger.warn(`rollback ${id}: delivery stopped`, { error: (err as Error).message }),
+        )
+        .finally(() => {
+          pumping.delete(id);
+        }),
+    );
+  }
+
+  return {
+    kick,
+    /** Every rollback with undelivered notices (the reaper's pass): what a dead process left. */
+    async sweep(): Promise<void> {
+      for (const id of await store.pendingOutboxes()) kick(id);
+    },
+    close(): void {
+      closed = true;
+    },
+  };
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;
+export type { Notice };

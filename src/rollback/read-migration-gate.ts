@@ -1,0 +1,89 @@
+// The database gate, read fresh right before the undo, with the current (newer) image. Fails closed:
+// every way of not knowing (exec failed or timed out, no rights, no runnable pod and no Job, a missing
+// or malformed expected-head annotation, an empty or symbolic head) becomes a reason in `unknown`.
+import type { CatalogEntry } from '../config/catalog-schema.js';
+import { asCodedError } from '../errors.js';
+import type { DeploymentSnapshot, ReplicaSetSnapshot } from './kube-types.js';
+import { headProblem, parseCurrentHead } from './migration-heads.js';
+import type { MigrationGate, Rollback } from './model.js';
+import { ownedReplicaSets, templateAnnotations } from './revisions.js';
+import { type RunDeps, runThere, whereToRun } from './run-in-current-revision.js';
+
+export const HEAD_READ_TIMEOUT_MS = 60_000;
+
+/** Reads the database's head with the current revision's image: `{head}` or `{problem}`. */
+export async function readDatabaseHead(
+  deps: RunDeps,
+  svc: CatalogEntry,
+  d: DeploymentSnapshot,
+  sets: ReplicaSetSnapshot[],
+  r: Rollback,
+): Promise<{ head: string } | { problem: string }> {
+  const m = svc.migrations!;
+  const cmd = m.currentCommand.join(' ');
+  try {
+    // A fresh Job name per read: a finished read must never be mistaken for this one.
+    const purpose = `head-${deps.clock.now().getTime().toString(36)}`;
+    const where = await whereToRun(deps.kube, svc, d, sets, r.id, purpose);
+    const place = where.via === 'exec' ? `pod ${where.pod}` : `Job ${where.job}`;
+    try {
+      const res = await runThere(deps, {
+        svc,
+        d,
+        sets,
+        where,
+        argv: m.currentCommand,
+        timeoutMs: HEAD_READ_TIMEOUT_MS,
+        rollbackId: r.id,
+        purpose,
+      });
+      if (res.exitCode !== 0)
+        return {
+          problem: `\`${cmd}\` exited ${res.exitCode} in ${place}: ${(res.stderr || res.stdout).trim().slice(-300)}`,
+        };
+      const parsed = parseCurrentHead(res.stdout);
+      return 'head' in parsed ? parsed : { problem: `\`${cmd}\` in ${place} ${parsed.problem}` };
+    } finally {
+      if (where.via === 'job') await deps.kube.deleteJob(d.namespace, where.job).catch(() => undefined);
+    }
+  } catch (err) {
+    return { problem: `could not run \`${cmd}\`: ${asCodedError(err).message}` };
+  }
+}
+
+export async function readMigrationGate(
+  deps: RunDeps,
+  svc: CatalogEntry,
+  r: Rollback,
+): Promise<MigrationGate> {
+  const m = svc.migrations!;
+  const reasons: string[] = [];
+  const d = await deps.kube.readDeployment(r.namespace, r.deployment);
+  const sets = await deps.kube.listReplicaSets(d);
+  const target = r.assessment?.target;
+  const targetRs = ownedReplicaSets(d, sets).find((rs) => rs.name === target?.replicaSet);
+  let targetHead: string | undefined;
+  if (!targetRs) reasons.push(`the target ReplicaSet ${target?.replicaSet ?? '?'} no longer exists`);
+  else {
+    const v = templateAnnotations(targetRs.template)[m.expectedHeadAnnotation];
+    const problem = v === undefined ? 'missing' : headProblem(v);
+    if (problem)
+      reasons.push(
+        `revision ${target?.revision}'s expected head (pod-template annotation ${m.expectedHeadAnnotation}) is ${problem}`,
+      );
+    else targetHead = v;
+  }
+  const read = await readDatabaseHead(deps, svc, d, sets, r);
+  const current = 'head' in read ? read.head : undefined;
+  if ('problem' in read) reasons.push(`the database head is unknown: ${read.problem}`);
+  if (reasons.length || !current || !targetHead)
+    return {
+      kind: 'unknown',
+      reasons,
+      ...(current ? { current } : {}),
+      ...(targetHead ? { target: targetHead } : {}),
+    };
+  return current === targetHead
+    ? { kind: 'none', current, target: targetHead }
+    : { kind: 'downgrade', current, target: targetHead };
+}

@@ -1,0 +1,44 @@
+// `assessing`: the procedure's step 1. Gathers the assessment, then waits for a person, ends a dry
+// run, goes straight on (policy auto), or fails when there is no revision to go to.
+import { assess } from '../assess.js';
+import type { Rollback } from '../model.js';
+import type { Lease } from '../ports.js';
+import type { StepContext } from './context.js';
+
+export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Promise<Rollback> {
+  const { deps, move, system } = ctx;
+  const svc = ctx.serviceOf(r);
+  const assessment = await assess(
+    {
+      kube: deps.kube,
+      observe: deps.observe,
+      now: () => deps.clock.now(),
+      sourceTimeoutMs: deps.sourceTimeoutMs ?? 10_000,
+    },
+    svc,
+    r.toRevision,
+  );
+  const summary = assessment.findings.slice(0, 3).join('; ');
+  if (!assessment.target) {
+    const message = assessment.targetError?.message || 'no revision to roll back to';
+    return move(
+      r,
+      'fail',
+      lease,
+      system,
+      {
+        assessment,
+        failure: {
+          step: 'assessing',
+          code: assessment.targetError?.code ?? 'rollback_no_history',
+          message,
+          at: deps.clock.now().toISOString(),
+        },
+      },
+      { message },
+    );
+  }
+  if (r.dryRun) return move(r, 'dry_run_done', lease, system, { assessment }, { summary });
+  if (r.mode === 'auto') return move(r, 'auto_approved', lease, system, { assessment }, { summary });
+  return move(r, 'assessed', lease, system, { assessment }, { summary }, [{ kind: 'assessed' }]);
+}
