@@ -129,10 +129,11 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
         logger,
       )
     : undefined;
+  const observe = createObserve({ prometheusUrl: env.PROMETHEUS_URL });
   const runner = createRunner({
     store,
     kube,
-    observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
+    observe,
     notifier,
     ...(pager ? { pager } : {}),
     catalog,
@@ -153,6 +154,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     runner,
     notifier,
     ...(pager ? { pager } : {}),
+    observe,
     catalog,
     clock: systemClock,
     logger,

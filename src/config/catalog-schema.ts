@@ -19,6 +19,44 @@ export const smokeCheckSchema = z
   })
   .refine((c) => Boolean(c.http) !== Boolean(c.exec), { message: 'give exactly one of "http" or "exec"' });
 
+/**
+ * Alerts that may open an incident when no per-service list is given: the procedure's rules
+ * (manifests/prometheusrule.yaml) and kube-prometheus' workload alerts.
+ */
+export const DEFAULT_TRIGGER_ALERTS = [
+  'HighErrorRate',
+  'HighLatencyP99',
+  'PodCrashLooping',
+  'RolloutStuck',
+  'KubePodCrashLooping',
+  'KubeDeploymentRolloutStuck',
+  'KubePodNotReady',
+  'KubeDeploymentReplicasMismatch',
+  'KubeDeploymentGenerationMismatch',
+] as const;
+
+export const triggersSchema = z
+  .object({
+    /**
+     * A persistent restart loop (procedure: liveness fails 3 × 10 s = 30 s, then a restart): one
+     * container restarting `count` times within `windowSeconds`, counted from when the bot first saw it.
+     */
+    restarts: z
+      .object({
+        count: z.number().int().positive().default(3),
+        windowSeconds: z.number().positive().default(600),
+      })
+      .prefault({}),
+    /**
+     * Readiness budget for a pod without a readiness probe (procedure: 10 s initial delay + 2 × 5 s).
+     * Pods with a probe get their own initialDelaySeconds + failureThreshold × periodSeconds.
+     */
+    readinessGraceSeconds: z.number().positive().default(20),
+    /** Alert names that may open an incident for this service; any other alert is context only. */
+    alerts: z.array(z.string().min(1)).default([...DEFAULT_TRIGGER_ALERTS]),
+  })
+  .prefault({});
+
 export const serviceSchema = z.object({
   namespace: k8sName,
   deployment: k8sName,
@@ -56,13 +94,13 @@ export const serviceSchema = z.object({
       errorRatioQuery: z
         .string()
         .default(
-          'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[5m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[5m]))',
+          'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m]))',
         ),
       /** PromQL for the p99 latency in seconds. */
       p99Query: z
         .string()
         .default(
-          'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[5m])))',
+          'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])))',
         ),
       /** Procedure: roll back when the error rate exceeds 5%. */
       triggerErrorRatio: z.number().min(0).max(1).default(0.05),
@@ -87,6 +125,8 @@ export const serviceSchema = z.object({
     })
     .optional(),
   smokeChecks: z.array(smokeCheckSchema).default([]),
+  /** What counts as a signal for this service (watch conditions and alert names). */
+  triggers: triggersSchema,
   policy: z
     .object({
       mode: z.enum(['propose', 'auto']).default('propose'),

@@ -170,6 +170,8 @@ export interface StorePort {
   /** Most recent first. */
   /** Most recent first, dry runs included (status, history). Not for guard rails: see listAutoSince. */
   listRecent(limit: number, service?: string): Promise<Rollback[]>;
+  /** The stored incident with this key, if any (signals that may not open one only look). */
+  findIncident(key: string): Promise<Incident | undefined>;
   /**
    * The automatic rollbacks (never dry runs, never manual ones) of the Deployment requested at or after
    * `sinceMs` (epoch ms), most recent first, in any state: what the cooldown and the max-per-window
@@ -204,6 +206,32 @@ export interface Incident {
   rollbackId?: string;
   /** Why no automatic rollback happened (the guard rail), if one was suppressed. */
   suppressed?: string;
+  /**
+   * `opening` while the first firing signal is being acted on, `failed` when that gave up (the next
+   * firing signal tries again), `open` once the thread and the proposal or rollback exist.
+   * Absent on incidents stored before this field: treated as open.
+   */
+  status?: 'opening' | 'open' | 'failed';
+  /** Why opening failed, for the next attempt's log and the page. */
+  openError?: string;
+  /** The thread's one "Signals" message, edited in place. */
+  signalsTs?: string;
+  /** What that message shows, by signal key. */
+  signals?: Record<string, SignalEntry>;
+}
+
+/** One line of an incident's Signals message. */
+export interface SignalEntry {
+  name: string;
+  source: string;
+  status: 'firing' | 'resolved';
+  summary: string;
+  since: string;
+  value?: string;
+  threshold?: string;
+  /** Context only: why it does not count as a trigger. */
+  context?: string;
+  updatedAt: string;
 }
 
 /** Tells people what is happening. Failures here are recorded and never stop a rollback. */
@@ -222,8 +250,17 @@ export interface NotifierPort {
   finished(r: Rollback, report: string): Promise<void>;
   /** Starts an incident thread in a channel; returns where it is. */
   openThread(channel: string, text: string): Promise<{ channel: string; ts: string } | undefined>;
-  /** A line in an existing thread (new alerts, resolved alerts, guard rails). */
+  /** A line in an existing thread (things a person must act on or see change: guard rails, proposals). */
   say(thread: { channel: string; ts: string }, text: string): Promise<void>;
+  /**
+   * The thread's one Signals message: posted when `ts` is undefined, else edited in place (chat.update).
+   * Returns the message's ts.
+   */
+  upsertSignals(
+    thread: { channel: string; ts: string },
+    ts: string | undefined,
+    text: string,
+  ): Promise<string | undefined>;
 }
 
 /** Pages people for automatic rollbacks, and marks every rollback on the service's timeline. */

@@ -213,9 +213,27 @@ export function createSlackNotifier(
       );
     },
 
+    upsertSignals: (thread, ts, text) => track(upsertSignals(client, thread, ts, text)),
+
     /** Waits for every Slack call started so far (tests, and shutdown). */
     async flush() {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
     },
   };
+}
+
+/** The incident thread's one Signals message: posted once, then edited in place. */
+async function upsertSignals(
+  client: WebClient,
+  thread: { channel: string; ts: string },
+  ts: string | undefined,
+  text: string,
+): Promise<string | undefined> {
+  const blocks = [section(text)];
+  if (ts) {
+    await client.chat.update({ channel: thread.channel, ts, text, blocks });
+    return ts;
+  }
+  const res = await client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, blocks });
+  return res.ts;
 }

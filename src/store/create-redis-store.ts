@@ -350,6 +350,11 @@ export function createRedisStore(redis: Redis, prefix = 'rb:', opts: StoreOption
       return (await guarded(() => redis.get(k.deploymentLock(namespace, deployment)))) ?? undefined;
     },
 
+    async findIncident(key) {
+      const stored = await guarded(() => redis.get(k.incident(key)));
+      return stored ? (JSON.parse(stored) as Incident) : undefined;
+    },
+
     async outbox(id, limit) {
       const items = await guarded(() => redis.lrange(k.outbox(id), 0, limit - 1));
       return items.map((x) => JSON.parse(x) as OutboxItem);

@@ -121,12 +121,16 @@ describe('alerts, watch triggers and paging', () => {
     );
     expect(textOf(assessment)).toContain('"text":"Roll back"');
     expect(textOf(assessment)).toContain('"text":"Dismiss"');
-    // Further alerts of the same bad revision join the thread instead of opening another.
+    // Further alerts of the same bad revision join the thread's one Signals message, edited in place.
     await eventually(
-      'a second alert in the thread',
-      async () => slack.thread(C, root.ts).some((m) => m.text.includes('Also firing')),
+      'a second alert in the Signals message',
+      async () =>
+        slack
+          .thread(C, root.ts)
+          .some((m) => m.text.startsWith('*Signals*') && (m.text.match(/:red_circle:/g) ?? []).length >= 2),
       90_000,
     );
+    expect(slack.thread(C, root.ts).filter((m) => m.text.startsWith('*Signals*'))).toHaveLength(1);
     expect(rootsFor('rm-propose')).toHaveLength(1);
     // Nothing is paged for a proposal.
     expect(pd.events().filter((e) => JSON.stringify(e.body).includes(ns.propose))).toEqual([]);
@@ -222,6 +226,27 @@ describe('alerts, watch triggers and paging', () => {
     // The replayed alert joins the thread once at most.
     expect(slack.thread(C, root.ts).length - before).toBeLessThanOrEqual(1);
     expect(slack.rejected().filter((x) => x.error !== 'ratelimited')).toEqual([]);
+  });
+
+  it('does not map a staging alert that carries the service label to the production service', async () => {
+    const res = await fetch(`${bot.url}/alerts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(
+        alertmanagerNotification([
+          {
+            status: 'firing',
+            // prometheus-operator's `service` label, on a series from another namespace.
+            labels: { alertname: 'HighErrorRate', service: 'rm-propose', namespace: 'staging' },
+            annotations: { summary: 'Error ratio 9% in staging' },
+            startsAt: new Date().toISOString(),
+            endsAt: '0001-01-01T00:00:00Z',
+            fingerprint: 'staging000000001',
+          },
+        ]),
+      ),
+    });
+    expect(await res.json()).toEqual({ accepted: 0, unmatched: 1 });
   });
 
   it('refuses a wrong token, an oversized and a malformed body with 4xx', async () => {

@@ -1,17 +1,23 @@
-// Signals → incidents on the real world (kube + Redis), with the guard rails of automatic rollback.
+// Signals → incidents on the real world (kube + Redis), with the guard rails of automatic rollback,
+// and the watch triggers on pods whose status the tests write through the status subresource.
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createWatchTriggers } from '../../src/alerts/watch-triggers.js';
 import type { CatalogEntry } from '../../src/config/catalog-schema.js';
 import { createIncidents } from '../../src/rollback/incidents.js';
 import type { Rollback } from '../../src/rollback/model.js';
+import type { NotifierPort } from '../../src/rollback/ports.js';
 import type { Signal } from '../../src/rollback/signal.js';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
-import { generationOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
+import { errorRatioAbove, generationOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
 
 const world = inject('world');
 const GOOD = 'registry.test/release-manager:v1';
 const BAD = 'registry.test/release-manager:v2-bad';
+
+/** After the current release was rolled out (an alert from before it is context only). */
+let since = new Date().toISOString();
 
 const signal = (o: Partial<Signal> = {}): Signal => ({
   service: 'release-manager',
@@ -20,36 +26,101 @@ const signal = (o: Partial<Signal> = {}): Signal => ({
   status: 'firing',
   key: 'fp-1',
   summary: 'Error ratio 8.3% (threshold 5%)',
-  why: { query: 'errors/requests > 0.05', threshold: '0.05', since: '2026-11-27T12:00:00Z' },
+  why: { query: 'errors/requests > 0.05', threshold: '0.05', since },
+  kind: 'error_ratio',
   ...o,
 });
 
-async function setup(prefix: string, tweak: (svc: CatalogEntry) => void, storePrefix?: string) {
+const HEALTHY = [
+  { image: GOOD, cause: 'v1', head: 'a' },
+  { image: `${GOOD}.1`, cause: 'v1.1', head: 'a' },
+];
+
+async function setup(
+  prefix: string,
+  tweak: (svc: CatalogEntry) => void,
+  opts: {
+    storePrefix?: string;
+    releases?: typeof HEALTHY;
+    notifier?: (n: NotifierPort) => NotifierPort;
+  } = {},
+) {
   const ns = await freshNamespace(world, prefix);
   await setDatabaseHead(world, 'a');
-  await shipReleases(world, ns, [
+  const releases = opts.releases ?? [
     { image: GOOD, cause: 'v1', head: 'a' },
     { image: BAD, cause: 'v2', head: 'a' },
-  ]);
-  await eventually('crash loop', async () =>
-    (await kubectlOk(world, ['get', 'pods', '-n', ns])).includes('CrashLoopBackOff'),
-  );
+  ];
+  await shipReleases(world, ns, releases);
+  if (!opts.releases)
+    await eventually('crash loop', async () =>
+      (await kubectlOk(world, ['get', 'pods', '-n', ns])).includes('CrashLoopBackOff'),
+    );
+  since = new Date().toISOString();
   const e = createTestEngine(world, {
     catalog: worldCatalog(world, ns, tweak),
-    ...(storePrefix ? { prefix: storePrefix } : {}),
+    ...(opts.storePrefix ? { prefix: opts.storePrefix } : {}),
   });
   const incidents = createIncidents({
     store: e.store,
     kube: e.kube,
     runner: e.runner,
-    notifier: e.deps.notifier,
+    notifier: opts.notifier ? opts.notifier(e.deps.notifier) : e.deps.notifier,
     pager: e.deps.pager!,
+    observe: e.deps.observe,
     catalog: e.deps.catalog,
     clock: e.deps.clock,
     logger: e.deps.logger,
   });
   return { ns, e, incidents };
 }
+
+const autoPolicy = (svc: CatalogEntry) =>
+  (svc.policy = { mode: 'auto', cooldownMinutes: 30, maxAutoRollbacks: 2, windowMinutes: 60 });
+
+/** Pods of the Deployment, as the apiserver has them. */
+async function podsOf(ns: string): Promise<{ metadata: { name: string; labels: Record<string, string> } }[]> {
+  return JSON.parse(
+    await kubectlOk(world, ['get', 'pods', '-n', ns, '-l', 'app=release-manager', '-o', 'json']),
+  ).items;
+}
+
+/** Writes pod status as a kubelet would (KWOK leaves a Ready pod alone afterwards). */
+async function patchStatus(ns: string, pod: string, ops: unknown[]): Promise<void> {
+  await kubectlOk(world, [
+    'patch',
+    'pod',
+    pod,
+    '-n',
+    ns,
+    '--subresource=status',
+    '--type=json',
+    '-p',
+    JSON.stringify(ops),
+  ]);
+}
+
+/** Starts a watcher as the bot does, feeding the incidents. */
+async function watch(e: ReturnType<typeof createTestEngine>, incidents: ReturnType<typeof createIncidents>) {
+  const seen: Signal[] = [];
+  const w = createWatchTriggers({
+    kc: e.kc,
+    kube: e.kube,
+    catalog: e.deps.catalog,
+    logger: e.deps.logger,
+    onSignals: (s) => {
+      seen.push(...s);
+      void incidents.signal(s);
+    },
+  });
+  await w.start();
+  return { seen, stop: () => w.stop() };
+}
+
+const threads = (e: ReturnType<typeof createTestEngine>) =>
+  e.notifier.notices.filter((n) => n.kind === 'openThread');
+const board = (e: ReturnType<typeof createTestEngine>) =>
+  e.notifier.notices.filter((n) => n.kind === 'upsertSignals').at(-1)?.message ?? '';
 
 /** A finished automatic rollback record, as an earlier incident would have left it. */
 function pastAuto(ns: string, minutesAgo: number, fromImages: string[]): Rollback {
@@ -110,18 +181,18 @@ describe('incidents and guard rails', () => {
     expect(threads).toHaveLength(1);
     expect(threads[0]?.message).toContain('Policy `propose`');
     expect(threads[0]?.message).toContain('query `errors/requests > 0.05`');
-    const also = e.notifier.notices.filter((n) => n.kind === 'say' && n.message?.includes('Also firing'));
-    expect(also).toHaveLength(2); // fp-1 and fp-2 joined the thread once each
+    // fp-0, fp-1 and fp-2 share one Signals message, edited in place, instead of a reply each.
+    expect(e.notifier.notices.filter((n) => n.kind === 'say')).toEqual([]);
+    const posted = e.notifier.notices.filter((n) => n.kind === 'upsertSignals');
+    expect(posted[0]?.state).toBe(''); // posted once, then updated by its ts
+    expect(posted.slice(1).every((n) => n.state !== '')).toBe(true);
+    expect(board(e)).toMatch(/\*Signals\* \(3 firing/);
     const recent = await e.store.listRecent(10);
     expect(recent).toHaveLength(1);
     expect(recent[0]?.requestedBy).toMatchObject({ kind: 'alert', name: 'HighErrorRate' });
     await e.runner.waitFor(recent[0]!.id, ['awaiting_approval'], 60_000);
     await incidents.signal([signal({ key: 'fp-1', status: 'resolved' })]);
-    expect(
-      e.notifier.notices.some(
-        (n) => n.kind === 'say' && n.message?.startsWith(':white_check_mark: Resolved'),
-      ),
-    ).toBe(true);
+    expect(board(e)).toMatch(/:large_green_circle: \*HighErrorRate\* resolved/);
     console.log(`[incidents] 2000 signals handled in ${ms} ms`);
   });
 
@@ -205,11 +276,11 @@ describe('incidents and guard rails', () => {
     await before.incidents.signal([signal()]);
     expect(before.e.notifier.notices.filter((n) => n.kind === 'openThread')).toHaveLength(1);
     // Same Redis, same service name, now pointed at a new Deployment: its bad release is revision 2 too.
-    const after = await setup('repoint-b', propose, before.e.prefix);
+    const after = await setup('repoint-b', propose, { storePrefix: before.e.prefix });
     engines.push(after.e);
     await after.incidents.signal([signal()]);
     expect(after.e.notifier.notices.filter((n) => n.kind === 'openThread')).toHaveLength(1);
-    expect(after.e.notifier.notices.some((n) => n.message?.includes('Also firing'))).toBe(false);
+    expect(after.e.notifier.notices.filter((n) => n.kind === 'upsertSignals')).toHaveLength(1);
     const proposals = (await after.e.store.listRecent(10)).filter((r) => r.namespace === after.ns);
     expect(proposals).toHaveLength(1);
   });
@@ -220,7 +291,9 @@ describe('incidents and guard rails', () => {
       (svc) => (svc.policy = { mode: 'auto', cooldownMinutes: 30, maxAutoRollbacks: 2, windowMinutes: 60 }),
     );
     engines.push(e);
-    await incidents.signal([signal({ source: 'watch', name: 'CrashLoopBackOff', key: 'watch:x' })]);
+    await incidents.signal([
+      signal({ source: 'watch', name: 'CrashLoopBackOff', key: 'watch:x', kind: 'crash_loop' }),
+    ]);
     const r = (await e.store.listRecent(1))[0]!;
     expect(r.mode).toBe('auto');
     const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 120_000);
@@ -247,5 +320,302 @@ describe('incidents and guard rails', () => {
         'jsonpath={.spec.template.spec.containers[0].image}',
       ]),
     ).toBe(GOOD);
+  });
+
+  it('under auto, proposes instead when a fresh Prometheus read is under the service trigger, and says why', async () => {
+    const { ns, e, incidents } = await setup('confirm-metric', (svc) => {
+      autoPolicy(svc);
+      svc.metrics.triggerErrorRatio = 0.5; // the bad release fails 8.3% of requests
+    });
+    engines.push(e);
+    await errorRatioAbove(world, ns, 0.05);
+    await incidents.signal([signal()]);
+    const r = (await e.store.listRecent(1))[0]!;
+    expect(r.mode).toBe('manual');
+    const said = e.notifier.notices.find((n) => n.kind === 'say' && n.message?.includes('did not confirm'));
+    expect(said?.message).toMatch(
+      /a fresh read did not confirm \*HighErrorRate\* \(`.+` is 0\.0\d+ now \(trigger 0\.5\)\)/,
+    );
+    expect(threads(e)[0]?.message).toContain('a fresh read did not confirm the signal');
+    expect(e.notifier.notices.some((n) => n.kind === 'page-start')).toBe(false);
+  });
+
+  it('opens the incident for a firing alert that comes after a stale resolved one', async () => {
+    const { e, incidents } = await setup('resolved-first', (svc) => (svc.policy.mode = 'propose'));
+    engines.push(e);
+    const old = new Date(Date.now() + 1000).toISOString();
+    await incidents.signal([signal({ status: 'resolved', why: { since: old } })]);
+    expect(threads(e)).toHaveLength(0);
+    await incidents.signal([signal({ why: { since: new Date(Date.now() + 2000).toISOString() } })]);
+    expect(threads(e)).toHaveLength(1);
+    expect((await e.store.listRecent(5)).filter((r) => r.service === 'release-manager')).toHaveLength(1);
+  });
+
+  it('keeps an alert that started before the current release as context, never as a trigger', async () => {
+    const { e, incidents } = await setup('pre-release', (svc) => (svc.policy.mode = 'propose'));
+    engines.push(e);
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    await incidents.signal([signal({ key: 'fp-old', why: { since: hourAgo } })]);
+    expect(threads(e)).toHaveLength(0);
+    expect(await e.store.listRecent(5)).toHaveLength(0);
+    // A current alert opens the incident; the old one shows in its Signals message as context.
+    await incidents.signal([
+      signal({ source: 'watch', name: 'CrashLoopBackOff', key: 'watch:y', kind: 'crash_loop' }),
+    ]);
+    expect(threads(e)).toHaveLength(1);
+    expect(board(e)).toMatch(
+      /:white_circle: \*HighErrorRate\* context .*started before the current revision/,
+    );
+    expect(board(e)).toMatch(/:red_circle: \*CrashLoopBackOff\* firing/);
+  });
+
+  it('retries opening when Slack fails, then pages and lets the next signal open it', async () => {
+    let failures = 4;
+    const { e, incidents } = await setup('open-retry', (svc) => (svc.policy.mode = 'propose'), {
+      notifier: (n) => ({
+        ...n,
+        async openThread(channel, text) {
+          if (failures-- > 0) throw new Error('slack_webapi_platform_error: internal_error');
+          return n.openThread(channel, text);
+        },
+      }),
+    });
+    engines.push(e);
+    await incidents.signal([signal()]); // 3 tries, all failing
+    expect(threads(e)).toHaveLength(0);
+    expect(e.notifier.notices.find((n) => n.kind === 'page-suppressed')?.message).toMatch(
+      /could not open the incident for release-manager after 3 tries/,
+    );
+    // The next firing signal (here: the same alert re-sent) opens it: one failure, then a thread.
+    await incidents.signal([signal()]);
+    expect(threads(e)).toHaveLength(1);
+    expect((await e.store.listRecent(5)).filter((r) => r.service === 'release-manager')).toHaveLength(1);
+  });
+});
+
+describe('watch triggers you can trust', () => {
+  const engines: ReturnType<typeof createTestEngine>[] = [];
+  const watchers: { stop(): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const w of watchers) await w.stop();
+    for (const e of engines) {
+      await e.runner.idle();
+      await e.close();
+    }
+    await deleteNamespaces(world);
+  });
+
+  it('never rolls back a healthy release with restart history, nor after a watcher restart', async () => {
+    const { ns, e, incidents } = await setup('restart-history', autoPolicy, { releases: HEALTHY });
+    engines.push(e);
+    const hash = await eventually('current pods ready', async () => {
+      const pods = await podsOf(ns);
+      const out = await kubectlOk(world, ['get', 'pods', '-n', ns, '--no-headers']);
+      return pods.length === 3 && !out.includes('Terminating') && !/0\/1/.test(out)
+        ? pods[0]?.metadata.labels['pod-template-hash']
+        : undefined;
+    });
+    // Each pod restarted once over its life before the bot (re)started: today's code summed 3 ≥ 3.
+    for (const p of await podsOf(ns))
+      await patchStatus(ns, p.metadata.name, [
+        { op: 'replace', path: '/status/containerStatuses/0/restartCount', value: 1 },
+      ]);
+    const first = await watch(e, incidents);
+    watchers.push(first);
+    await new Promise((r) => setTimeout(r, 6000));
+    await first.stop();
+    // The bot restarts: a fresh watcher sees the same lifetime counts, plus one more restart each.
+    for (const p of await podsOf(ns))
+      await patchStatus(ns, p.metadata.name, [
+        { op: 'replace', path: '/status/containerStatuses/0/restartCount', value: 2 },
+      ]);
+    const second = await watch(e, incidents);
+    watchers.push(second);
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(threads(e)).toHaveLength(0);
+    expect(await e.store.listRecent(5)).toHaveLength(0);
+    // The watcher is alive: three restarts of one container within the window do fire, but a fresh
+    // read finds every pod ready, so under `auto` it only proposes, and says why.
+    const one = (await podsOf(ns)).find((p) => p.metadata.labels['pod-template-hash'] === hash)!;
+    for (const n of [3, 4, 5]) {
+      await patchStatus(ns, one.metadata.name, [
+        { op: 'replace', path: '/status/containerStatuses/0/restartCount', value: n },
+      ]);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    await eventually(
+      'RestartsClimbing',
+      async () => second.seen.some((s) => s.name === 'RestartsClimbing'),
+      15_000,
+    );
+    const r = await eventually('a proposal', async () => (await e.store.listRecent(1))[0], 15_000);
+    expect(r.mode).toBe('manual');
+    expect(
+      e.notifier.notices.some((n) => n.message?.includes('a fresh read did not confirm *RestartsClimbing*')),
+    ).toBe(true);
+  });
+
+  it('does not fire for a slow-starting release inside its readiness budget, fires once past it', async () => {
+    const { ns, e, incidents } = await setup('slow-ready', autoPolicy, { releases: HEALTHY });
+    engines.push(e);
+    await eventually('pods of the current revision', async () =>
+      (await podsOf(ns)).length === 3 ? true : undefined,
+    );
+    // The release's readiness probe allows 30 + 2 × 5 = 40 s; its pods are not ready yet.
+    await kubectlOk(world, [
+      'patch',
+      'deployment',
+      NAME,
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        {
+          op: 'add',
+          path: '/spec/template/spec/containers/0/readinessProbe/initialDelaySeconds',
+          value: 30,
+        },
+        // The procedure's deadline: the world's 15 s would (rightly) call a 40 s start a stuck rollout.
+        { op: 'replace', path: '/spec/progressDeadlineSeconds', value: 600 },
+      ]),
+    ]);
+    const hash = await eventually('the slow revision', async () => {
+      const d = JSON.parse(await kubectlOk(world, ['get', 'rs', '-n', ns, '-o', 'json'])).items as {
+        metadata: { labels: Record<string, string> };
+        spec: { template: { spec: { containers: { readinessProbe?: { initialDelaySeconds?: number } }[] } } };
+      }[];
+      return d.find((rs) => rs.spec.template.spec.containers[0]?.readinessProbe?.initialDelaySeconds === 30)
+        ?.metadata.labels['pod-template-hash'];
+    });
+    const slowPod = await eventually('a pod of the slow revision', async () =>
+      (await podsOf(ns)).find((p) => p.metadata.labels['pod-template-hash'] === hash),
+    );
+    const startedMs = Date.now();
+    const notReady = [
+      { op: 'replace', path: '/status/startTime', value: new Date(startedMs).toISOString() },
+      {
+        op: 'replace',
+        path: '/status/conditions',
+        value: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'ContainersNotReady',
+            lastTransitionTime: new Date(startedMs).toISOString(),
+          },
+        ],
+      },
+      { op: 'replace', path: '/status/containerStatuses/0/ready', value: false },
+    ];
+    await patchStatus(ns, slowPod.metadata.name, notReady);
+    const w = await watch(e, incidents);
+    watchers.push(w);
+    // Past the old 10 s and the procedure's 20 s: still starting, nothing fires.
+    await new Promise((r) => setTimeout(r, 25_000));
+    expect(w.seen.filter((s) => s.status === 'firing')).toEqual([]);
+    expect(threads(e)).toHaveLength(0);
+    // Past its own 40 s, with no event since: the timer notices.
+    const fired = await eventually(
+      'ReadinessFailing',
+      async () => w.seen.find((s) => s.name === 'ReadinessFailing' && s.status === 'firing'),
+      30_000,
+    );
+    const ms = Date.now() - startedMs;
+    console.log(
+      `[watch] readiness: pod unready → ReadinessFailing in ${(ms / 1000).toFixed(1)} s (budget 40 s)`,
+    );
+    expect(ms).toBeGreaterThanOrEqual(40_000);
+    expect(ms).toBeLessThan(46_000);
+    expect(fired.why.since).toBe(new Date(Math.floor(startedMs / 1000) * 1000 + 40_000).toISOString());
+  });
+
+  it('rolls back a crash-looping bad release mid-rollout (one new pod beside three old ones)', async () => {
+    const { ns, e, incidents } = await setup('crashloop-watch', autoPolicy, { releases: [HEALTHY[0]!] });
+    engines.push(e);
+    const w = await watch(e, incidents);
+    watchers.push(w);
+    const shipped = Date.now();
+    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'a' }]);
+    const r = await eventually('an automatic rollback', async () => (await e.store.listRecent(1))[0], 60_000);
+    const ms = Date.now() - shipped;
+    expect(r.mode).toBe('auto');
+    expect(r.requestedBy.name).toMatch(/CrashLoopBackOff|RestartsClimbing/);
+    const crash = w.seen.find((s) => s.name === 'CrashLoopBackOff' && s.status === 'firing');
+    if (crash) expect(crash.why.value).toBe('1/1'); // one new pod; the three old ones do not count
+    console.log(
+      `[watch] crash loop: bad release applied → automatic rollback requested in ${(ms / 1000).toFixed(1)} s (${r.requestedBy.name})`,
+    );
+    // Mid-rollout: the old ReplicaSet still had its three pods when the trigger fired.
+    const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 120_000);
+    expect(done.state).toBe('completed');
+  });
+
+  it('measures readiness on the world: a running pod turning unready fires after 2 × 5 s and rolls back', async () => {
+    const { ns, e, incidents } = await setup('ready-budget', autoPolicy, { releases: HEALTHY });
+    engines.push(e);
+    const pod = await eventually('rolled out', async () => {
+      const out = await kubectlOk(world, ['get', 'pods', '-n', ns, '--no-headers']);
+      const pods = await podsOf(ns);
+      return pods.length === 3 && !out.includes('Terminating') && !/0\/1/.test(out) ? pods[0] : undefined;
+    });
+    const w = await watch(e, incidents);
+    watchers.push(w);
+    await new Promise((r) => setTimeout(r, 2500)); // the watcher has its caches
+    const unreadyMs = Date.now();
+    await patchStatus(ns, pod.metadata.name, [
+      {
+        op: 'replace',
+        path: '/status/conditions',
+        value: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'ContainersNotReady',
+            lastTransitionTime: new Date(unreadyMs).toISOString(),
+          },
+        ],
+      },
+      { op: 'replace', path: '/status/containerStatuses/0/ready', value: false },
+    ]);
+    const r = await eventually('an automatic rollback', async () => (await e.store.listRecent(1))[0], 30_000);
+    const ms = Date.now() - unreadyMs;
+    console.log(
+      `[watch] readiness: running pod unready → automatic rollback requested in ${(ms / 1000).toFixed(1)} s (probe: 2 × 5 s)`,
+    );
+    expect(r.mode).toBe('auto');
+    expect(r.requestedBy.name).toBe('ReadinessFailing');
+    expect(ms).toBeGreaterThanOrEqual(8500); // lastTransitionTime is whole seconds
+    expect(ms).toBeLessThan(14_000);
+  });
+
+  it('measures a crash loop on the world: CrashLoopBackOff, then RestartsClimbing, in one proposal', async () => {
+    const { ns, e, incidents } = await setup('crashloop-propose', (svc) => (svc.policy.mode = 'propose'), {
+      releases: [HEALTHY[0]!],
+    });
+    engines.push(e);
+    const w = await watch(e, incidents);
+    watchers.push(w);
+    const shipped = Date.now();
+    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'a' }]);
+    const crash = await eventually(
+      'CrashLoopBackOff',
+      async () => w.seen.find((s) => s.name === 'CrashLoopBackOff' && s.status === 'firing'),
+      30_000,
+    );
+    const crashMs = Date.now() - shipped;
+    expect(crash.why.value).toBe('1/1'); // one new pod; the three old ones do not count
+    await eventually(
+      'RestartsClimbing',
+      async () => w.seen.some((s) => s.name === 'RestartsClimbing'),
+      40_000,
+    );
+    const restartsMs = Date.now() - shipped;
+    console.log(
+      `[watch] crash loop: bad release applied → CrashLoopBackOff ${(crashMs / 1000).toFixed(1)} s, RestartsClimbing (3 restarts) ${(restartsMs / 1000).toFixed(1)} s`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(threads(e)).toHaveLength(1);
+    expect(board(e)).toMatch(/:red_circle: \*RestartsClimbing\* firing/);
   });
 });

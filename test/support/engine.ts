@@ -35,9 +35,10 @@ export function worldCatalog(
     { name: 'api responds', http: { url: `${base}/ready`, expectStatus: 200 } },
     { name: 'database reachable', exec: { command: ['alembic', 'current'] } },
   ];
-  // The world's rate windows are seconds, not minutes (TEST_TIMINGS).
-  svc.metrics.errorRatioQuery = svc.metrics.errorRatioQuery.replaceAll('[5m]', '[15s]');
-  svc.metrics.p99Query = svc.metrics.p99Query.replaceAll('[5m]', '[15s]');
+  // The world's rate windows are seconds, not minutes (TEST_TIMINGS): the same as its alert rules.
+  const window = `[${world.timings.rateWindow}]`;
+  svc.metrics.errorRatioQuery = svc.metrics.errorRatioQuery.replaceAll('[1m]', window);
+  svc.metrics.p99Query = svc.metrics.p99Query.replaceAll('[1m]', window);
   svc.metrics.baselineOffsetSeconds = 1;
   svc.verify = { restartWindowSeconds: 3, settleSeconds: 60 };
   svc.rollout = { timeoutSeconds: 60 };
@@ -70,6 +71,10 @@ export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
     },
     async say(_thread, text) {
       notices.push({ kind: 'say', state: '', message: text });
+    },
+    async upsertSignals(_thread, ts, text) {
+      notices.push({ kind: 'upsertSignals', state: ts ?? '', message: text });
+      return ts ?? `${Date.now() / 1000}`;
     },
   };
 }

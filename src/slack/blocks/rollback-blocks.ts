@@ -2,7 +2,7 @@
 // Every value that came from pods, alerts, Kubernetes or people goes through escapeMrkdwn (`e` here)
 // or code(), which escapes its lines; catalog names, ids and the bot's own mentions are kept as they are.
 
-import { escapeMrkdwn as e } from '../../escape-mrkdwn.js';
+import { defuseMrkdwn, escapeMrkdwn as e } from '../../escape-mrkdwn.js';
 import type { Assessment, Rollback } from '../../rollback/model.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { clip, code, context, header, type KnownBlock, STATE_LABEL, section, utc } from './text.js';
@@ -27,9 +27,9 @@ export function buildRoot(r: Rollback): KnownBlock[] {
     `*State:* ${STATE_LABEL[r.state] ?? r.state}`,
     `*Requested by* ${who(r)}${r.reason ? `: ${e(r.reason)}` : ''}`,
   ];
-  // The signal description is composed by the domain around alert text: escaped whole (its `code`
-  // spans show as ˋ…ˋ), since the alert's parts can no longer be told from the bot's.
-  if (r.why) lines.push(`*Why:* ${e(r.why)}`);
+  // The why is composed by the incidents module, which escapes every alert value in it (describeSignal):
+  // defusing is enough and keeps the bot's own code spans.
+  if (r.why) lines.push(`*Why:* ${defuseMrkdwn(r.why)}`);
   if (t)
     lines.push(
       `*Plan:* revision ${f?.revision ?? '?'} \`${e(f?.images.join(', ') ?? '?')}\` → revision ${t.revision} \`${e(t.images.join(', '))}\``,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertsToSignals } from '../../../src/alerts/map-alerts.js';
 import { createWebhookHandler, MAX_BODY_BYTES } from '../../../src/alerts/webhook-handler.js';
 import { parseCatalog } from '../../../src/config/load-catalog.js';
 import { silentLogger } from '../../../src/rollback/ports.js';
@@ -108,5 +109,59 @@ describe('alert webhook', () => {
     expect((await post('x'.repeat(MAX_BODY_BYTES + 1))).status).toBe(413);
     await new Promise((r) => setTimeout(r, 10));
     expect(received).toEqual([]);
+  });
+});
+
+describe('alert mapping', () => {
+  const map = (labels: Record<string, string>) =>
+    alertsToSignals(catalog, alertmanagerNotification([alert(labels)]) as never).signals;
+
+  it('maps a `service` label only in the entry namespace: staging is not production', () => {
+    expect(map({ alertname: 'HighErrorRate', service: 'release-manager', namespace: 'staging' })).toEqual([]);
+    expect(map({ alertname: 'HighErrorRate', service: 'release-manager' })).toEqual([]);
+    expect(
+      map({ alertname: 'HighErrorRate', service: 'release-manager', namespace: 'production' }),
+    ).toHaveLength(1);
+    // A `service` label does not override a deployment label naming another Deployment.
+    expect(
+      map({
+        alertname: 'HighErrorRate',
+        service: 'release-manager',
+        namespace: 'production',
+        deployment: 'other',
+      }),
+    ).toEqual([]);
+  });
+
+  it('needs namespace and deployment (or a pod of the Deployment) to match together', () => {
+    expect(
+      map({ alertname: 'HighErrorRate', namespace: 'staging', deployment: 'release-manager-prod' }),
+    ).toEqual([]);
+    expect(map({ alertname: 'HighErrorRate', deployment: 'release-manager-prod' })).toEqual([]);
+    const byPod = map({
+      alertname: 'KubePodCrashLooping',
+      namespace: 'production',
+      pod: 'release-manager-prod-7d9c5b6f4-x2k8q',
+    });
+    expect(byPod[0]).toMatchObject({ service: 'release-manager', kind: 'crash_loop' });
+    expect(byPod[0]?.context).toBeUndefined();
+  });
+
+  it('keeps alerts outside the allow-list as context only, and names the kind of the ones inside', () => {
+    const [noise] = map({
+      alertname: 'CPUThrottlingHigh',
+      namespace: 'production',
+      deployment: 'release-manager-prod',
+    });
+    expect(noise?.context).toMatch(/not in the service's triggers.alerts/);
+    expect(noise?.kind).toBeUndefined();
+    const [rule] = map({
+      alertname: 'HighLatencyP99',
+      rollback_trigger: 'latency_p99',
+      namespace: 'production',
+      deployment: 'release-manager-prod',
+    });
+    expect(rule).toMatchObject({ kind: 'latency_p99' });
+    expect(rule?.context).toBeUndefined();
   });
 });
