@@ -146,6 +146,50 @@ describe('rollback engine: fail closed', () => {
     expect(done.state).toBe('completed');
   }, 240_000);
 
+  it('never starts a second downgrade when the replica running one stops: the successor awaits its Job', async () => {
+    const ns = await freshNamespace(world, 'resumejob');
+    await setDatabaseHead(world, 'bbb222');
+    await shipReleases(world, ns, [
+      { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
+      { image: BAD, cause: 'Release v2024.01.15', head: 'bbb222' },
+    ]);
+    const catalog = worldCatalog(world, ns);
+    const resumed: string[] = [];
+    const first = engine(world, { catalog, owner: 'replica-a', leaseMs: 15_000 });
+    const second = engine(world, {
+      catalog,
+      owner: 'replica-b',
+      leaseMs: 15_000,
+      prefix: first.prefix,
+      logger: { info: (m) => void resumed.push(m), warn() {}, error() {} },
+    });
+    const r = await first.runner.request({ service: 'release-manager', reason: 'test', actor: ALICE });
+    await first.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
+    await first.runner.approve(r.id, BOB);
+    const gate = await first.runner.waitFor(r.id, ['awaiting_migration_approval'], 120_000);
+    expect(gate.migrationGate?.kind).toBe('downgrade');
+    await first.runner.approveMigration(r.id, ALICE);
+    // The crash-looping release has no running container: the downgrade runs as a Job.
+    const started = await eventually(
+      'downgrade started',
+      async () => (await first.store.get(r.id))?.migration?.started,
+      60_000,
+    );
+    expect(started.via).toBe('job');
+    await first.runner.close(); // the replica is rolled mid-downgrade
+    second.runner.start();
+    const done = await second.runner.waitFor(r.id, ['completed', 'failed'], 180_000);
+    expect(resumed.some((m) => m.startsWith(`resuming rollback ${r.id} in migrating`))).toBe(true);
+    expect(done.state).toBe('completed');
+    expect(await databaseHead(world)).toBe('aaa111');
+    const trail = await second.store.events(r.id);
+    const starts = trail.filter((x) =>
+      /^database downgrade .* started in/.test(String(x.data?.milestone ?? '')),
+    );
+    expect(starts).toHaveLength(1);
+    expect(done.migration?.started.job).toBe(started.job);
+  }, 300_000);
+
   it('goes on when only the replicas changed, and refuses a changed template naming what changed', async () => {
     await setDatabaseHead(world, 'aaa111');
     const scaled = await freshNamespace(world, 'scaled');
