@@ -76,6 +76,8 @@ export async function runThere(
     timeoutMs: number;
     rollbackId: string;
     purpose: string;
+    /** false: only await a Job that exists (a resumed downgrade), never start one. */
+    create?: boolean;
   },
 ): Promise<ExecResult> {
   const { kube, clock } = deps;
@@ -87,6 +89,11 @@ export async function runThere(
   if (!rs)
     throw new CodedError('kube_job_failed', 'the current revision has no ReplicaSet to build a Job from');
   const existing = await kube.readJob(d.namespace, where.job);
+  if (!existing && input.create === false)
+    throw new CodedError(
+      'kube_job_failed',
+      `Job ${d.namespace}/${where.job} is gone; it is not started again`,
+    );
   if (!existing) {
     const job = buildMigrationJob({
       name: where.job,

@@ -46,20 +46,25 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   };
 
   let where: Where;
+  const resuming = r.migration?.started !== undefined;
   if (r.migration?.started) {
     const s = r.migration.started;
-    if (s.via === 'exec') {
+    // A Job still there is awaited, never re-created; an exec, or a Job that is gone, cannot be
+    // awaited: the database says whether it happened.
+    const job = s.via === 'job' && s.job ? await kube.readJob(r.namespace, s.job) : undefined;
+    if (!job) {
       const now = await readDatabaseHead(runDeps, svc, d, sets, r);
       if ('head' in now && now.head === gate.target) return finish(now.head, 0);
+      const place = s.via === 'exec' ? `in pod ${s.pod}` : `as Job ${s.job} (now gone)`;
       return ask(
         [
-          `a downgrade started at ${s.at} in pod ${s.pod} by ${s.by} did not report back (that process stopped); it may still be running`,
+          `a downgrade started at ${s.at} ${place} by ${s.by} did not report back (that process stopped); it may still be running`,
           'head' in now ? `the database is at ${now.head}` : `the database head is unknown: ${now.problem}`,
         ],
         'head' in now ? now.head : undefined,
       );
     }
-    where = { via: 'job', job: s.job ?? '', container: m.container ?? svc.container, revisionHash: '' };
+    where = { via: 'job', job: job.name, container: m.container ?? svc.container, revisionHash: '' };
   } else {
     where = await whereToRun(kube, svc, d, sets, r.id, PURPOSE);
     const started = {
@@ -91,6 +96,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
       timeoutMs: deps.migrationTimeoutMs ?? 10 * 60_000,
       rollbackId: r.id,
       purpose: PURPOSE,
+      create: !resuming,
     });
     exitCode = res.exitCode;
     outcome = `\`${argv.join(' ')}\` exited ${res.exitCode}`;
