@@ -26,6 +26,8 @@ const MAX_BACKOFF_MS = 10_000;
 export function createOutbox(deps: OutboxDeps) {
   const { store, clock, logger } = deps;
   const pumping = new Set<string>();
+  /** Kicked while its pump was finishing: pump once more, or a notice could wait for the reaper. */
+  const again = new Set<string>();
   let closed = false;
 
   async function deliver(item: OutboxItem, r: Rollback): Promise<void> {

@@ -367,7 +367,9 @@ export function createRedisStore(redis: Redis, prefix = 'rb:', opts: StoreOption
     pendingOutboxes: () => guarded(() => redis.smembers(k.outboxPending())),
 
     async acquireOutboxLease(id, owner, ttlMs) {
-      const token = await guarded(() => run(ACQUIRE, [k.outboxLease(id), k.outboxFence(id)], [owner, ttlMs]));
+      const token = await guarded(() =>
+        run(ACQUIRE, [k.outboxLease(id), k.outboxFence(id), k.record(id)], [owner, ttlMs]),
+      );
       return typeof token === 'number' ? { id, owner, token } : undefined;
     },
 

@@ -82,7 +82,9 @@ describe('rollback engine: fail closed', () => {
     expect(isCodedError(await refusal(e.runner.skipMigration(r.id, SYSTEM)), 'rollback_unauthorized')).toBe(
       true,
     );
-    expect(e.notifier.notices.some((n) => n.kind === 'migrationApprovalNeeded')).toBe(true);
+    await eventually('database decision asked for', async () =>
+      e.notifier.notices.some((n) => n.kind === 'migrationApprovalNeeded'),
+    );
 
     await e.runner.skipMigration(r.id, BOB);
     const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 120_000);
@@ -209,7 +211,7 @@ describe('rollback engine: fail closed', () => {
     const genBefore = await generationOf(world, scaled);
     await kubectlOk(world, ['scale', `deployment/${NAME}`, '-n', scaled, '--replicas=4']);
     expect(await generationOf(world, scaled)).toBe(genBefore + 1);
-    await kubectlOk(world, ['set', 'image', `deployment/${NAME}`, '-n', changed, `release-manager=${NEWER}`]);
+    await kubectlOk(world, ['set', 'image', `deployment/${NAME}`, '-n', changed, `app=${NEWER}`]);
     await a.runner.approve(ra.id, BOB);
     await b.runner.approve(rb.id, BOB);
     const doneA = await a.runner.waitFor(ra.id, ['verifying', 'completed', 'failed'], 120_000);
