@@ -109,7 +109,11 @@ export function createOutbox(deps: OutboxDeps) {
 
   /** Delivers the rollback's pending notices in the background, unless this process already is. */
   function kick(id: string): void {
-    if (closed || pumping.has(id)) return;
+    if (closed) return;
+    if (pumping.has(id)) {
+      again.add(id);
+      return;
+    }
     pumping.add(id);
     deps.background(
       pump(id)
@@ -118,6 +122,7 @@ export function createOutbox(deps: OutboxDeps) {
         )
         .finally(() => {
           pumping.delete(id);
+          if (again.delete(id)) kick(id);
         }),
     );
   }
