@@ -276,7 +276,12 @@ describe('rollback engine: fail closed', () => {
       reapIntervalMs: 250,
     });
     e.runner.start();
-    const r = await e.runner.request({ service: 'release-manager', reason: 'test', actor: ALICE });
+    const r = await e.runner.request({
+      service: 'release-manager',
+      reason: 'test',
+      actor: ALICE,
+      thread: { channel: 'C0INCIDENTS', ts: '1700000000.000100' },
+    });
     await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
     const ended = await e.runner.waitFor(r.id, ['cancelled'], 30_000);
     expect(ended.state).toBe('cancelled');

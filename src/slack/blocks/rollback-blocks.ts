@@ -118,26 +118,15 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
       type: 'actions',
       block_id: BLOCK.decision,
       elements: [
-        {
-          type: 'button',
-          action_id: ACTION.approve,
+        confirmedButton({
+          actionId: ACTION.approve,
           style: 'primary',
-          text: {
-            type: 'plain_text',
-            text: r.requestedBy.kind === 'user' ? 'Approve rollback' : 'Roll back',
-          },
+          label: r.requestedBy.kind === 'user' ? 'Approve rollback' : 'Roll back',
           value: r.id,
-          confirm: {
-            title: { type: 'plain_text', text: 'Roll back now?' },
-            text: {
-              type: 'mrkdwn',
-              text: clip(`Roll back \`${r.service}\` from ${from} to ${to}.${migration}`, 300),
-            },
-            confirm: { type: 'plain_text', text: 'Roll back' },
-            deny: { type: 'plain_text', text: 'Not yet' },
-            style: 'danger',
-          },
-        },
+          title: 'Roll back now?',
+          question: `Roll back \`${r.service}\` from ${from} to ${to}.${migration}`,
+          yes: 'Roll back',
+        }),
         {
           type: 'button',
           action_id: ACTION.cancel,
@@ -147,6 +136,32 @@ export function buildDecisionButtons(r: Rollback): KnownBlock[] {
       ],
     },
   ];
+}
+
+/** A button that asks "are you sure?" first: every decision that changes something has one. */
+function confirmedButton(o: {
+  actionId: string;
+  style: 'primary' | 'danger';
+  label: string;
+  value: string;
+  title: string;
+  question: string;
+  yes: string;
+}) {
+  return {
+    type: 'button' as const,
+    action_id: o.actionId,
+    style: o.style,
+    text: { type: 'plain_text' as const, text: o.label },
+    value: o.value,
+    confirm: {
+      title: { type: 'plain_text' as const, text: o.title },
+      text: { type: 'mrkdwn' as const, text: clip(o.question, 300) },
+      confirm: { type: 'plain_text' as const, text: o.yes },
+      deny: { type: 'plain_text' as const, text: 'Not yet' },
+      style: 'danger' as const,
+    },
+  };
 }
 
 /** Replaces the buttons once someone decided (the rollback, or its migration downgrade). */
@@ -193,26 +208,15 @@ export function buildMigrationApproval(r: Rollback): KnownBlock[] {
         type: 'actions',
         block_id: BLOCK.decision,
         elements: [
-          {
-            type: 'button',
-            action_id: ACTION.skipMigration,
+          confirmedButton({
+            actionId: ACTION.skipMigration,
             style: 'danger',
-            text: { type: 'plain_text', text: 'Roll back without downgrade (I checked the database)' },
+            label: 'Roll back without downgrade (I checked the database)',
             value: r.id,
-            confirm: {
-              title: { type: 'plain_text', text: 'Skip the downgrade?' },
-              text: {
-                type: 'mrkdwn',
-                text: clip(
-                  `Roll \`${r.service}\` back to revision ${revision} without migrating its database.`,
-                  300,
-                ),
-              },
-              confirm: { type: 'plain_text', text: 'Roll back' },
-              deny: { type: 'plain_text', text: 'Not yet' },
-              style: 'danger',
-            },
-          },
+            title: 'Skip the downgrade?',
+            question: `Roll \`${r.service}\` back to revision ${revision} without migrating its database.`,
+            yes: 'Roll back',
+          }),
           cancel,
         ],
       },
@@ -227,26 +231,15 @@ export function buildMigrationApproval(r: Rollback): KnownBlock[] {
       type: 'actions',
       block_id: BLOCK.decision,
       elements: [
-        {
-          type: 'button',
-          action_id: ACTION.approveMigration,
+        confirmedButton({
+          actionId: ACTION.approveMigration,
           style: 'primary',
-          text: { type: 'plain_text', text: 'Approve database downgrade' },
+          label: 'Approve database downgrade',
           value: r.id,
-          confirm: {
-            title: { type: 'plain_text', text: 'Downgrade the database?' },
-            text: {
-              type: 'mrkdwn',
-              text: clip(
-                `Migrate \`${r.service}\`'s database from \`${at}\` down to \`${to}\`, then roll back.`,
-                300,
-              ),
-            },
-            confirm: { type: 'plain_text', text: 'Downgrade' },
-            deny: { type: 'plain_text', text: 'Not yet' },
-            style: 'danger',
-          },
-        },
+          title: 'Downgrade the database?',
+          question: `Migrate \`${r.service}\`'s database from \`${at}\` down to \`${to}\`, then roll back.`,
+          yes: 'Downgrade',
+        }),
         cancel,
       ],
     },
