@@ -6,14 +6,17 @@
 // hands this process's leases over at once.
 import { randomUUID } from 'node:crypto';
 import type { CatalogEntry } from '../config/catalog-schema.js';
-import { asCodedError, CodedError, type ErrorCode, isCodedError } from '../errors.js';
+import { asCodedError, CodedError, type ErrorCode } from '../errors.js';
 import { assertMayDecide } from './authorize.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from './checklist.js';
 import { assertMayTickChecklist } from './checklist-access.js';
+import { createDecide } from './decide.js';
+import { createLeases, type HeldLease } from './leases.js';
 import { lookupService } from './lookup-service.js';
 import type { Actor, Notice, Rollback, RollbackEvent } from './model.js';
 import { createOutbox } from './outbox.js';
 import type { Lease } from './ports.js';
+import { createReaper } from './reaper.js';
 import { buildHistory, chooseTarget, type RevisionEntry } from './revisions.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
 import type { RunnerDeps, StepContext } from './steps/context.js';
@@ -34,11 +37,6 @@ export interface RequestInput {
 
 /** Errors that mean "someone else owns this now": stop quietly, do not mark the rollback failed. */
 const HANDED_OVER: ErrorCode[] = ['store_lease_lost', 'store_conflict'];
-
-type Decision = 'approve' | 'approve_migration' | 'skip_migration' | 'cancel';
-
-/** States that wait for a person, and expire when nobody answers. */
-const WAITING: ReadonlySet<State> = new Set(['awaiting_approval', 'awaiting_migration_approval']);
 
 export type { RunnerDeps } from './steps/context.js';
 
@@ -149,41 +147,7 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   const ctx: StepContext = { deps, system, move, save, notify, serviceOf };
-  /** Leases this process holds now: close() hands them over. */
-  const held = new Map<string, Lease>();
-  let closing = false;
-  let reaper: NodeJS.Timeout | undefined;
-
-  /** Keeps a lease alive from the moment it is taken, until stop(). */
-  function hold(lease: Lease): { lost: () => boolean; stop: () => Promise<void> } {
-    held.set(lease.id, lease);
-    let lost = false;
-    const renew = setInterval(
-      () => {
-        store.renewLease(lease, deps.leaseMs).then(
-          (ok) => {
-            if (!ok) lost = true;
-          },
-          (err: unknown) =>
-            logger.warn(`lease of ${lease.id} not renewed`, { error: (err as Error).message }),
-        );
-      },
-      Math.max(200, Math.floor(deps.leaseMs / 3)),
-    );
-    return {
-      lost: () => lost || closing,
-      async stop() {
-        clearInterval(renew);
-        if (held.get(lease.id) !== lease) return; // close() already handed it over
-        held.delete(lease.id);
-        await store.releaseLease(lease).catch((err: unknown) =>
-          // It lapses by itself within its TTL; a successor resumes then.
-          logger.warn(`lease of ${lease.id} not released`, { error: (err as Error).message }),
-        );
-      },
-    };
-  }
-
+  const leases = createLeases({ store, logger, leaseMs: deps.leaseMs });
   /** Records a step's failure; if even that fails, says so where people look and leaves it to the reaper. */
   async function recordFailure(
     id: string,
@@ -226,10 +190,10 @@ export function createRunner(deps: RunnerDeps) {
   }
 
   /** Works on one rollback while this process holds its lease, until it waits for a person or ends. */
-  async function drive(id: string, given?: { lease: Lease; hold: ReturnType<typeof hold> }): Promise<void> {
+  async function drive(id: string, given?: HeldLease): Promise<void> {
     const lease = given?.lease ?? (await store.acquireLease(id, deps.owner, deps.leaseMs));
     if (!lease) return; // another process is on it
-    const h = given?.hold ?? hold(lease);
+    const h = given ?? leases.hold(lease);
     try {
       let r = await store.get(id);
       while (r && WORKING.has(r.state) && !h.lost()) {
@@ -265,58 +229,32 @@ export function createRunner(deps: RunnerDeps) {
     }
   }
 
-  /** A wait nobody answered ends: cancelled by the system, said in the thread. */
-  async function expire(r: Rollback): Promise<void> {
-    const lease = await store.acquireLease(r.id, deps.owner, deps.leaseMs);
-    if (!lease) return;
-    const h = hold(lease);
-    try {
-      const minutes = serviceOf(r).approvers.expireMinutes;
-      const at = clock.now().toISOString();
-      await move(
-        r,
-        'cancel',
-        lease,
-        system,
-        { decision: { event: 'cancel', by: system, at } },
-        { expired: true, waitedMinutes: minutes },
-        [
-          {
-            kind: 'say',
-            text: `:hourglass: Expired: nobody decided within ${minutes} min, so the rollback was cancelled. Nothing was changed. Ask again with \`/rollback ${r.service}\` if it is still needed.`,
-          },
-        ],
-      );
-    } catch (err) {
-      if (!HANDED_OVER.includes(asCodedError(err).code)) throw err; // decided meanwhile: fine
-    } finally {
-      await h.stop();
-    }
-  }
+  const reaper = createReaper({
+    store,
+    clock,
+    logger,
+    owner: deps.owner,
+    leaseMs: deps.leaseMs,
+    intervalMs: deps.reapIntervalMs ?? 1000,
+    system,
+    leases,
+    outbox,
+    serviceOf,
+    move,
+    resume: (id, held) => background(drive(id, held)),
+  });
 
-  /** One pass of the reaper: resume lapsed work, expire unanswered waits. */
-  async function reap(): Promise<number> {
-    await outbox.sweep();
-    let n = 0;
-    for (const id of await store.listActive()) {
-      if (closing) break;
-      if (held.has(id)) continue;
-      const r = await store.get(id);
-      if (!r) continue;
-      if (WAITING.has(r.state)) {
-        const minutes = serviceOf(r).approvers.expireMinutes;
-        if (clock.now().getTime() - Date.parse(r.updatedAt) >= minutes * 60_000) await expire(r);
-        continue;
-      }
-      if (!WORKING.has(r.state)) continue;
-      const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
-      if (!lease) continue;
-      n += 1;
-      logger.info(`resuming rollback ${id} in ${r.state}`);
-      background(drive(id, { lease, hold: hold(lease) }));
-    }
-    return n;
-  }
+  const decide = createDecide({
+    store,
+    clock,
+    owner: deps.owner,
+    leaseMs: deps.leaseMs,
+    leases,
+    serviceOf,
+    event,
+    move,
+    continue: (id, held) => background(drive(id, held)),
+  });
 
   function background(p: Promise<void>): void {
     const tracked = p
@@ -337,92 +275,6 @@ export function createRunner(deps: RunnerDeps) {
     const d = await kube.readDeployment(svc.namespace, svc.deployment);
     chooseTarget(d, await kube.listReplicaSets(d), toRevision);
     return svc;
-  }
-
-  /** Where each decision may be taken: a cancel at either approval, each approval at its own. */
-  const DECIDABLE: Record<Decision, State[]> = {
-    approve: ['awaiting_approval'],
-    approve_migration: ['awaiting_migration_approval'],
-    skip_migration: ['awaiting_migration_approval'],
-    cancel: ['awaiting_approval', 'awaiting_migration_approval'],
-  };
-
-  /** At the database gate, which way on depends on what the gate found. */
-  function assertGateAllows(r: Rollback, decision: Decision): void {
-    const gate = r.migrationGate?.kind;
-    if (decision === 'approve_migration' && gate !== 'downgrade')
-      throw new CodedError(
-        'rollback_wrong_state',
-        'the database state is unknown, so there is no downgrade to approve: roll back without it (after checking the database) or cancel',
-        { details: { state: r.state } },
-      );
-    if (decision === 'skip_migration' && gate !== 'unknown')
-      throw new CodedError(
-        'rollback_wrong_state',
-        'the database is known to be ahead of the target: approve the downgrade or cancel',
-        { details: { state: r.state } },
-      );
-  }
-
-  async function decide(id: string, actor: Actor, decision: Decision): Promise<Rollback> {
-    const r = await store.get(id);
-    if (!r) throw new CodedError('rollback_not_found', `no rollback ${id}`);
-    const svc = serviceOf(r);
-    try {
-      assertMayDecide(svc, r, actor, decision === 'cancel' ? 'cancel' : 'approve');
-    } catch (err) {
-      await store.append(
-        event(r, 'note', actor, r.state, r.state, {
-          kind: 'unauthorized',
-          decision,
-          message: (err as Error).message,
-        }),
-      );
-      throw err;
-    }
-    if (!DECIDABLE[decision].includes(r.state)) {
-      const by = r.decision ? ` by <@${r.decision.by.id}>` : '';
-      throw new CodedError(
-        'rollback_wrong_state',
-        `this rollback is already ${r.state.replaceAll('_', ' ')}${by}`,
-        { details: { state: r.state } },
-      );
-    }
-    assertGateAllows(r, decision);
-    // Two replicas or a double click: only the one that gets the lease and wins the compare-and-set acts.
-    const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
-    if (!lease)
-      throw new CodedError('rollback_wrong_state', 'this rollback is being handled right now', {
-        details: { state: r.state },
-      });
-    // Renewed from this moment: the commit below may wait on Slack, the lease must not lapse meanwhile.
-    const h = hold(lease);
-    try {
-      const at = clock.now().toISOString();
-      const changes: Partial<Rollback> =
-        decision === 'approve'
-          ? { approvals: [...r.approvals, { by: actor, at }], decision: { event: 'approve', by: actor, at } }
-          : decision === 'approve_migration'
-            ? { migrationApproval: { by: actor, at } }
-            : decision === 'skip_migration'
-              ? { migrationSkipped: { by: actor, at } }
-              : { decision: { event: 'cancel', by: actor, at } };
-      const next = await move(r, decision, lease, actor, changes);
-      if (decision !== 'cancel') background(drive(id, { lease, hold: h }));
-      else await h.stop();
-      return next;
-    } catch (err) {
-      await h.stop();
-      if (isCodedError(err, 'store_conflict')) {
-        const now = await store.get(id);
-        throw new CodedError(
-          'rollback_wrong_state',
-          `this rollback is already ${now?.state.replaceAll('_', ' ') ?? 'gone'}`,
-          { details: { state: now?.state } },
-        );
-      }
-      throw err;
-    }
   }
 
   return {
@@ -483,44 +335,19 @@ export function createRunner(deps: RunnerDeps) {
     },
 
     /** One reaper pass: continues rollbacks whose owner died (their lease lapsed), expires unanswered waits. */
-    resume: reap,
+    resume: reaper.reap,
 
     /** Starts the reaper: every replica runs it, so no rollback is left behind whichever process dies. */
-    start(): void {
-      if (reaper) return;
-      const every = deps.reapIntervalMs ?? 1000;
-      let busy = false;
-      reaper = setInterval(() => {
-        if (busy || closing) return;
-        busy = true;
-        reap()
-          .catch((err: unknown) => logger.warn('reaper pass failed', { error: (err as Error).message }))
-          .finally(() => {
-            busy = false;
-          });
-      }, every);
-    },
+    start: reaper.start,
 
     /**
      * Stops the reaper and hands every lease this process holds over at once (SIGTERM), so another
-     * replica's reaper continues the work within its interval instead of after the lease TTL. Steps
-     * still running here are fenced: their next commit fails with store_lease_lost and they stop.
+     * replica's reaper continues the work within its interval instead of after the lease TTL.
      */
     async close(): Promise<void> {
-      closing = true;
+      reaper.stop();
       outbox.close();
-      if (reaper) clearInterval(reaper);
-      const leases = [...held.values()];
-      held.clear();
-      await Promise.all(
-        leases.map((l) =>
-          store.releaseLease(l).catch((err: unknown) =>
-            logger.warn(`lease of ${l.id} not released; it lapses within its TTL`, {
-              error: (err as Error).message,
-            }),
-          ),
-        ),
-      );
+      await leases.closeAll();
     },
 
     get: (id: string) => store.get(id),
