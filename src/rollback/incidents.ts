@@ -8,7 +8,7 @@
 
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
-import { escapeMrkdwn as esc } from '../escape-mrkdwn.js';
+import { defuseMrkdwn as defuse, escapeMrkdwn as esc } from '../escape-mrkdwn.js';
 import { fillQuery } from './bounded.js';
 import type { ReplicaSetSnapshot } from './kube-types.js';
 import { lookupService } from './lookup-service.js';
@@ -327,10 +327,11 @@ export function createIncidents(deps: IncidentDeps) {
           .catch((err: unknown) => logger.warn('page failed', { error: (err as Error).message }));
       return;
     }
+    // The evidence of a re-check is the bot's own (catalog query, measured value): defused, code kept.
     if (unconfirmed)
       await deps.notifier.say(
         thread,
-        `:raised_hand: Not rolling back alone: a fresh read did not confirm *${esc(s.name)}* (${esc(unconfirmed)}). Proposing a rollback instead; an approver decides.`,
+        `:raised_hand: Not rolling back alone: a fresh read did not confirm *${esc(s.name)}* (${defuse(unconfirmed)}). Proposing a rollback instead; an approver decides.`,
       );
     if (!incident.rollbackId) {
       try {

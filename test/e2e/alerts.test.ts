@@ -38,7 +38,7 @@ describe('alerts, watch triggers and paging', () => {
       );
 
   beforeAll(async () => {
-    await setDatabaseHead(world, 'a');
+    await setDatabaseHead(world, 'aaa111');
     ns.propose = await freshNamespace(world, 'alert-propose');
     ns.auto = await freshNamespace(world, 'alert-auto');
     slack = await startSlackEmulator({
@@ -92,8 +92,8 @@ describe('alerts, watch triggers and paging', () => {
 
   it('proposes a rollback in one thread with the why, when Prometheus fires through Alertmanager', async () => {
     await shipReleases(world, ns.propose, [
-      { image: GOOD, cause: 'v1', head: 'a' },
-      { image: BAD, cause: 'v2', head: 'a' },
+      { image: GOOD, cause: 'v1', head: 'aaa111' },
+      { image: BAD, cause: 'v2', head: 'aaa111' },
     ]);
     const root = await eventually(
       'incident thread for rm-propose',
@@ -138,8 +138,8 @@ describe('alerts, watch triggers and paging', () => {
 
   it('rolls back with no human under the auto policy: PagerDuty trigger then resolve on one dedup_key', async () => {
     await shipReleases(world, ns.auto, [
-      { image: GOOD, cause: 'v1', head: 'a' },
-      { image: BAD, cause: 'v2', head: 'a' },
+      { image: GOOD, cause: 'v1', head: 'aaa111' },
+      { image: BAD, cause: 'v2', head: 'aaa111' },
     ]);
     const root = await eventually('incident thread for rm-auto', async () => rootsFor('rm-auto')[0], 100_000);
     expect(root.history[0]?.text ?? root.text).toMatch(
@@ -265,7 +265,7 @@ describe('watch triggers (no alerts)', () => {
   const roots = () => slack.messages(C).filter((m) => !m.thread_ts);
 
   beforeAll(async () => {
-    await setDatabaseHead(world, 'a');
+    await setDatabaseHead(world, 'aaa111');
     ns = await freshNamespace(world, 'watch');
     slack = await startSlackEmulator({
       botToken: 'xoxb-watch',
@@ -295,8 +295,8 @@ describe('watch triggers (no alerts)', () => {
 
   it('opens one incident for crash-looping pods and adds the stalled rollout to it', async () => {
     await shipReleases(world, ns, [
-      { image: GOOD, cause: 'v1', head: 'a' },
-      { image: BAD, cause: 'v2', head: 'a' },
+      { image: GOOD, cause: 'v1', head: 'aaa111' },
+      { image: BAD, cause: 'v2', head: 'aaa111' },
     ]);
     const root = await eventually('incident from the watch', async () => roots()[0], 60_000).catch(
       bot.explain,

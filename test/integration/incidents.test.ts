@@ -32,8 +32,8 @@ const signal = (o: Partial<Signal> = {}): Signal => ({
 });
 
 const HEALTHY = [
-  { image: GOOD, cause: 'v1', head: 'a' },
-  { image: `${GOOD}.1`, cause: 'v1.1', head: 'a' },
+  { image: GOOD, cause: 'v1', head: 'aaa111' },
+  { image: `${GOOD}.1`, cause: 'v1.1', head: 'aaa111' },
 ];
 
 async function setup(
@@ -46,10 +46,10 @@ async function setup(
   } = {},
 ) {
   const ns = await freshNamespace(world, prefix);
-  await setDatabaseHead(world, 'a');
+  await setDatabaseHead(world, 'aaa111');
   const releases = opts.releases ?? [
-    { image: GOOD, cause: 'v1', head: 'a' },
-    { image: BAD, cause: 'v2', head: 'a' },
+    { image: GOOD, cause: 'v1', head: 'aaa111' },
+    { image: BAD, cause: 'v2', head: 'aaa111' },
   ];
   await shipReleases(world, ns, releases);
   if (!opts.releases)
@@ -180,7 +180,8 @@ describe('incidents and guard rails', () => {
     const threads = e.notifier.notices.filter((n) => n.kind === 'openThread');
     expect(threads).toHaveLength(1);
     expect(threads[0]?.message).toContain('Policy `propose`');
-    expect(threads[0]?.message).toContain('query `errors/requests > 0.05`');
+    // Alert text is escaped for mrkdwn (Slack shows &gt; as >).
+    expect(threads[0]?.message).toContain('query `errors/requests &gt; 0.05`');
     // fp-0, fp-1 and fp-2 share one Signals message, edited in place, instead of a reply each.
     expect(e.notifier.notices.filter((n) => n.kind === 'say')).toEqual([]);
     const posted = e.notifier.notices.filter((n) => n.kind === 'upsertSignals');
@@ -536,7 +537,7 @@ describe('watch triggers you can trust', () => {
     const w = await watch(e, incidents);
     watchers.push(w);
     const shipped = Date.now();
-    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'a' }]);
+    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'aaa111' }]);
     const r = await eventually('an automatic rollback', async () => (await e.store.listRecent(1))[0], 60_000);
     const ms = Date.now() - shipped;
     expect(r.mode).toBe('auto');
@@ -597,7 +598,7 @@ describe('watch triggers you can trust', () => {
     const w = await watch(e, incidents);
     watchers.push(w);
     const shipped = Date.now();
-    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'a' }]);
+    await shipReleases(world, ns, [HEALTHY[0]!, { image: BAD, cause: 'v2', head: 'aaa111' }]);
     const crash = await eventually(
       'CrashLoopBackOff',
       async () => w.seen.find((s) => s.name === 'CrashLoopBackOff' && s.status === 'firing'),
