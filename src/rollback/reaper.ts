@@ -13,6 +13,7 @@ import { type EventType, type State, WORKING } from './states.js';
 export const WAITING: ReadonlySet<State> = new Set(['awaiting_approval', 'awaiting_migration_approval']);
 
 const HANDED_OVER: ErrorCode[] = ['store_lease_lost', 'store_conflict'];
+const DEFAULT_EXPIRE_MINUTES = 60;
 
 export interface ReaperDeps {
   store: StorePort;
@@ -42,13 +43,22 @@ export function createReaper(deps: ReaperDeps) {
   const { store, clock, logger, leases } = deps;
   let timer: NodeJS.Timeout | undefined;
 
+  /** The service's wait limit; a service taken out of the catalog keeps the default. */
+  function expireMinutes(r: Rollback): number {
+    try {
+      return deps.serviceOf(r).approvers.expireMinutes;
+    } catch {
+      return DEFAULT_EXPIRE_MINUTES; // no longer catalogued: nobody can approve it anyway
+    }
+  }
+
   /** A wait nobody answered ends: cancelled by the system, said in the thread. */
   async function expire(r: Rollback): Promise<void> {
     const lease = await store.acquireLease(r.id, deps.owner, deps.leaseMs);
     if (!lease) return;
     const h = leases.hold(lease);
     try {
-      const minutes = deps.serviceOf(r).approvers.expireMinutes;
+      const minutes = expireMinutes(r);
       const at = clock.now().toISOString();
       await deps.move(
         r,
@@ -78,19 +88,24 @@ export function createReaper(deps: ReaperDeps) {
     for (const id of await store.listActive()) {
       if (leases.closing()) break;
       if (leases.holds(id)) continue;
-      const r = await store.get(id);
-      if (!r) continue;
-      if (WAITING.has(r.state)) {
-        const minutes = deps.serviceOf(r).approvers.expireMinutes;
-        if (clock.now().getTime() - Date.parse(r.updatedAt) >= minutes * 60_000) await expire(r);
-        continue;
+      // One record the reaper cannot handle never stops the pass (nor a replica's start).
+      try {
+        const r = await store.get(id);
+        if (!r) continue;
+        if (WAITING.has(r.state)) {
+          if (clock.now().getTime() - Date.parse(r.updatedAt) >= expireMinutes(r) * 60_000) await expire(r);
+          continue;
+        }
+        if (!WORKING.has(r.state)) continue;
+        const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
+        if (!lease) continue;
+        n += 1;
+        logger.info(`resuming rollback ${id} in ${r.state}`);
+        // A service no longer in the catalog fails in its step, with the reason in its report.
+        deps.resume(id, leases.hold(lease));
+      } catch (err) {
+        logger.warn(`reaper: rollback ${id} skipped this pass`, { error: asCodedError(err).message });
       }
-      if (!WORKING.has(r.state)) continue;
-      const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
-      if (!lease) continue;
-      n += 1;
-      logger.info(`resuming rollback ${id} in ${r.state}`);
-      deps.resume(id, leases.hold(lease));
     }
     return n;
   }

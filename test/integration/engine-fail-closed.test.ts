@@ -309,6 +309,37 @@ describe('rollback engine: fail closed', () => {
       isCodedError(await refusal(e.runner.cancelService('release-manager', ALICE)), 'rollback_not_found'),
     ).toBe(true);
   }, 180_000);
+  it('starts even with a rollback of a service no longer in the catalog: that one fails, saying why', async () => {
+    const e = engine(world, { catalog: worldCatalog(world, 'unused') });
+    const now = new Date().toISOString();
+    const orphan = {
+      id: `orphan-${Date.now()}`,
+      service: 'rm-removed',
+      namespace: 'gone',
+      deployment: 'gone',
+      state: 'assessing' as const,
+      version: 1,
+      mode: 'manual' as const,
+      dryRun: false,
+      toRevision: 0,
+      reason: 'left by an earlier catalog',
+      requestedBy: ALICE,
+      requestedAt: now,
+      updatedAt: now,
+      approvals: [],
+    };
+    await e.store.create(
+      orphan,
+      { id: orphan.id, type: 'created', from: undefined, to: 'assessing', actor: ALICE, at: now },
+      { lockDeployment: true },
+    );
+    // What a replica does at start: a pass of the reaper. It must not throw.
+    await expect(e.runner.resume()).resolves.toBeGreaterThanOrEqual(1);
+    const ended = await e.runner.waitFor(orphan.id, ['failed'], 30_000);
+    expect(ended.state).toBe('failed');
+    expect(ended.failure?.code).toBe('rollback_unknown_service');
+    expect(await e.store.holderOf('gone', 'gone')).toBeUndefined();
+  });
 });
 
 async function e2eLockFree(e: ReturnType<typeof createTestEngine>, ns: string): Promise<boolean> {
