@@ -3,7 +3,8 @@
 // Built from the current revision's pod template so it has the same image, env and volumes, but:
 // only the migration container, its command replaced by the catalog's argv (no shell), no probes
 // (nothing serves HTTP), never restarted, and none of the workload's labels, so that neither its
-// ReplicaSet, the assessment nor the watch triggers ever count it as one of the service's pods.
+// ReplicaSet, the assessment nor the watch triggers ever count it as one of the service's pods. Its
+// annotations are kept (secret injection, sidecars).
 import type { Json, JsonObject } from './kube-types.js';
 
 export const JOB_LABEL = 'rollback-bot.example.com/rollback';
@@ -42,6 +43,7 @@ export function buildMigrationJob(input: MigrationJobInput): JsonObject {
     [JOB_LABEL]: input.rollbackId,
     [JOB_PURPOSE_LABEL]: input.purpose,
   };
+  const annotations = ((input.template.metadata ?? {}) as JsonObject).annotations as JsonObject | undefined;
   const podSpec: JsonObject = {
     ...spec,
     containers: [{ ...keep, command: input.argv }],
@@ -56,7 +58,8 @@ export function buildMigrationJob(input: MigrationJobInput): JsonObject {
       activeDeadlineSeconds: input.timeoutSeconds,
       // Deleted by the bot once its logs are in the audit trail; this is the fallback.
       ttlSecondsAfterFinished: 24 * 3600,
-      template: { metadata: { labels }, spec: podSpec },
+      // The template's annotations stay: injected secrets, sidecars and the like are configured there.
+      template: { metadata: { labels, ...(annotations ? { annotations } : {}) }, spec: podSpec },
     },
   };
 }

@@ -41,7 +41,11 @@ describe('rollback engine: failures', () => {
     const waiting = await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
     expect(waiting.assessment?.target?.images).toEqual(['registry.test/release-manager:v2-degraded']);
     await e.runner.approve(r.id, BOB);
-    const done = await e.runner.waitFor(r.id, ['completed', 'failed', 'awaiting_migration_approval'], 120_000);
+    const done = await e.runner.waitFor(
+      r.id,
+      ['completed', 'failed', 'awaiting_migration_approval'],
+      120_000,
+    );
     expect(done.state, JSON.stringify(done.migrationGate)).toBe('failed');
     const failed = done.verification!.checks.filter((c) => !c.passed);
     expect(failed.map((c) => c.name)).toEqual(

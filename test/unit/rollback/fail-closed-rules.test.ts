@@ -109,8 +109,9 @@ describe('the migration Job', () => {
     expect(job.spec.activeDeadlineSeconds).toBe(600);
   });
 
-  it('carries none of the workload labels, so it is never counted as one of its pods', () => {
+  it('carries none of the workload labels, so it is never counted as one of its pods, but its annotations', () => {
     expect(job.spec.template.metadata.labels).not.toHaveProperty('app');
+    expect(job.spec.template.metadata.annotations).toEqual({ head: 'aaa111' });
     expect((job.spec.template.metadata.labels as JsonObject)[JOB_LABEL]).toBe(
       '1a2b3c4d-0000-4000-8000-000000000000',
     );
