@@ -9,6 +9,10 @@ function cri(lines: [string, string][]): string {
     .join('');
 }
 
+/** What a bad release logs from a hostile client (tests look for it, inert, in the thread). */
+export const HOSTILE_LOG_TEXT =
+  '``` <!channel> <https://evil.example/approve|Approve rollback> <@U0MALLORY9> Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJlLXN0b2xlbg';
+
 export interface LogFiles {
   good: string;
   bad: string;
@@ -41,6 +45,9 @@ export function writeLogFiles(dir: string): LogFiles {
     ['stdout', 'INFO GET /api/releases 500 2304ms'],
     ['stderr', 'ERROR database query timeout after 2000ms: SELECT * FROM release_deployments'],
     ['stderr', 'ERROR health check failed: dependency release_deployments unavailable'],
+    // Applications log what attackers send them: markup that would ping or link in Slack, and a
+    // credential. Both must reach the thread inert and redacted.
+    ['stderr', `ERROR rejected request: ${HOSTILE_LOG_TEXT}`],
   ];
   writeFileSync(files.bad, cri(badLines));
   writeFileSync(files.badPrevious, cri([...badLines, ['stderr', 'ERROR fatal: exiting with code 1']]));
