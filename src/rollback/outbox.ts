@@ -56,6 +56,8 @@ export function createOutbox(deps: OutboxDeps) {
     const lease: Lease | undefined = await store.acquireOutboxLease(id, deps.owner, deps.leaseMs);
     if (!lease) return; // another process is delivering; it keeps the order
     const renew = setInterval(
+      // A renewal that fails lets the lease lapse: another process may then deliver, which repeats
+      // at most the notice in flight (delivery is at least once), never loses one.
       () => void store.renewOutboxLease(lease, deps.leaseMs).catch(() => undefined),
       Math.max(200, Math.floor(deps.leaseMs / 3)),
     );
@@ -103,6 +105,7 @@ export function createOutbox(deps: OutboxDeps) {
       }
     } finally {
       clearInterval(renew);
+      // Not released: it lapses within its TTL and the reaper's sweep delivers what is left.
       await store.releaseOutboxLease(lease).catch(() => undefined);
     }
   }

@@ -44,6 +44,7 @@ export async function readDatabaseHead(
       const parsed = parseCurrentHead(res.stdout);
       return 'head' in parsed ? parsed : { problem: `\`${cmd}\` in ${place} ${parsed.problem}` };
     } finally {
+      // A Job left behind is removed by its ttlSecondsAfterFinished; its outcome is already read.
       if (where.via === 'job') await deps.kube.deleteJob(d.namespace, where.job).catch(() => undefined);
     }
   } catch (err) {

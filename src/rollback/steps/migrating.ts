@@ -109,6 +109,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   } catch (err) {
     outcome = `\`${argv.join(' ')}\` failed: ${asCodedError(err).message}`;
   } finally {
+    // A Job left behind is removed by its ttlSecondsAfterFinished; its outcome is read below.
     if (where.via === 'job') await kube.deleteJob(d.namespace, where.job).catch(() => undefined);
   }
   // Whatever the command said (a timeout included), the database decides what happens next.
