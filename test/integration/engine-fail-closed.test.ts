@@ -31,6 +31,20 @@ const refusal = (p: Promise<unknown>) =>
     (err: unknown) => err,
   );
 
+/**
+ * A fresh namespace with the good release (expected head `firstHead`), then `image` (expected head
+ * `head`) as the current one, and the shared database at `dbHead`.
+ */
+async function releases(prefix: string, dbHead: string, image: string, head: string, firstHead = 'aaa111') {
+  const ns = await freshNamespace(world, prefix);
+  await setDatabaseHead(world, dbHead);
+  await shipReleases(world, ns, [
+    { image: GOOD, cause: 'Release v2024.01.14', head: firstHead },
+    { image, cause: `Release ${image.split(':')[1]}`, head },
+  ]);
+  return ns;
+}
+
 describe('rollback engine: fail closed', () => {
   const engines: ReturnType<typeof createTestEngine>[] = [];
   const engine = (...a: Parameters<typeof createTestEngine>) => {
@@ -47,12 +61,7 @@ describe('rollback engine: fail closed', () => {
   });
 
   it('stops at the database gate when the head cannot be read, and only an approver goes on without the downgrade', async () => {
-    const ns = await freshNamespace(world, 'gate');
-    await setDatabaseHead(world, 'bbb222');
-    await shipReleases(world, ns, [
-      { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-      { image: NEWER, cause: 'Release v2024.01.16', head: 'bbb222' },
-    ]);
+    const ns = await releases('gate', 'bbb222', NEWER, 'bbb222');
     const e = engine(world, {
       catalog: worldCatalog(world, ns, (svc) => {
         // A wrong command: `alembic` answers with its usage and exit 2, as a typo in the catalog would.
@@ -100,12 +109,7 @@ describe('rollback engine: fail closed', () => {
   }, 240_000);
 
   it('never lets an automatic rollback past a missing expected head', async () => {
-    const ns = await freshNamespace(world, 'gateauto');
-    await setDatabaseHead(world, 'bbb222');
-    await shipReleases(world, ns, [
-      { image: GOOD, cause: 'Release v2024.01.14', head: '' },
-      { image: NEWER, cause: 'Release v2024.01.16', head: 'bbb222' },
-    ]);
+    const ns = await releases('gateauto', 'bbb222', NEWER, 'bbb222', '');
     const e = engine(world, { catalog: worldCatalog(world, ns) });
     const gen = await generationOf(world, ns);
     const r = await e.runner.request({
@@ -126,12 +130,7 @@ describe('rollback engine: fail closed', () => {
   }, 180_000);
 
   it('runs the downgrade with the current revision, never in a pod of the old one', async () => {
-    const ns = await freshNamespace(world, 'down');
-    await setDatabaseHead(world, 'bbb222');
-    await shipReleases(world, ns, [
-      { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-      { image: NEWER, cause: 'Release v2024.01.16', head: 'bbb222' },
-    ]);
+    const ns = await releases('down', 'bbb222', NEWER, 'bbb222');
     const e = engine(world, { catalog: worldCatalog(world, ns) });
     const r = await e.runner.request({ service: 'release-manager', reason: 'test', actor: ALICE });
     const waiting = await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
@@ -149,12 +148,7 @@ describe('rollback engine: fail closed', () => {
   }, 240_000);
 
   it('never starts a second downgrade when the replica running one stops: the successor awaits its Job', async () => {
-    const ns = await freshNamespace(world, 'resumejob');
-    await setDatabaseHead(world, 'bbb222');
-    await shipReleases(world, ns, [
-      { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-      { image: BAD, cause: 'Release v2024.01.15', head: 'bbb222' },
-    ]);
+    const ns = await releases('resumejob', 'bbb222', BAD, 'bbb222');
     const catalog = worldCatalog(world, ns);
     const resumed: string[] = [];
     const first = engine(world, { catalog, owner: 'replica-a', leaseMs: 15_000 });
@@ -193,14 +187,8 @@ describe('rollback engine: fail closed', () => {
   }, 300_000);
 
   it('goes on when only the replicas changed, and refuses a changed template naming what changed', async () => {
-    await setDatabaseHead(world, 'aaa111');
-    const scaled = await freshNamespace(world, 'scaled');
-    const changed = await freshNamespace(world, 'changed');
-    for (const ns of [scaled, changed])
-      await shipReleases(world, ns, [
-        { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-        { image: BAD, cause: 'Release v2024.01.15', head: 'aaa111' },
-      ]);
+    const scaled = await releases('scaled', 'aaa111', BAD, 'aaa111');
+    const changed = await releases('changed', 'aaa111', BAD, 'aaa111');
     const a = engine(world, { catalog: worldCatalog(world, scaled) });
     const b = engine(world, { catalog: worldCatalog(world, changed) });
     const ra = await a.runner.request({ service: 'release-manager', reason: 'test', actor: ALICE });
@@ -226,12 +214,7 @@ describe('rollback engine: fail closed', () => {
   }, 240_000);
 
   it('hands a rollback over when its replica stops: the other replica finishes it within about a second', async () => {
-    await setDatabaseHead(world, 'aaa111');
-    const ns = await freshNamespace(world, 'handover');
-    await shipReleases(world, ns, [
-      { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-      { image: BAD, cause: 'Release v2024.01.15', head: 'aaa111' },
-    ]);
+    const ns = await releases('handover', 'aaa111', BAD, 'aaa111');
     const catalog = worldCatalog(world, ns, (svc) => (svc.verify.restartWindowSeconds = 8));
     const resumedAt: number[] = [];
     const logger: Logger = {
@@ -265,12 +248,7 @@ describe('rollback engine: fail closed', () => {
   }, 240_000);
 
   it('expires a proposal nobody answers, says so, and frees the lock; the requester can cancel by service', async () => {
-    await setDatabaseHead(world, 'aaa111');
-    const ns = await freshNamespace(world, 'expire');
-    await shipReleases(world, ns, [
-      { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-      { image: BAD, cause: 'Release v2024.01.15', head: 'aaa111' },
-    ]);
+    const ns = await releases('expire', 'aaa111', BAD, 'aaa111');
     const e = engine(world, {
       catalog: worldCatalog(world, ns, (svc) => (svc.approvers.expireMinutes = 0.05)),
       reapIntervalMs: 250,
