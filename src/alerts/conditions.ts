@@ -63,7 +63,8 @@ export function toPodView(raw: Raw): PodView {
   return {
     uid: raw.metadata?.uid ?? raw.metadata?.name ?? '',
     name: raw.metadata?.name ?? '',
-    podTemplateHash: raw.metadata?.labels?.['pod-template-hash'],
+    podTemplateHash:
+      raw.metadata?.labels?.['pod-template-hash'] ?? raw.metadata?.labels?.['controller-revision-hash'],
     deleting: Boolean(raw.metadata?.deletionTimestamp),
     ready: readyCondition?.status === 'True',
     createdAtMs: ms(raw.metadata?.creationTimestamp) ?? 0,

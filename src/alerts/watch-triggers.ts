@@ -13,9 +13,10 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
+import { workloadsPath } from '../kube/paths.js';
 import type { DeploymentSnapshot } from '../rollback/kube-types.js';
 import type { KubePort, Logger } from '../rollback/ports.js';
-import { findNewReplicaSet, ownedReplicaSets } from '../rollback/revisions.js';
+import { findNewReplicaSet, ownedReplicaSets, podHashOf } from '../rollback/revisions.js';
 import type { Signal, SignalKind } from '../rollback/signal.js';
 import {
   type Condition,
@@ -63,11 +64,9 @@ export function createWatchTriggers(o: {
 
   /** Re-reads the Deployment and its current ReplicaSet (on changes only). */
   async function refresh(svc: CatalogEntry): Promise<void> {
-    const d = await o.kube.readDeployment(svc.namespace, svc.deployment);
-    const rs = findNewReplicaSet(d, ownedReplicaSets(d, await o.kube.listReplicaSets(d)));
-    const hash = (rs?.template.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[
-      'pod-template-hash'
-    ];
+    const d = await o.kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+    const rs = findNewReplicaSet(d, ownedReplicaSets(d, await o.kube.listRevisions(d)));
+    const hash = podHashOf(rs);
     current.set(svc.name, { deployment: d, hash });
   }
 
@@ -145,10 +144,17 @@ export function createWatchTriggers(o: {
         // List and watch by name (makeInformer cannot pass a field selector to its watch): the
         // Role then grants only the catalogued Deployments, even for list/watch.
         const byName = `metadata.name=${svc.deployment}`;
+        const list = {
+          Deployment: () =>
+            apps.listNamespacedDeployment({ namespace: svc.namespace, fieldSelector: byName }),
+          StatefulSet: () =>
+            apps.listNamespacedStatefulSet({ namespace: svc.namespace, fieldSelector: byName }),
+          DaemonSet: () => apps.listNamespacedDaemonSet({ namespace: svc.namespace, fieldSelector: byName }),
+        }[svc.kind];
         const dep = new ListWatch(
-          `/apis/apps/v1/namespaces/${svc.namespace}/deployments`,
+          workloadsPath(svc.kind, svc.namespace),
           new Watch(o.kc),
-          () => apps.listNamespacedDeployment({ namespace: svc.namespace, fieldSelector: byName }),
+          list as () => ReturnType<typeof apps.listNamespacedDeployment>,
           false,
           undefined,
           byName,

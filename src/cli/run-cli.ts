@@ -46,28 +46,30 @@ export async function runCli(args: CliArgs, deps: CliDeps): Promise<void> {
     print(formatAssessment(svc.name, a, deps.now()));
     return;
   }
-  const d = await kube.readDeployment(svc.namespace, svc.deployment);
-  const sets = await kube.listReplicaSets(d);
+  const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+  const sets = await kube.listRevisions(d);
+  // kubectl's resource name: deployment.apps/x, statefulset.apps/x, daemonset.apps/x.
+  const resource = `${d.kind.toLowerCase()}.apps/${d.name}`;
   if (args.command === 'history') {
-    print(`deployment.apps/${d.name} (${d.namespace})\n${formatHistory(buildHistory(d, sets), deps.now())}`);
+    print(`${resource} (${d.namespace})\n${formatHistory(buildHistory(d, sets), deps.now())}`);
     return;
   }
   const plan = planUndo(d, sets, args.toRevision);
   if (plan.kind === 'skip') {
-    print(`deployment.apps/${d.name} ${plan.message} (dry run)`);
+    print(`${resource} ${plan.message} (dry run)`);
     return;
   }
   // The apiserver validates the exact patch without persisting it (kubectl --dry-run=server).
-  await kube.patchUndo(d, plan.template, plan.annotations, { dryRun: true });
-  const changed = Object.keys({ ...d.annotations, ...plan.annotations }).filter(
-    (k) => d.annotations[k] !== plan.annotations[k],
+  const after = await kube.patchUndo(d, plan.patch, { dryRun: true });
+  const changed = Object.keys({ ...d.annotations, ...after.annotations }).filter(
+    (k) => d.annotations[k] !== after.annotations[k],
   );
   print(
     [
-      `deployment.apps/${d.name} would be rolled back to revision ${plan.target.revision} (server dry run)`,
+      `${resource} would be rolled back to revision ${plan.target.revision} (server dry run)`,
       `  reason:      ${plan.target.reason}`,
-      `  images:      ${imagesOf(d.template).join(', ')} → ${imagesOf(plan.template).join(', ')}`,
-      `  annotations: ${changed.length ? changed.map((k) => `${k}: ${d.annotations[k] ?? '(none)'} → ${plan.annotations[k] ?? '(removed)'}`).join('\n               ') : 'unchanged'}`,
+      `  images:      ${imagesOf(d.template).join(', ')} → ${imagesOf(after.template).join(', ')}`,
+      `  annotations: ${changed.length ? changed.map((k) => `${k}: ${d.annotations[k] ?? '(none)'} → ${after.annotations[k] ?? '(removed)'}`).join('\n               ') : 'unchanged'}`,
     ].join('\n'),
   );
 }

@@ -1,6 +1,7 @@
-// The service catalog: which Deployments the bot may roll back and how, one entry per service.
+// The service catalog: which workloads the bot may roll back and how, one entry per service.
 // Every field has a default from the procedure where the procedure gives one.
 import { z } from 'zod';
+import type { WorkloadKind } from '../rollback/kube-types.js';
 
 const k8sName = z
   .string()
@@ -57,113 +58,128 @@ export const triggersSchema = z
   })
   .prefault({});
 
-export const serviceSchema = z.object({
-  namespace: k8sName,
-  deployment: k8sName,
-  /** Label selector for the service's pods; defaults to the Deployment's own selector. */
-  podSelector: z.string().optional(),
-  /** Container for logs and exec; defaults to the first container. */
-  container: z.string().optional(),
-  /** Slack channel for this service's incident threads (ID or #name). */
-  channel: z.string().default('#incidents'),
-  approvers: z
-    .object({
-      users: z.array(z.string()).default([]),
-      groups: z.array(z.string()).default([]),
-      /** Two-person rule: the approver must not be the requester. */
-      requireSecondPerson: z.boolean().default(false),
-      /** A proposal or approval nobody answers is cancelled after this long (said in the thread). */
-      expireMinutes: z.number().positive().default(60),
-    })
-    // Every entry can receive proposals (alerts, watch triggers, /rollback): one nobody may decide
-    // would hold the workload's lock until it expires, so it is a configuration error.
-    .refine((a) => a.users.length + a.groups.length > 0, {
-      message: 'give at least one approver (users or groups): nobody could decide its proposals',
-    })
-    .prefault({}),
-  health: z
-    .object({
-      url: z.url().optional(),
-      readyUrl: z.url().optional(),
-      timeoutMs: z.number().int().positive().default(5000),
-    })
-    .prefault({}),
-  metrics: z
-    .object({
-      /** PromQL for the error ratio (0..1); {{namespace}} and {{deployment}} are filled in. */
-      errorRatioQuery: z
-        .string()
-        .default(
-          'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m]))',
-        ),
-      /** PromQL for the p99 latency in seconds. */
-      p99Query: z
-        .string()
-        .default(
-          'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])))',
-        ),
-      /** Procedure: roll back when the error rate exceeds 5%. */
-      triggerErrorRatio: z.number().min(0).max(1).default(0.05),
-      /** Procedure: verification needs the error rate below 1%. */
-      passErrorRatio: z.number().min(0).max(1).default(0.01),
-      /** Procedure: p99 above 2 s is critical. */
-      p99ThresholdSeconds: z.number().positive().default(2),
-      /** The baseline is read this long before the current revision was created. */
-      baselineOffsetSeconds: z.number().nonnegative().default(60),
-      /** Verification passes when p99 <= baseline * this factor (or <= the threshold when there is no baseline). */
-      p99BaselineFactor: z.number().min(1).default(1.5),
-    })
-    .prefault({}),
-  migrations: z
-    .object({
-      container: z.string().optional(),
-      currentCommand: argv.default(['alembic', 'current']),
-      /** {{revision}} is replaced by the target's expected head. */
-      downgradeCommand: argv.default(['alembic', 'downgrade', '{{revision}}']),
-      /** Pod-template annotation in which each release records its expected migration head. */
-      expectedHeadAnnotation: z.string().min(1),
-    })
-    .optional(),
-  smokeChecks: z.array(smokeCheckSchema).default([]),
-  /** What counts as a signal for this service (watch conditions and alert names). */
-  triggers: triggersSchema,
-  policy: z
-    .object({
-      mode: z.enum(['propose', 'auto']).default('propose'),
-      cooldownMinutes: z.number().nonnegative().default(30),
-      maxAutoRollbacks: z.number().int().nonnegative().default(2),
-      windowMinutes: z.number().positive().default(60),
-    })
-    .prefault({}),
-  notify: z
-    .object({
-      engineeringManager: z.string().optional(),
-      monitoringGroup: z.string().optional(),
-    })
-    .prefault({}),
-  rollout: z.object({ timeoutSeconds: z.number().int().positive().default(300) }).prefault({}),
-  verify: z
-    .object({
-      /** Restart counts must not change over this window. */
-      restartWindowSeconds: z.number().nonnegative().default(60),
-      /** How long metrics may take to come back under the thresholds. */
-      settleSeconds: z.number().nonnegative().default(300),
-    })
-    .prefault({}),
-  logs: z
-    .object({
-      tailLines: z.number().int().positive().max(5000).default(200),
-      maxErrorLines: z.number().int().positive().max(200).default(20),
-      maxBytes: z
-        .number()
-        .int()
-        .positive()
-        .max(1 << 20)
-        .default(64 * 1024),
-      pattern: z.string().default('ERROR'),
-    })
-    .prefault({}),
-});
+export const serviceSchema = z
+  .object({
+    namespace: k8sName,
+    /**
+     * The workload, by kind and name: `deployment: x` (as before), `statefulSet: x`, `daemonSet: x`,
+     * or `workload: { kind, name }`. Exactly one; parseCatalog turns it into `kind` + `deployment`.
+     */
+    deployment: k8sName.optional(),
+    statefulSet: k8sName.optional(),
+    daemonSet: k8sName.optional(),
+    workload: z
+      .object({ kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']), name: k8sName })
+      .strict()
+      .optional(),
+    /** Label selector for the service's pods; defaults to the Deployment's own selector. */
+    podSelector: z.string().optional(),
+    /** Container for logs and exec; defaults to the first container. */
+    container: z.string().optional(),
+    /** Slack channel for this service's incident threads (ID or #name). */
+    channel: z.string().default('#incidents'),
+    approvers: z
+      .object({
+        users: z.array(z.string()).default([]),
+        groups: z.array(z.string()).default([]),
+        /** Two-person rule: the approver must not be the requester. */
+        requireSecondPerson: z.boolean().default(false),
+        /** A proposal or approval nobody answers is cancelled after this long (said in the thread). */
+        expireMinutes: z.number().positive().default(60),
+      })
+      // Every entry can receive proposals (alerts, watch triggers, /rollback): one nobody may decide
+      // would hold the workload's lock until it expires, so it is a configuration error.
+      .refine((a) => a.users.length + a.groups.length > 0, {
+        message: 'give at least one approver (users or groups): nobody could decide its proposals',
+      })
+      .prefault({}),
+    health: z
+      .object({
+        url: z.url().optional(),
+        readyUrl: z.url().optional(),
+        timeoutMs: z.number().int().positive().default(5000),
+      })
+      .prefault({}),
+    metrics: z
+      .object({
+        /** PromQL for the error ratio (0..1); {{namespace}} and {{deployment}} are filled in. */
+        errorRatioQuery: z
+          .string()
+          .default(
+            'sum(rate(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])) / sum(rate(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[1m]))',
+          ),
+        /** PromQL for the p99 latency in seconds. */
+        p99Query: z
+          .string()
+          .default(
+            'histogram_quantile(0.99, sum by (le) (rate(request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}"}[1m])))',
+          ),
+        /** Procedure: roll back when the error rate exceeds 5%. */
+        triggerErrorRatio: z.number().min(0).max(1).default(0.05),
+        /** Procedure: verification needs the error rate below 1%. */
+        passErrorRatio: z.number().min(0).max(1).default(0.01),
+        /** Procedure: p99 above 2 s is critical. */
+        p99ThresholdSeconds: z.number().positive().default(2),
+        /** The baseline is read this long before the current revision was created. */
+        baselineOffsetSeconds: z.number().nonnegative().default(60),
+        /** Verification passes when p99 <= baseline * this factor (or <= the threshold when there is no baseline). */
+        p99BaselineFactor: z.number().min(1).default(1.5),
+      })
+      .prefault({}),
+    migrations: z
+      .object({
+        container: z.string().optional(),
+        currentCommand: argv.default(['alembic', 'current']),
+        /** {{revision}} is replaced by the target's expected head. */
+        downgradeCommand: argv.default(['alembic', 'downgrade', '{{revision}}']),
+        /** Pod-template annotation in which each release records its expected migration head. */
+        expectedHeadAnnotation: z.string().min(1),
+      })
+      .optional(),
+    smokeChecks: z.array(smokeCheckSchema).default([]),
+    /** What counts as a signal for this service (watch conditions and alert names). */
+    triggers: triggersSchema,
+    policy: z
+      .object({
+        mode: z.enum(['propose', 'auto']).default('propose'),
+        cooldownMinutes: z.number().nonnegative().default(30),
+        maxAutoRollbacks: z.number().int().nonnegative().default(2),
+        windowMinutes: z.number().positive().default(60),
+      })
+      .prefault({}),
+    notify: z
+      .object({
+        engineeringManager: z.string().optional(),
+        monitoringGroup: z.string().optional(),
+      })
+      .prefault({}),
+    rollout: z.object({ timeoutSeconds: z.number().int().positive().default(300) }).prefault({}),
+    verify: z
+      .object({
+        /** Restart counts must not change over this window. */
+        restartWindowSeconds: z.number().nonnegative().default(60),
+        /** How long metrics may take to come back under the thresholds. */
+        settleSeconds: z.number().nonnegative().default(300),
+      })
+      .prefault({}),
+    logs: z
+      .object({
+        tailLines: z.number().int().positive().max(5000).default(200),
+        maxErrorLines: z.number().int().positive().max(200).default(20),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .max(1 << 20)
+          .default(64 * 1024),
+        pattern: z.string().default('ERROR'),
+      })
+      .prefault({}),
+  })
+  .superRefine((svc, ctx) => {
+    const w = workloadOf(svc);
+    if (typeof w === 'string') ctx.addIssue({ code: 'custom', path: ['deployment'], message: w });
+  });
 
 /** Service names are what people type after /rollback. */
 export const SERVICE_NAME = /^[a-z0-9][-a-z0-9]*$/;
@@ -174,8 +190,25 @@ export const catalogSchema = z.object({
 
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
-export interface CatalogEntry extends ServiceConfig {
+export interface CatalogEntry
+  extends Omit<ServiceConfig, 'deployment' | 'statefulSet' | 'daemonSet' | 'workload'> {
   name: string;
+  kind: WorkloadKind;
+  /** The workload's name, whatever its kind (the field kept the name it had when only Deployments were). */
+  deployment: string;
+}
+
+/** The one workload an entry names, or why it does not name exactly one. */
+export function workloadOf(svc: ServiceConfig): { kind: WorkloadKind; name: string } | string {
+  const given: { kind: WorkloadKind; name: string }[] = [];
+  if (svc.deployment) given.push({ kind: 'Deployment', name: svc.deployment });
+  if (svc.statefulSet) given.push({ kind: 'StatefulSet', name: svc.statefulSet });
+  if (svc.daemonSet) given.push({ kind: 'DaemonSet', name: svc.daemonSet });
+  if (svc.workload) given.push(svc.workload);
+  if (given.length === 1) return given[0]!;
+  return given.length === 0
+    ? 'name the workload: deployment, statefulSet, daemonSet or workload: { kind, name }'
+    : `name one workload, not ${given.length} (${given.map((g) => `${g.kind} ${g.name}`).join(', ')})`;
 }
 export interface Catalog {
   services: Map<string, CatalogEntry>;

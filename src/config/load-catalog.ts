@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CodedError } from '../errors.js';
-import { type Catalog, type CatalogEntry, catalogSchema, SERVICE_NAME } from './catalog-schema.js';
+import {
+  type Catalog,
+  type CatalogEntry,
+  catalogSchema,
+  SERVICE_NAME,
+  workloadOf,
+} from './catalog-schema.js';
 import { formatIssues } from './format-issues.js';
 
 /** Parses and validates catalog YAML; throws one catalog_invalid error listing every problem. */
@@ -45,19 +51,29 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
   const seen = new Map<string, string>();
   const problems: string[] = [];
   for (const [name, svc] of Object.entries(parsed.data.services)) {
-    const key = `${svc.namespace}/${svc.deployment}`;
+    const workload = workloadOf(svc);
+    if (typeof workload === 'string') {
+      problems.push(`${source}.services.${name}: ${workload}`);
+      continue;
+    }
+    const { deployment: _d, statefulSet: _s, daemonSet: _ds, workload: _w, ...rest } = svc;
+    // One lock per namespace/name whatever the kind (the store's lock key), so two kinds of one name
+    // are refused rather than rolled back at once.
+    const key = `${svc.namespace}/${workload.name}`;
     const other = seen.get(key);
     if (other)
-      problems.push(`${source}.services.${name}: Deployment ${key} is already catalogued as "${other}"`);
+      problems.push(
+        `${source}.services.${name}: ${workload.kind} ${key} is already catalogued as "${other}" (one workload per namespace and name)`,
+      );
     seen.set(key, name);
-    services.set(name, { ...svc, name });
+    services.set(name, { ...rest, name, kind: workload.kind, deployment: workload.name });
   }
   if (problems.length) {
     throw new CodedError(
       'catalog_invalid',
       `${source} has ${problems.length} problem(s):\n${problems.map((l) => `  - ${l}`).join('\n')}`,
       {
-        remedy: 'Each Deployment may be catalogued once.',
+        remedy: 'Each workload may be catalogued once, by one kind and name.',
       },
     );
   }

@@ -2,13 +2,14 @@
 // Reads of Deployments and ReplicaSets are raw JSON (see raw-request.ts for why).
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { CodedError, isCodedError } from '../errors.js';
-import type { DeploymentSnapshot, JsonObject } from '../rollback/kube-types.js';
+import type { JsonObject, WorkloadKind, WorkloadSnapshot } from '../rollback/kube-types.js';
 import type { KubePort } from '../rollback/ports.js';
 import { describeWorkloadChange } from '../rollback/workload-change.js';
 import { execInPod } from './exec-in-pod.js';
 import { mapClientError, mapStatusError } from './map-error.js';
+import { workloadsPath } from './paths.js';
 import { rawGetJson, rawRequest } from './raw-request.js';
-import { toDeployment, toEvent, toJob, toPod, toReplicaSet } from './snapshots.js';
+import { toControllerRevision, toEvent, toJob, toPod, toReplicaSet, toWorkload } from './snapshots.js';
 import { waitForRollout } from './wait-for-rollout.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: raw apiserver JSON
@@ -28,27 +29,40 @@ async function listAll(kc: KubeConfig, path: string, what: string): Promise<RawL
   return items;
 }
 
-/** How many times an undo retries when only the Deployment's status moved between read and patch. */
+/** How many times an undo retries when only the workload's status moved between read and patch. */
 const STATUS_ONLY_RETRIES = 5;
 
 export function createKube(kc: KubeConfig): KubePort {
   const core = kc.makeApiClient(CoreV1Api);
   const jobsPath = (ns: string) => `/apis/batch/v1/namespaces/${enc(ns)}/jobs`;
-  const deploymentPath = (ns: string, name: string) =>
-    `/apis/apps/v1/namespaces/${enc(ns)}/deployments/${enc(name)}`;
+  const workloadPath = (kind: WorkloadKind, ns: string, name: string) =>
+    `${workloadsPath(kind, ns)}/${enc(name)}`;
 
-  async function readDeployment(namespace: string, name: string): Promise<DeploymentSnapshot> {
-    return toDeployment(
-      await rawGetJson(kc, deploymentPath(namespace, name), `Deployment ${namespace}/${name}`),
+  async function readWorkload(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+  ): Promise<WorkloadSnapshot> {
+    return toWorkload(
+      await rawGetJson(kc, workloadPath(kind, namespace, name), `${kind} ${namespace}/${name}`),
+      kind,
     );
   }
 
   return {
-    readDeployment,
+    readWorkload,
 
-    async listReplicaSets(d) {
-      const path = `/apis/apps/v1/namespaces/${enc(d.namespace)}/replicasets?labelSelector=${enc(d.selector)}`;
-      return (await listAll(kc, path, `ReplicaSets of ${d.namespace}/${d.name}`)).map(toReplicaSet);
+    async listRevisions(w) {
+      const ns = enc(w.namespace);
+      const selector = `labelSelector=${enc(w.selector)}`;
+      if (w.kind === 'Deployment') {
+        const path = `/apis/apps/v1/namespaces/${ns}/replicasets?${selector}`;
+        return (await listAll(kc, path, `ReplicaSets of ${w.namespace}/${w.name}`)).map(toReplicaSet);
+      }
+      const path = `/apis/apps/v1/namespaces/${ns}/controllerrevisions?${selector}`;
+      return (await listAll(kc, path, `ControllerRevisions of ${w.kind} ${w.namespace}/${w.name}`)).map(
+        toControllerRevision,
+      );
     },
 
     async listPods(namespace, selector) {
@@ -81,32 +95,44 @@ export function createKube(kc: KubeConfig): KubePort {
       }
     },
 
-    async patchUndo(expected, template, annotations, opts = {}) {
-      // JSON patch exactly as kubectl sends it (replace template, replace annotations), preceded by a
-      // `test` of the resourceVersion we planned against: a change by someone else fails the patch.
-      // `add` instead of `replace` for annotations also works when the map is missing (kubectl §7.13).
+    async patchUndo(expected, patch, opts = {}) {
+      // The patch exactly as kubectl sends it, guarded by the resourceVersion we planned against, so a
+      // change by someone else fails the patch. Deployment: JSON patch (replace template, replace
+      // annotations) after a `test` op; `add` instead of `replace` for annotations also works when the
+      // map is missing (kubectl §7.13). StatefulSet/DaemonSet: the ControllerRevision's data as a
+      // strategic merge patch, with metadata.resourceVersion added (the server answers 409 when it
+      // moved) — the one byte kubectl does not send.
       let base = expected;
       for (let attempt = 0; ; attempt++) {
-        const ops = [
-          { op: 'test', path: '/metadata/resourceVersion', value: base.resourceVersion },
-          { op: 'replace', path: '/spec/template', value: template },
-          { op: 'add', path: '/metadata/annotations', value: annotations },
-        ];
+        const body =
+          patch.type === 'replace-template'
+            ? JSON.stringify([
+                { op: 'test', path: '/metadata/resourceVersion', value: base.resourceVersion },
+                { op: 'replace', path: '/spec/template', value: patch.template },
+                { op: 'add', path: '/metadata/annotations', value: patch.annotations },
+              ])
+            : JSON.stringify({ ...patch.data, metadata: { resourceVersion: base.resourceVersion } });
+        const contentType =
+          patch.type === 'replace-template'
+            ? 'application/json-patch+json'
+            : 'application/strategic-merge-patch+json';
         const query = opts.dryRun ? '?dryRun=All' : '';
-        const what = `Deployment ${expected.namespace}/${expected.name}`;
+        const what = `${expected.kind} ${expected.namespace}/${expected.name}`;
         let res: Awaited<ReturnType<typeof rawRequest>>;
         try {
-          res = await rawRequest(kc, 'PATCH', deploymentPath(expected.namespace, expected.name) + query, {
-            body: JSON.stringify(ops),
-            contentType: 'application/json-patch+json',
-          });
+          res = await rawRequest(
+            kc,
+            'PATCH',
+            workloadPath(expected.kind, expected.namespace, expected.name) + query,
+            { body, contentType },
+          );
         } catch (err) {
           throw mapStatusError(0, '', what, err);
         }
-        if (res.status >= 200 && res.status < 300) return toDeployment(JSON.parse(res.body));
+        if (res.status >= 200 && res.status < 300) return toWorkload(JSON.parse(res.body), expected.kind);
         const testFailed = res.status === 409 || res.status === 422 || /test/i.test(res.body);
         if (!testFailed) throw mapStatusError(res.status, res.body, `patching ${what}`);
-        const now = await readDeployment(expected.namespace, expected.name);
+        const now = await readWorkload(expected.kind, expected.namespace, expected.name);
         const changed = changedFields(expected, now);
         if (changed.length > 0 || now.uid !== expected.uid) {
           throw new CodedError(
@@ -120,7 +146,8 @@ export function createKube(kc: KubeConfig): KubePort {
       }
     },
 
-    waitForRollout: (namespace, name, opts) => waitForRollout(kc, readDeployment, namespace, name, opts),
+    waitForRollout: (kind, namespace, name, opts) =>
+      waitForRollout(kc, readWorkload, kind, namespace, name, opts),
 
     exec: (namespace, pod, container, argv, timeoutMs) =>
       execInPod(kc, namespace, pod, container, argv, timeoutMs),
@@ -161,7 +188,7 @@ export function createKube(kc: KubeConfig): KubePort {
  * What differs between two reads that the planned patch depends on: the pod template, the paused
  * flag and the annotations it replaces. Replicas (an autoscaler, `kubectl scale`) and status never count.
  */
-function changedFields(a: DeploymentSnapshot, b: DeploymentSnapshot): string[] {
+function changedFields(a: WorkloadSnapshot, b: WorkloadSnapshot): string[] {
   const out = describeWorkloadChange(a, b);
   if (JSON.stringify(sorted(a.annotations)) !== JSON.stringify(sorted(b.annotations)))
     out.push('annotations');

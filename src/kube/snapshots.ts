@@ -8,6 +8,8 @@ import type {
   JsonObject,
   PodSnapshot,
   ReplicaSetSnapshot,
+  WorkloadKind,
+  WorkloadSnapshot,
 } from '../rollback/kube-types.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: raw apiserver JSON, read defensively below
@@ -32,19 +34,39 @@ export function selectorString(sel: LabelSelector | undefined): string {
   return parts.join(',');
 }
 
-export function toDeployment(raw: Raw): DeploymentSnapshot {
+const KIND_OF: Record<string, WorkloadKind> = {
+  Deployment: 'Deployment',
+  StatefulSet: 'StatefulSet',
+  DaemonSet: 'DaemonSet',
+};
+
+/** A Deployment, StatefulSet or DaemonSet; `kind` is needed because a watch event's object may omit it. */
+export function toWorkload(
+  raw: Raw,
+  kind: WorkloadKind = KIND_OF[raw.kind] ?? 'Deployment',
+): WorkloadSnapshot {
   const st = raw.status ?? {};
+  const strategy = kind === 'Deployment' ? raw.spec?.strategy : raw.spec?.updateStrategy;
   return {
+    kind,
     namespace: raw.metadata.namespace,
     name: raw.metadata.name,
     uid: raw.metadata.uid,
     resourceVersion: raw.metadata.resourceVersion,
     generation: raw.metadata.generation ?? 0,
     annotations: { ...(raw.metadata.annotations ?? {}) },
+    labels: { ...(raw.metadata.labels ?? {}) },
     selector: selectorString(raw.spec?.selector),
     paused: raw.spec?.paused === true,
     replicas: raw.spec?.replicas,
     template: (raw.spec?.template ?? {}) as JsonObject,
+    strategy: {
+      type: strategy?.type ?? '',
+      rollingUpdate: strategy?.rollingUpdate !== undefined && strategy?.rollingUpdate !== null,
+      ...(typeof strategy?.rollingUpdate?.partition === 'number'
+        ? { partition: strategy.rollingUpdate.partition }
+        : {}),
+    },
     status: {
       observedGeneration: st.observedGeneration ?? 0,
       replicas: st.replicas ?? 0,
@@ -53,9 +75,27 @@ export function toDeployment(raw: Raw): DeploymentSnapshot {
       availableReplicas: st.availableReplicas ?? 0,
       unavailableReplicas: st.unavailableReplicas ?? 0,
       conditions: (st.conditions ?? []) as DeploymentCondition[],
+      ...(kind === 'StatefulSet'
+        ? {
+            currentRevision: st.currentRevision,
+            updateRevision: st.updateRevision,
+            currentReplicas: st.currentReplicas ?? 0,
+          }
+        : {}),
+      ...(kind === 'DaemonSet'
+        ? {
+            desiredNumberScheduled: st.desiredNumberScheduled ?? 0,
+            currentNumberScheduled: st.currentNumberScheduled ?? 0,
+            updatedNumberScheduled: st.updatedNumberScheduled ?? 0,
+            numberAvailable: st.numberAvailable ?? 0,
+            numberReady: st.numberReady ?? 0,
+          }
+        : {}),
     },
   };
 }
+
+export const toDeployment = (raw: Raw): DeploymentSnapshot => toWorkload(raw, 'Deployment');
 
 export function toReplicaSet(raw: Raw): ReplicaSetSnapshot {
   const owner = (raw.metadata.ownerReferences ?? []).find((o: Raw) => o.controller === true);
@@ -69,6 +109,36 @@ export function toReplicaSet(raw: Raw): ReplicaSetSnapshot {
     replicas: raw.status?.replicas ?? 0,
     readyReplicas: raw.status?.readyReplicas ?? 0,
     availableReplicas: raw.status?.availableReplicas ?? 0,
+    podHash: raw.spec?.template?.metadata?.labels?.['pod-template-hash'],
+  };
+}
+
+/**
+ * A ControllerRevision as one revision of a StatefulSet's or DaemonSet's history. Its pods carry
+ * `controller-revision-hash`: the revision's name for a StatefulSet, the revision's own
+ * `controller-revision-hash` label for a DaemonSet.
+ */
+export function toControllerRevision(raw: Raw): ReplicaSetSnapshot {
+  const owner = (raw.metadata.ownerReferences ?? []).find((o: Raw) => o.controller === true);
+  const data = (raw.data ?? {}) as JsonObject;
+  const template = { ...((raw.data?.spec?.template ?? {}) as JsonObject) };
+  delete template.$patch;
+  return {
+    name: raw.metadata.name,
+    uid: raw.metadata.uid,
+    controllerUid: owner?.uid,
+    creationTimestamp: raw.metadata.creationTimestamp,
+    annotations: { ...(raw.metadata.annotations ?? {}) },
+    template,
+    replicas: 0,
+    readyReplicas: 0,
+    availableReplicas: 0,
+    revision: typeof raw.revision === 'number' ? raw.revision : Number(raw.revision ?? 0),
+    data,
+    podHash:
+      owner?.kind === 'DaemonSet'
+        ? (raw.metadata.labels?.['controller-revision-hash'] ?? raw.metadata.name)
+        : raw.metadata.name,
   };
 }
 
@@ -80,7 +150,8 @@ export function toPod(raw: Raw): PodSnapshot {
     ready: (raw.status?.conditions ?? []).some((c: Raw) => c.type === 'Ready' && c.status === 'True'),
     nodeName: raw.spec?.nodeName,
     images: (raw.spec?.containers ?? []).map((c: Raw) => c.image),
-    podTemplateHash: raw.metadata.labels?.['pod-template-hash'],
+    podTemplateHash:
+      raw.metadata.labels?.['pod-template-hash'] ?? raw.metadata.labels?.['controller-revision-hash'],
     deleting: Boolean(raw.metadata.deletionTimestamp),
     containers: (raw.spec?.containers ?? []).map((c: Raw) => {
       const s = statuses.find((x) => x.name === c.name);

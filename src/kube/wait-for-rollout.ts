@@ -1,14 +1,15 @@
-// `kubectl rollout status`, as a watch on the one Deployment: the condition is checked on every event,
+// `kubectl rollout status`, as a watch on the one workload: the condition is checked on every event,
 // and the watch is re-opened (from the last resourceVersion, or afresh after 410 Gone) whenever the
 // server or the network ends it, until the rollout is done, fails, or the timeout passes.
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import { CodedError } from '../errors.js';
-import type { DeploymentSnapshot } from '../rollback/kube-types.js';
+import type { WorkloadKind, WorkloadSnapshot } from '../rollback/kube-types.js';
 import type { KubePort } from '../rollback/ports.js';
 import { type RolloutStatus, rolloutStatus } from '../rollback/rollout-status.js';
-import { toDeployment } from './snapshots.js';
+import { workloadsPath } from './paths.js';
+import { toWorkload } from './snapshots.js';
 
-type Opts = Parameters<KubePort['waitForRollout']>[2];
+type Opts = Parameters<KubePort['waitForRollout']>[3];
 type Result = Awaited<ReturnType<KubePort['waitForRollout']>>;
 
 /** Server-side watch timeout: short enough that a silently dead connection is replaced quickly. */
@@ -16,13 +17,14 @@ const WATCH_SECONDS = 60;
 
 export function waitForRollout(
   kc: KubeConfig,
-  readDeployment: (ns: string, name: string) => Promise<DeploymentSnapshot>,
+  readWorkload: (kind: WorkloadKind, ns: string, name: string) => Promise<WorkloadSnapshot>,
+  kind: WorkloadKind,
   namespace: string,
   name: string,
   opts: Opts,
 ): Promise<Result> {
   const watch = new Watch(kc);
-  const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
+  const path = workloadsPath(kind, namespace);
   return new Promise<Result>((resolve, reject) => {
     let finished = false;
     let resourceVersion: string | undefined;
@@ -52,7 +54,7 @@ export function waitForRollout(
       );
     }, opts.timeoutMs);
 
-    const evaluate = (d: DeploymentSnapshot) => {
+    const evaluate = (d: WorkloadSnapshot) => {
       const status: RolloutStatus = rolloutStatus(
         d,
         opts.staleDeadlineBefore ? { staleDeadlineBefore: opts.staleDeadlineBefore } : {},
@@ -70,7 +72,7 @@ export function waitForRollout(
       // resourceVersion to watch from, so no change between list and watch is missed.
       if (resourceVersion === undefined) {
         try {
-          const d = await readDeployment(namespace, name);
+          const d = await readWorkload(kind, namespace, name);
           resourceVersion = d.resourceVersion;
           evaluate(d);
           if (finished) return;
@@ -80,7 +82,7 @@ export function waitForRollout(
               reject(
                 new CodedError(
                   'rollback_deployment_deleted',
-                  `Deployment ${namespace}/${name} has been deleted`,
+                  `${kind} ${namespace}/${name} has been deleted`,
                 ),
               ),
             );
@@ -104,13 +106,13 @@ export function waitForRollout(
               resourceVersion = obj?.metadata?.resourceVersion ?? resourceVersion;
             } else if (type === 'ADDED' || type === 'MODIFIED') {
               resourceVersion = obj.metadata.resourceVersion;
-              evaluate(toDeployment(obj));
+              evaluate(toWorkload(obj, kind));
             } else if (type === 'DELETED') {
               finish(() =>
                 reject(
                   new CodedError(
                     'rollback_deployment_deleted',
-                    `Deployment ${namespace}/${name} has been deleted`,
+                    `${kind} ${namespace}/${name} has been deleted`,
                   ),
                 ),
               );

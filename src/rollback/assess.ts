@@ -14,7 +14,7 @@ import {
   findNewReplicaSet,
   imagesOf,
   ownedReplicaSets,
-  POD_TEMPLATE_HASH,
+  podHashOf,
   revisionOf,
   templateAnnotations,
 } from './revisions.js';
@@ -50,8 +50,8 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
   const vars = { namespace: svc.namespace, deployment: svc.deployment };
 
   const deploymentAndSets = await bounded(t, async () => {
-    const d = await kube.readDeployment(svc.namespace, svc.deployment);
-    return { d, sets: await kube.listReplicaSets(d) };
+    const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+    return { d, sets: await kube.listRevisions(d) };
   });
   const d: DeploymentSnapshot | undefined = deploymentAndSets.ok ? deploymentAndSets.value.d : undefined;
   const sets = deploymentAndSets.ok ? deploymentAndSets.value.sets : [];
@@ -155,8 +155,7 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
         // Only the current revision's image is sure to know the database's head (an older one may
         // not know a newer migration). The assessment only reads: no Job is started for it; the
         // database gate reads the head again, with a Job if need be, before anything changes.
-        const hash = (currentRs?.template.metadata as { labels?: Record<string, string> } | undefined)
-          ?.labels?.[POD_TEMPLATE_HASH];
+        const hash = podHashOf(currentRs);
         const container = m.container ?? svc.container;
         const pod = pods.value.find(
           (p) =>

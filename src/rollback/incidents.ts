@@ -29,6 +29,7 @@ import {
   findNewReplicaSet,
   imagesOf,
   ownedReplicaSets,
+  podHashOf,
   REVISION_ANNOTATION,
 } from './revisions.js';
 import type { Runner } from './runner.js';
@@ -200,11 +201,9 @@ export function createIncidents(deps: IncidentDeps) {
     return undefined;
   }
 
-  /** The current revision's pods, by its ReplicaSet's pod-template-hash. */
+  /** The current revision's pods, by its hash label (pod-template-hash, controller-revision-hash). */
   async function currentPods(svc: CatalogEntry, rs: ReplicaSetSnapshot | undefined, selector: string) {
-    const hash = (rs?.template.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[
-      'pod-template-hash'
-    ];
+    const hash = podHashOf(rs);
     const pods = await kube.listPods(svc.namespace, svc.podSelector ?? selector);
     return pods.filter((p) => !p.deleting && hash !== undefined && p.podTemplateHash === hash);
   }
@@ -214,8 +213,8 @@ export function createIncidents(deps: IncidentDeps) {
    * be re-checked (no Prometheus, no data, an alert of unknown kind) is not confirmed.
    */
   async function confirm(svc: CatalogEntry, s: Signal): Promise<{ ok: boolean; evidence: string }> {
-    const d = await kube.readDeployment(svc.namespace, svc.deployment);
-    const rs = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listReplicaSets(d)));
+    const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+    const rs = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listRevisions(d)));
     const metric = async (query: string, threshold: number, unit: string) => {
       if (!deps.observe) return { ok: false, evidence: 'no Prometheus to re-check the metric' };
       const q = fillQuery(query, svc);
@@ -277,8 +276,8 @@ export function createIncidents(deps: IncidentDeps) {
     let suppressed: string | undefined;
     let unconfirmed: string | undefined;
     if (svc.policy.mode === 'auto' && !incident.rollbackId) {
-      const d = await kube.readDeployment(svc.namespace, svc.deployment);
-      const target = chooseTarget(d, await kube.listReplicaSets(d));
+      const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+      const target = chooseTarget(d, await kube.listRevisions(d));
       suppressed = await guard(svc, imagesOf(target.replicaSet.template));
       if (!suppressed) {
         // A re-check that cannot be done is not a confirmation (fail closed): propose instead.
@@ -428,8 +427,8 @@ export function createIncidents(deps: IncidentDeps) {
 
   async function handle(s: Signal): Promise<void> {
     const svc = lookupService(deps.catalog, s.service);
-    const d = await kube.readDeployment(svc.namespace, svc.deployment);
-    const current = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listReplicaSets(d)));
+    const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+    const current = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listRevisions(d)));
     const currentImages = current ? imagesOf(current.template) : imagesOf(d.template);
     const currentRevision = Number(d.annotations[REVISION_ANNOTATION] ?? 0);
     const bad = await badRevision(svc, currentRevision, currentImages);

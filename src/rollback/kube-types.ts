@@ -13,19 +13,35 @@ export interface DeploymentCondition {
   lastTransitionTime?: string;
 }
 
-export interface DeploymentSnapshot {
+/** The workload kinds the bot rolls back (kubectl's three rollbackers). */
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
+
+/**
+ * A Deployment, StatefulSet or DaemonSet. One shape for the three, because the procedure is the same:
+ * fields a kind does not have keep their zero value (a DaemonSet has no replicas, only a Deployment
+ * can be paused).
+ */
+export interface WorkloadSnapshot {
+  kind: WorkloadKind;
   namespace: string;
   name: string;
   uid: string;
   resourceVersion: string;
   generation: number;
   annotations: Record<string, string>;
+  labels: Record<string, string>;
   /** Label selector string built from spec.selector (kubectl's rules). */
   selector: string;
   paused: boolean;
   /** spec.replicas; undefined only if the server omitted it. */
   replicas: number | undefined;
   template: JsonObject;
+  /**
+   * spec.strategy (Deployment) or spec.updateStrategy (StatefulSet, DaemonSet): its type as the server
+   * returned it, whether rollingUpdate was set, and a StatefulSet's partition.
+   */
+  strategy: { type: string; rollingUpdate: boolean; partition?: number };
   status: {
     observedGeneration: number;
     replicas: number;
@@ -34,9 +50,26 @@ export interface DeploymentSnapshot {
     availableReplicas: number;
     unavailableReplicas: number;
     conditions: DeploymentCondition[];
+    /** StatefulSet: the revision names of the current and update revisions. */
+    currentRevision?: string;
+    updateRevision?: string;
+    currentReplicas?: number;
+    /** DaemonSet. */
+    desiredNumberScheduled?: number;
+    currentNumberScheduled?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+    numberReady?: number;
   };
 }
 
+/** Most of the code was written for Deployments first; the name stays for the Deployment-only parts. */
+export type DeploymentSnapshot = WorkloadSnapshot;
+
+/**
+ * One revision of a workload's history: a ReplicaSet (Deployment) or a ControllerRevision (StatefulSet,
+ * DaemonSet). For a ControllerRevision, `template` is the one its data restores and replicas are 0.
+ */
 export interface ReplicaSetSnapshot {
   name: string;
   uid: string;
@@ -48,7 +81,15 @@ export interface ReplicaSetSnapshot {
   replicas: number;
   readyReplicas: number;
   availableReplicas: number;
+  /** ControllerRevision's `.revision` (a ReplicaSet's revision is its annotation). */
+  revision?: number;
+  /** ControllerRevision's `.data`: the strategic merge patch an undo sends. */
+  data?: JsonObject;
+  /** The value the revision's pods carry in their hash label (pod-template-hash / controller-revision-hash). */
+  podHash?: string;
 }
+
+export type RevisionSnapshot = ReplicaSetSnapshot;
 
 export interface PodSnapshot {
   name: string;
@@ -56,6 +97,7 @@ export interface PodSnapshot {
   ready: boolean;
   nodeName: string | undefined;
   images: string[];
+  /** pod-template-hash (Deployment pods) or controller-revision-hash (StatefulSet, DaemonSet pods). */
   podTemplateHash: string | undefined;
   deleting: boolean;
   containers: {
@@ -92,3 +134,11 @@ export interface JobSnapshot {
     | { type: 'Complete' | 'Failed'; reason: string | undefined; message: string | undefined }
     | undefined;
 }
+
+/**
+ * What an undo sends, as kubectl does: a Deployment gets its template and annotations replaced (JSON
+ * patch); a StatefulSet or DaemonSet gets its ControllerRevision's data as a strategic merge patch.
+ */
+export type UndoPatch =
+  | { type: 'replace-template'; template: JsonObject; annotations: Record<string, string> }
+  | { type: 'strategic-merge'; data: JsonObject };

@@ -1,6 +1,6 @@
 // What a rollback is, as stored: the record (current state + everything learned so far) and the
 // append-only events that make its audit trail and its incident report.
-import type { EventSnapshot, JsonObject, PodSnapshot } from './kube-types.js';
+import type { EventSnapshot, JsonObject, PodSnapshot, WorkloadKind } from './kube-types.js';
 import type { RevisionEntry } from './revisions.js';
 import type { EventType, State } from './states.js';
 
@@ -100,10 +100,16 @@ export interface Verification {
   checks: CheckResult[];
 }
 
+/** The kind of a rollback's workload (records older than the kind field are Deployments). */
+export const kindOf = (r: { kind?: WorkloadKind }): WorkloadKind => r.kind ?? 'Deployment';
+
 export interface Rollback {
   id: string;
   service: string;
   namespace: string;
+  /** The workload's kind; absent on records made before StatefulSets and DaemonSets (a Deployment). */
+  kind?: WorkloadKind;
+  /** The workload's name, whatever its kind. */
   deployment: string;
   state: State;
   version: number;

@@ -1,12 +1,14 @@
 // The ports the domain talks through. Adapters in src/kube, src/observe, src/store, src/slack and
 // src/pagerduty implement them; tests may implement the notifier and pager to record calls.
 import type {
-  DeploymentSnapshot,
   EventSnapshot,
   JobSnapshot,
   JsonObject,
   PodSnapshot,
   ReplicaSetSnapshot,
+  UndoPatch,
+  WorkloadKind,
+  WorkloadSnapshot,
 } from './kube-types.js';
 import type { Notice, OutboxItem, Rollback, RollbackEvent } from './model.js';
 import type { RolloutStatus } from './rollout-status.js';
@@ -19,10 +21,13 @@ export interface ExecResult {
 }
 
 export interface KubePort {
-  /** Throws kube_not_found when the Deployment does not exist. */
-  readDeployment(namespace: string, name: string): Promise<DeploymentSnapshot>;
-  /** Every ReplicaSet matching the Deployment's selector (ownership is filtered by the domain). */
-  listReplicaSets(d: DeploymentSnapshot): Promise<ReplicaSetSnapshot[]>;
+  /** Throws kube_not_found when the workload does not exist. */
+  readWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadSnapshot>;
+  /**
+   * The workload's history as kubectl reads it: every ReplicaSet (Deployment) or ControllerRevision
+   * (StatefulSet, DaemonSet) matching its selector; ownership is filtered by the domain.
+   */
+  listRevisions(w: WorkloadSnapshot): Promise<ReplicaSetSnapshot[]>;
   listPods(namespace: string, selector: string): Promise<PodSnapshot[]>;
   /** Warning events in the namespace about these objects, newest first. */
   listWarningEvents(namespace: string, objectNames: string[], limit: number): Promise<EventSnapshot[]>;
@@ -32,25 +37,25 @@ export interface KubePort {
     opts: { container?: string; tailLines: number; limitBytes: number; previous?: boolean },
   ): Promise<string>;
   /**
-   * Replaces the template and annotations as `kubectl rollout undo` does, but only if the Deployment's
-   * spec and metadata are still those of `expected` (rollback_concurrent_change otherwise).
+   * Sends the undo's patch as `kubectl rollout undo` does, but only if the workload's spec and metadata
+   * are still those of `expected` (rollback_concurrent_change otherwise).
    */
   patchUndo(
-    expected: DeploymentSnapshot,
-    template: JsonObject,
-    annotations: Record<string, string>,
+    expected: WorkloadSnapshot,
+    patch: UndoPatch,
     opts?: { dryRun?: boolean },
-  ): Promise<DeploymentSnapshot>;
+  ): Promise<WorkloadSnapshot>;
   /** Waits like `kubectl rollout status` (watch, reconnecting) until done, failed or timed out. */
   waitForRollout(
+    kind: WorkloadKind,
     namespace: string,
     name: string,
     opts: {
       timeoutMs: number;
       staleDeadlineBefore?: Date;
-      onProgress?: (s: RolloutStatus, d: DeploymentSnapshot) => void;
+      onProgress?: (s: RolloutStatus, d: WorkloadSnapshot) => void;
     },
-  ): Promise<{ status: RolloutStatus; deployment: DeploymentSnapshot }>;
+  ): Promise<{ status: RolloutStatus; deployment: WorkloadSnapshot }>;
   exec(
     namespace: string,
     pod: string,

@@ -5,7 +5,7 @@ import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
 import type { DeploymentSnapshot, ReplicaSetSnapshot } from './kube-types.js';
 import { headProblem, parseCurrentHead } from './migration-heads.js';
-import type { MigrationGate, Rollback } from './model.js';
+import { kindOf, type MigrationGate, type Rollback } from './model.js';
 import { ownedReplicaSets, templateAnnotations } from './revisions.js';
 import { type RunDeps, runThere, whereToRun } from './run-in-current-revision.js';
 
@@ -59,8 +59,8 @@ export async function readMigrationGate(
 ): Promise<MigrationGate> {
   const m = svc.migrations!;
   const reasons: string[] = [];
-  const d = await deps.kube.readDeployment(r.namespace, r.deployment);
-  const sets = await deps.kube.listReplicaSets(d);
+  const d = await deps.kube.readWorkload(kindOf(r), r.namespace, r.deployment);
+  const sets = await deps.kube.listRevisions(d);
   const target = r.assessment?.target;
   const targetRs = ownedReplicaSets(d, sets).find((rs) => rs.name === target?.replicaSet);
   let targetHead: string | undefined;

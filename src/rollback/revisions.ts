@@ -1,7 +1,16 @@
 // kubectl's rollout history and undo, as pure functions over snapshots (kubectl
-// pkg/polymorphichelpers/rollback.go and pkg/util/deployment, read for shared/research/kubectl-semantics.md).
+// pkg/polymorphichelpers/rollback.go and pkg/util/deployment, read for shared/research/kubectl-semantics.md
+// and workloads-gitops.md). A Deployment's history is its ReplicaSets; a StatefulSet's or DaemonSet's
+// is its ControllerRevisions. The rules differ where kubectl's rollbackers differ, and say so.
 import { CodedError } from '../errors.js';
-import type { DeploymentSnapshot, Json, JsonObject, ReplicaSetSnapshot } from './kube-types.js';
+import type {
+  DeploymentSnapshot,
+  Json,
+  JsonObject,
+  ReplicaSetSnapshot,
+  UndoPatch,
+  WorkloadSnapshot,
+} from './kube-types.js';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
@@ -17,15 +26,19 @@ export const ANNOTATIONS_TO_SKIP = new Set([
   'deprecated.deployment.rollback.to',
 ]);
 
-/** Revision of a ReplicaSet: a missing annotation is 0, an unparsable one is undefined (skipped). */
+/**
+ * Revision of a ControllerRevision (its `.revision`) or of a ReplicaSet (its annotation: missing is
+ * 0, unparsable is undefined and skipped).
+ */
 export function revisionOf(rs: ReplicaSetSnapshot): number | undefined {
+  if (rs.revision !== undefined) return rs.revision;
   const v = rs.annotations[REVISION_ANNOTATION];
   if (v === undefined) return 0;
   return /^-?\d+$/.test(v) ? Number(v) : undefined;
 }
 
-/** The ReplicaSets the Deployment controls, oldest first (creation time, then name). */
-export function ownedReplicaSets(d: DeploymentSnapshot, all: ReplicaSetSnapshot[]): ReplicaSetSnapshot[] {
+/** The revisions (ReplicaSets, ControllerRevisions) the workload controls, oldest first (creation time, then name). */
+export function ownedReplicaSets(d: WorkloadSnapshot, all: ReplicaSetSnapshot[]): ReplicaSetSnapshot[] {
   return all
     .filter((rs) => rs.controllerUid === d.uid)
     .sort((a, b) =>
@@ -73,12 +86,29 @@ export function equalIgnoreHash(a: JsonObject, b: JsonObject): boolean {
   return semanticEqual(withoutHash(a), withoutHash(b));
 }
 
-/** The ReplicaSet whose template the Deployment currently has (oldest match), if the controller made it. */
+/**
+ * The revision whose template the workload currently has, if its controller made it: a Deployment's
+ * oldest matching ReplicaSet; a StatefulSet's or DaemonSet's highest matching ControllerRevision (the
+ * controllers re-number a re-used revision to the top, so an equal older one is stale).
+ */
 export function findNewReplicaSet(
-  d: DeploymentSnapshot,
+  d: WorkloadSnapshot,
   owned: ReplicaSetSnapshot[],
 ): ReplicaSetSnapshot | undefined {
-  return owned.find((rs) => equalIgnoreHash(rs.template, d.template));
+  if (d.kind === 'Deployment') return owned.find((rs) => equalIgnoreHash(rs.template, d.template));
+  let best: ReplicaSetSnapshot | undefined;
+  for (const rs of owned)
+    if (semanticEqual(rs.template, d.template) && (revisionOf(rs) ?? 0) >= (revisionOf(best!) ?? -1))
+      best = rs;
+  return best;
+}
+
+/** The label value a revision's pods carry (pod-template-hash or controller-revision-hash). */
+export function podHashOf(rs: ReplicaSetSnapshot | undefined): string | undefined {
+  if (!rs) return undefined;
+  if (rs.podHash !== undefined) return rs.podHash;
+  const labels = (rs.template.metadata as { labels?: Record<string, string> } | undefined)?.labels;
+  return labels?.[POD_TEMPLATE_HASH];
 }
 
 export interface RevisionEntry {
@@ -136,8 +166,12 @@ export interface Target {
   reason: string;
 }
 
-/** kubectl's deploymentRevision: old ReplicaSets first, then the new one; 0 means "second-highest revision". */
-export function chooseTarget(d: DeploymentSnapshot, all: ReplicaSetSnapshot[], toRevision = 0): Target {
+/**
+ * kubectl's target: 0 means "second-highest revision". Deployment (deploymentRevision): old ReplicaSets
+ * first, then the new one. StatefulSet/DaemonSet (findHistory + the rollbackers): all controlled
+ * ControllerRevisions by `.revision`.
+ */
+export function chooseTarget(d: WorkloadSnapshot, all: ReplicaSetSnapshot[], toRevision = 0): Target {
   const owned = ownedReplicaSets(d, all);
   const current = findNewReplicaSet(d, owned);
   const ordered = [...owned.filter((rs) => rs !== current), ...(current ? [current] : [])];
@@ -183,7 +217,11 @@ export function chooseTarget(d: DeploymentSnapshot, all: ReplicaSetSnapshot[], t
     }
   }
   if (!secondRs) {
-    throw new CodedError('rollback_no_history', `no rollout history found for deployment "${d.name}"`, {
+    const message =
+      d.kind === 'Deployment'
+        ? `no rollout history found for deployment "${d.name}"`
+        : 'no last revision to roll back to';
+    throw new CodedError('rollback_no_history', message, {
       remedy: 'There is no earlier revision to roll back to.',
     });
   }
@@ -196,14 +234,27 @@ export function chooseTarget(d: DeploymentSnapshot, all: ReplicaSetSnapshot[], t
 
 export type UndoPlan =
   | { kind: 'skip'; target: Target; message: string }
-  | { kind: 'patch'; target: Target; template: JsonObject; annotations: Record<string, string> };
+  | { kind: 'patch'; target: Target; patch: UndoPatch };
 
-/** The patch that restores one ReplicaSet's template (kubectl's annotation rules), or undefined if already there. */
-export function patchFor(
-  d: DeploymentSnapshot,
-  rs: ReplicaSetSnapshot,
-): { template: JsonObject; annotations: Record<string, string> } | undefined {
-  if (equalIgnoreHash(rs.template, d.template)) return undefined;
+/** The template an undo to `rs` leaves on the workload (what the re-checks compare with). */
+export function templateAfterUndo(rs: ReplicaSetSnapshot): JsonObject {
+  return withoutHash(rs.template);
+}
+
+/** The workload already runs this revision's template (kubectl's skip). */
+export function atRevision(d: WorkloadSnapshot, rs: ReplicaSetSnapshot): boolean {
+  return d.kind === 'Deployment'
+    ? equalIgnoreHash(rs.template, d.template)
+    : semanticEqual(rs.template, d.template);
+}
+
+/** The patch that restores one revision as kubectl sends it, or undefined if the workload is already there. */
+export function patchFor(d: WorkloadSnapshot, rs: ReplicaSetSnapshot): UndoPatch | undefined {
+  if (atRevision(d, rs)) return undefined;
+  if (d.kind !== 'Deployment') {
+    if (!rs.data) throw new CodedError('internal', `ControllerRevision ${rs.name} has no data to restore`);
+    return { type: 'strategic-merge', data: rs.data };
+  }
   const annotations: Record<string, string> = {};
   for (const k of ANNOTATIONS_TO_SKIP) {
     const v = d.annotations[k];
@@ -212,36 +263,30 @@ export function patchFor(
   for (const [k, v] of Object.entries(rs.annotations)) {
     if (!ANNOTATIONS_TO_SKIP.has(k)) annotations[k] = v;
   }
-  return { template: withoutHash(rs.template), annotations };
+  return { type: 'replace-template', template: withoutHash(rs.template), annotations };
 }
 
+export const PAUSED_MESSAGE =
+  "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again";
+
 /**
- * kubectl rollout undo: refuse a paused Deployment, skip when the template already matches, otherwise
- * the target template without its hash label and the annotation map that replaces the Deployment's.
+ * kubectl rollout undo: refuse a paused Deployment (StatefulSets and DaemonSets cannot be paused),
+ * skip when the template already matches, otherwise the patch kubectl would send.
  */
-export function planUndo(d: DeploymentSnapshot, all: ReplicaSetSnapshot[], toRevision = 0): UndoPlan {
+export function planUndo(d: WorkloadSnapshot, all: ReplicaSetSnapshot[], toRevision = 0): UndoPlan {
   const target = chooseTarget(d, all, toRevision);
-  if (d.paused) {
-    throw new CodedError(
-      'rollback_paused',
-      "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again",
-      { remedy: `Resume ${d.namespace}/${d.name} (kubectl rollout resume) and ask again.` },
-    );
+  if (d.kind === 'Deployment' && d.paused) {
+    throw new CodedError('rollback_paused', PAUSED_MESSAGE, {
+      remedy: `Resume ${d.namespace}/${d.name} (kubectl rollout resume) and ask again.`,
+    });
   }
-  if (equalIgnoreHash(target.replicaSet.template, d.template)) {
+  const patch = patchFor(d, target.replicaSet);
+  if (!patch) {
     return {
       kind: 'skip',
       target,
       message: `skipped rollback (current template already matches revision ${toRevision})`,
     };
   }
-  const annotations: Record<string, string> = {};
-  for (const k of ANNOTATIONS_TO_SKIP) {
-    const v = d.annotations[k];
-    if (v !== undefined) annotations[k] = v;
-  }
-  for (const [k, v] of Object.entries(target.replicaSet.annotations)) {
-    if (!ANNOTATIONS_TO_SKIP.has(k)) annotations[k] = v;
-  }
-  return { kind: 'patch', target, template: withoutHash(target.replicaSet.template), annotations };
+  return { kind: 'patch', target, patch };
 }

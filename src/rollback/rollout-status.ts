@@ -1,17 +1,97 @@
-// kubectl rollout status for a Deployment (DeploymentStatusViewer), plus one documented deviation:
+// kubectl rollout status: DeploymentStatusViewer, StatefulSetStatusViewer and DaemonSetStatusViewer
+// (kubectl pkg/polymorphichelpers/rollout_status.go), plus two documented deviations. OnDelete
+// StatefulSets and DaemonSets, for which kubectl refuses to report, are done when every pod is on
+// the update revision and ready (the bot never deletes pods itself; it says they must be). And for
+// Deployments:
 // a ProgressDeadlineExceeded condition last updated before our undo is stale (the controller keeps it
 // until it sees progress), so it is treated as "still waiting" instead of failing a rollback that works.
-import type { DeploymentSnapshot } from './kube-types.js';
+import type { DeploymentSnapshot, WorkloadSnapshot } from './kube-types.js';
 
 export type RolloutStatus =
   | { state: 'waiting'; message: string }
   | { state: 'done'; message: string }
   | { state: 'failed'; reason: 'progress_deadline'; message: string };
 
-export function rolloutStatus(
-  d: DeploymentSnapshot,
-  opts: { staleDeadlineBefore?: Date } = {},
-): RolloutStatus {
+export function rolloutStatus(w: WorkloadSnapshot, opts: { staleDeadlineBefore?: Date } = {}): RolloutStatus {
+  if (w.kind === 'StatefulSet') return statefulSetStatus(w);
+  if (w.kind === 'DaemonSet') return daemonSetStatus(w);
+  return deploymentStatus(w, opts);
+}
+
+function statefulSetStatus(w: WorkloadSnapshot): RolloutStatus {
+  const s = w.status;
+  const replicas = w.replicas ?? 0;
+  if (s.observedGeneration === 0 || w.generation > s.observedGeneration) {
+    return { state: 'waiting', message: 'Waiting for statefulset spec update to be observed...' };
+  }
+  if (s.readyReplicas < replicas) {
+    return {
+      state: 'waiting',
+      message: `Waiting for ${replicas - s.readyReplicas} pods to be ready...`,
+    };
+  }
+  if (w.strategy.type === 'OnDelete') {
+    if (s.updatedReplicas < replicas) {
+      return {
+        state: 'waiting',
+        message: `Waiting for ${replicas - s.updatedReplicas} pods to be deleted and re-created on the new revision (updateStrategy OnDelete: delete them to roll)...`,
+      };
+    }
+    return {
+      state: 'done',
+      message: `statefulset rolling update complete ${s.updatedReplicas} pods at revision ${s.updateRevision}...`,
+    };
+  }
+  if (w.strategy.rollingUpdate) {
+    const partition = w.strategy.partition ?? 0;
+    if (s.updatedReplicas < replicas - partition) {
+      return {
+        state: 'waiting',
+        message: `Waiting for partitioned roll out to finish: ${s.updatedReplicas} out of ${replicas - partition} new pods have been updated...`,
+      };
+    }
+    return {
+      state: 'done',
+      message: `partitioned roll out complete: ${s.updatedReplicas} new pods have been updated...`,
+    };
+  }
+  if (s.updateRevision !== s.currentRevision) {
+    return {
+      state: 'waiting',
+      message: `waiting for statefulset rolling update to complete ${s.updatedReplicas} pods at revision ${s.updateRevision}...`,
+    };
+  }
+  return {
+    state: 'done',
+    message: `statefulset rolling update complete ${s.currentReplicas ?? 0} pods at revision ${s.currentRevision}...`,
+  };
+}
+
+function daemonSetStatus(w: WorkloadSnapshot): RolloutStatus {
+  const s = w.status;
+  const desired = s.desiredNumberScheduled ?? 0;
+  const updated = s.updatedNumberScheduled ?? 0;
+  const available = s.numberAvailable ?? 0;
+  if (w.generation > s.observedGeneration) {
+    return { state: 'waiting', message: 'Waiting for daemon set spec update to be observed...' };
+  }
+  if (updated < desired) {
+    const onDelete = w.strategy.type === 'OnDelete' ? ' (updateStrategy OnDelete: delete them to roll)' : '';
+    return {
+      state: 'waiting',
+      message: `Waiting for daemon set "${w.name}" rollout to finish: ${updated} out of ${desired} new pods have been updated${onDelete}...`,
+    };
+  }
+  if (available < desired) {
+    return {
+      state: 'waiting',
+      message: `Waiting for daemon set "${w.name}" rollout to finish: ${available} of ${desired} updated pods are available...`,
+    };
+  }
+  return { state: 'done', message: `daemon set "${w.name}" successfully rolled out` };
+}
+
+function deploymentStatus(d: DeploymentSnapshot, opts: { staleDeadlineBefore?: Date }): RolloutStatus {
   const s = d.status;
   if (d.generation > s.observedGeneration) {
     return { state: 'waiting', message: 'Waiting for deployment spec update to be observed...' };

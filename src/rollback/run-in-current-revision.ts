@@ -8,7 +8,7 @@ import { CodedError, isCodedError } from '../errors.js';
 import type { DeploymentSnapshot, ReplicaSetSnapshot } from './kube-types.js';
 import { buildMigrationJob, migrationJobName } from './migration-job.js';
 import type { Clock, ExecResult, KubePort } from './ports.js';
-import { findNewReplicaSet, ownedReplicaSets, POD_TEMPLATE_HASH, withoutHash } from './revisions.js';
+import { findNewReplicaSet, ownedReplicaSets, podHashOf, withoutHash } from './revisions.js';
 
 export type Where =
   | { via: 'exec'; pod: string; container: string | undefined; revisionHash: string }
@@ -42,11 +42,10 @@ export async function whereToRun(
   if (!rs) {
     throw new CodedError(
       'kube_exec_failed',
-      `${d.namespace}/${d.name} has no ReplicaSet for its current template, so there is no current image to run with`,
+      `${d.namespace}/${d.name} has no revision (ReplicaSet or ControllerRevision) for its current template, so there is no current image to run with`,
     );
   }
-  const labels = (rs.template.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
-  const hash = labels[POD_TEMPLATE_HASH] ?? '';
+  const hash = podHashOf(rs) ?? '';
   const container = containerName(svc, rs);
   const pods = await kube.listPods(d.namespace, svc.podSelector ?? d.selector);
   const pod = pods.find(

@@ -272,8 +272,8 @@ export function createRunner(deps: RunnerDeps) {
         remedy: 'Use a whole number from `/rollback history`.',
       });
     }
-    const d = await kube.readDeployment(svc.namespace, svc.deployment);
-    chooseTarget(d, await kube.listReplicaSets(d), toRevision);
+    const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+    chooseTarget(d, await kube.listRevisions(d), toRevision);
     return svc;
   }
 
@@ -292,6 +292,7 @@ export function createRunner(deps: RunnerDeps) {
         id: deps.newId?.() ?? randomUUID(),
         service: svc.name,
         namespace: svc.namespace,
+        kind: svc.kind,
         deployment: svc.deployment,
         state: 'requested',
         version: 1,
@@ -357,8 +358,8 @@ export function createRunner(deps: RunnerDeps) {
 
     async history(service: string): Promise<RevisionEntry[]> {
       const svc = lookupService(deps.catalog, service);
-      const d = await kube.readDeployment(svc.namespace, svc.deployment);
-      return buildHistory(d, await kube.listReplicaSets(d));
+      const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+      return buildHistory(d, await kube.listRevisions(d));
     },
 
     /**

@@ -55,10 +55,10 @@ describe('undo matches kubectl rollout undo', () => {
   }
 
   async function engineUndo(ns: string, toRevision = 0): Promise<string> {
-    const d = await kube.readDeployment(ns, NAME);
-    const plan = planUndo(d, await kube.listReplicaSets(d), toRevision);
+    const d = await kube.readWorkload('Deployment', ns, NAME);
+    const plan = planUndo(d, await kube.listRevisions(d), toRevision);
     if (plan.kind === 'skip') return plan.message;
-    await kube.patchUndo(d, plan.template, plan.annotations);
+    await kube.patchUndo(d, plan.patch);
     return `rolled back to ${plan.target.revision}`;
   }
 
@@ -76,8 +76,8 @@ describe('undo matches kubectl rollout undo', () => {
     );
     const [ha, hb] = await Promise.all(
       [viaKubectl, viaEngine].map(async (ns) => {
-        const d = await kube.readDeployment(ns, NAME);
-        return buildHistory(d, await kube.listReplicaSets(d)).map((h) => [
+        const d = await kube.readWorkload('Deployment', ns, NAME);
+        return buildHistory(d, await kube.listRevisions(d)).map((h) => [
           h.revision,
           h.images.join(','),
           h.changeCause,
@@ -124,8 +124,8 @@ describe('undo matches kubectl rollout undo', () => {
     // onto the current ReplicaSet at its own pace, so the twins' ReplicaSets may differ in the late
     // gitops annotation; the rule (annotations := target's + the kept keys) must hold for each.
     const rev2Of = async (ns: string) => {
-      const d = await kube.readDeployment(ns, NAME);
-      const rs = (await kube.listReplicaSets(d)).find(
+      const d = await kube.readWorkload('Deployment', ns, NAME);
+      const rs = (await kube.listRevisions(d)).find(
         (x) => x.annotations['deployment.kubernetes.io/revision'] === '2',
       );
       return { d, rs: rs! };
@@ -140,7 +140,7 @@ describe('undo matches kubectl rollout undo', () => {
       [viaKubectl, k2],
       [viaEngine, e2],
     ] as const) {
-      const d = await kube.readDeployment(ns, NAME);
+      const d = await kube.readWorkload('Deployment', ns, NAME);
       expect(d.annotations['kubernetes.io/change-cause']).toBe('Release v2');
       const expected = Object.fromEntries(
         Object.entries(before.rs.annotations).filter(([k]) => !k.startsWith('deployment.kubernetes.io/')),
@@ -179,7 +179,7 @@ describe('undo matches kubectl rollout undo', () => {
   });
 
   it('skips when the template already matches the requested revision', async () => {
-    const current = (await kube.readDeployment(viaEngine, NAME)).annotations[
+    const current = (await kube.readWorkload('Deployment', viaEngine, NAME)).annotations[
       'deployment.kubernetes.io/revision'
     ];
     const k = await kubectlOk(world, [
@@ -190,10 +190,10 @@ describe('undo matches kubectl rollout undo', () => {
       viaKubectl,
       `--to-revision=${current}`,
     ]);
-    const before = await kube.readDeployment(viaEngine, NAME);
+    const before = await kube.readWorkload('Deployment', viaEngine, NAME);
     const msg = await engineUndo(viaEngine, Number(current));
     expect(k.trim()).toBe(`deployment.apps/${NAME} ${msg}`);
-    const after = await kube.readDeployment(viaEngine, NAME);
+    const after = await kube.readWorkload('Deployment', viaEngine, NAME);
     expect(after.resourceVersion === before.resourceVersion || after.generation === before.generation).toBe(
       true,
     );
@@ -212,8 +212,8 @@ describe('undo matches kubectl rollout undo', () => {
   });
 
   it('does not overwrite a change made between read and patch', async () => {
-    const d = await kube.readDeployment(viaEngine, NAME);
-    const plan = planUndo(d, await kube.listReplicaSets(d));
+    const d = await kube.readWorkload('Deployment', viaEngine, NAME);
+    const plan = planUndo(d, await kube.listRevisions(d));
     if (plan.kind !== 'patch') throw new Error('expected a patch plan');
     await kubectlOk(world, [
       'set',
@@ -223,9 +223,9 @@ describe('undo matches kubectl rollout undo', () => {
       viaEngine,
       'app=registry.test/twin:v9',
     ]);
-    const err = await kube.patchUndo(d, plan.template, plan.annotations).catch((e: unknown) => e);
+    const err = await kube.patchUndo(d, plan.patch).catch((e: unknown) => e);
     expect(isCodedError(err, 'rollback_concurrent_change')).toBe(true);
-    const now = await kube.readDeployment(viaEngine, NAME);
+    const now = await kube.readWorkload('Deployment', viaEngine, NAME);
     const images = (now.template.spec as { containers: { image: string }[] }).containers.map((c) => c.image);
     expect(images).toEqual(['registry.test/twin:v9']);
   });

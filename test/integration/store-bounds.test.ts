@@ -252,8 +252,11 @@ const tpl = (image: string, hash: string): JsonObject => ({
 
 function fakeKube(namespace: string, deployment: string): KubePort {
   const d: DeploymentSnapshot = {
+    kind: 'Deployment',
     namespace,
     name: deployment,
+    labels: {},
+    strategy: { type: 'RollingUpdate', rollingUpdate: true },
     uid: 'uid-d',
     resourceVersion: '7',
     generation: 2,
@@ -285,8 +288,8 @@ function fakeKube(namespace: string, deployment: string): KubePort {
   });
   const no = () => Promise.reject(new Error('not used by the guard rails'));
   return {
-    readDeployment: async () => d,
-    listReplicaSets: async () => [rs(1, GOOD), rs(2, BAD)],
+    readWorkload: async () => d,
+    listRevisions: async () => [rs(1, GOOD), rs(2, BAD)],
     listPods: no,
     listWarningEvents: no,
     readLogs: no,

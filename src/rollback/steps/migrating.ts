@@ -4,7 +4,7 @@
 // person unless the database is already at the target. Every outcome other than "the database is at
 // the target head now" goes back to a person with what is known (fail closed).
 import { asCodedError, CodedError } from '../../errors.js';
-import type { MigrationGate, Rollback } from '../model.js';
+import { kindOf, type MigrationGate, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
 import { readDatabaseHead } from '../read-migration-gate.js';
 import { runThere, type Where, whereToRun } from '../run-in-current-revision.js';
@@ -23,8 +23,8 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   const assessed = r.assessment?.deployment;
   if (!m || gate?.kind !== 'downgrade' || !assessed?.ok)
     throw new CodedError('internal', 'migration step without an approved downgrade');
-  const d = await kube.readDeployment(r.namespace, r.deployment);
-  const sets = await kube.listReplicaSets(d);
+  const d = await kube.readWorkload(kindOf(r), r.namespace, r.deployment);
+  const sets = await kube.listRevisions(d);
   assertWorkloadUnchanged(assessed.value, d, `${r.namespace}/${r.deployment}`, 'database downgrade');
   const runDeps = { kube, clock };
   const ask = (reasons: string[], current?: string): Promise<Rollback> => {

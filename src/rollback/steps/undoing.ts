@@ -1,9 +1,9 @@
 // `undoing`: the procedure's step 3. `kubectl rollout undo` (kubectl's exact patch), guarded by a
-// re-read of the Deployment, then the wait of `kubectl rollout status`.
+// re-read of the workload, then the wait of `kubectl rollout status`.
 import { CodedError } from '../../errors.js';
-import type { Rollback } from '../model.js';
+import { kindOf, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
-import { equalIgnoreHash, ownedReplicaSets, patchFor, withoutHash } from '../revisions.js';
+import { atRevision, ownedReplicaSets, PAUSED_MESSAGE, patchFor, templateAfterUndo } from '../revisions.js';
 import { assertWorkloadUnchanged } from '../workload-change.js';
 import type { StepContext } from './context.js';
 
@@ -14,12 +14,12 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
   const target = r.assessment?.target;
   const assessed = r.assessment?.deployment;
   if (!target || !assessed?.ok) throw new CodedError('internal', 'undo without an assessment');
-  const d = await kube.readDeployment(r.namespace, r.deployment);
-  const rs = ownedReplicaSets(d, await kube.listReplicaSets(d)).find((x) => x.name === target.replicaSet);
+  const d = await kube.readWorkload(kindOf(r), r.namespace, r.deployment);
+  const rs = ownedReplicaSets(d, await kube.listRevisions(d)).find((x) => x.name === target.replicaSet);
   if (!rs) {
     throw new CodedError(
       'rollback_revision_not_found',
-      `the target ReplicaSet ${target.replicaSet} no longer exists`,
+      `the target revision ${target.revision} (${target.replicaSet}) no longer exists`,
       { remedy: 'It may have been cleaned up (revisionHistoryLimit); request the rollback again.' },
     );
   }
@@ -29,27 +29,23 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
     // Not at the target. What we expect to find: the assessed Deployment, or, if we patched it before
     // a restart, the target's template. Anything else is someone else's change: never overwrite it.
     const expected = r.undo
-      ? { uid: assessed.value.uid, paused: false, template: withoutHash(rs.template) }
+      ? { uid: assessed.value.uid, paused: false, template: templateAfterUndo(rs) }
       : { uid: assessed.value.uid, paused: assessed.value.paused, template: assessed.value.template };
     assertWorkloadUnchanged(expected, d, `${r.namespace}/${r.deployment}`, 'undo');
-    if (d.paused)
-      throw new CodedError(
-        'rollback_paused',
-        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again",
-      );
-    const patched = await kube.patchUndo(d, patch.template, patch.annotations);
+    if (d.kind === 'Deployment' && d.paused) throw new CodedError('rollback_paused', PAUSED_MESSAGE);
+    const patched = await kube.patchUndo(d, patch);
     current = await save(
       r,
       lease,
       { undo: { outcome: 'patched', at: clock.now().toISOString(), generation: patched.generation } },
       {
-        milestone: `Rolled back to revision ${target.revision} (${target.images.join(', ')}): Deployment patched, generation ${patched.generation}`,
+        milestone: `Rolled back to revision ${target.revision} (${target.images.join(', ')}): ${d.kind} patched, generation ${patched.generation}`,
       },
     );
   } else if (!r.undo) {
     // At the target with no patch on record: either it already was when assessed, or this process
     // patched it and died before saving. The assessed template tells which.
-    const ours = !equalIgnoreHash(rs.template, assessed.value.template);
+    const ours = !atRevision({ ...d, template: assessed.value.template }, rs);
     current = await save(
       r,
       lease,
@@ -62,14 +58,14 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
       },
       {
         milestone: ours
-          ? `Deployment patched to revision ${target.revision} before a restart; resumed`
-          : `Deployment already runs revision ${target.revision}'s template; nothing to patch`,
+          ? `${d.kind} patched to revision ${target.revision} before a restart; resumed`
+          : `${d.kind} already runs revision ${target.revision}'s template; nothing to patch`,
       },
     );
   }
   const undoAt = new Date(current.undo?.at ?? clock.now().toISOString());
   const started = clock.now().getTime();
-  const { status } = await kube.waitForRollout(r.namespace, r.deployment, {
+  const { status } = await kube.waitForRollout(kindOf(r), r.namespace, r.deployment, {
     timeoutMs: svc.rollout.timeoutSeconds * 1000,
     staleDeadlineBefore: undoAt,
     onProgress: (s) => notify(r.id, 'progress', () => deps.notifier.progress(current, s.message)),

@@ -1,7 +1,7 @@
 // `verifying`: the procedure's step 4, on the revision the Deployment runs now.
-import type { Rollback } from '../model.js';
+import { kindOf, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
-import { findNewReplicaSet, ownedReplicaSets, templateAnnotations } from '../revisions.js';
+import { findNewReplicaSet, ownedReplicaSets, podHashOf, templateAnnotations } from '../revisions.js';
 import { verify } from '../verify.js';
 import type { StepContext } from './context.js';
 
@@ -9,10 +9,9 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
   const { deps } = ctx;
   const { kube, observe, clock } = deps;
   const svc = ctx.serviceOf(r);
-  const d = await kube.readDeployment(r.namespace, r.deployment);
-  const sets = await kube.listReplicaSets(d);
+  const d = await kube.readWorkload(kindOf(r), r.namespace, r.deployment);
+  const sets = await kube.listRevisions(d);
   const rs = findNewReplicaSet(d, ownedReplicaSets(d, sets));
-  const labels = (rs?.template.metadata as { labels?: Record<string, string> } | undefined)?.labels;
   const targetHead =
     svc.migrations && rs
       ? templateAnnotations(rs.template)[svc.migrations.expectedHeadAnnotation]
@@ -23,7 +22,7 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
       svc,
       selector: svc.podSelector ?? d.selector,
       replicas: d.replicas ?? 0,
-      targetHash: labels?.['pod-template-hash'],
+      targetHash: podHashOf(rs),
       targetHead,
       assessment: r.assessment,
     },

@@ -10,6 +10,9 @@ import {
 import type { DeploymentSnapshot } from '../../../src/rollback/kube-types.js';
 
 const d = (reason?: string): DeploymentSnapshot => ({
+  kind: 'Deployment',
+  labels: {},
+  strategy: { type: 'RollingUpdate', rollingUpdate: true },
   namespace: 'p',
   name: 'd',
   uid: 'u',

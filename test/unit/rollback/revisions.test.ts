@@ -16,6 +16,9 @@ const tpl = (image: string, hash?: string, extra: JsonObject = {}): JsonObject =
 
 function deployment(template: JsonObject, o: Partial<DeploymentSnapshot> = {}): DeploymentSnapshot {
   return {
+    kind: 'Deployment',
+    labels: {},
+    strategy: { type: 'RollingUpdate', rollingUpdate: true },
     namespace: 'ns',
     name: 'd',
     uid: 'uid-d',
@@ -127,9 +130,9 @@ describe('planUndo', () => {
       },
     });
     const plan = planUndo(d, sets);
-    if (plan.kind !== 'patch') throw new Error('expected a patch');
-    expect(plan.template).toEqual(tpl('v2'));
-    expect(plan.annotations).toEqual({
+    if (plan.kind !== 'patch' || plan.patch.type !== 'replace-template') throw new Error('expected a patch');
+    expect(plan.patch.template).toEqual(tpl('v2'));
+    expect(plan.patch.annotations).toEqual({
       'deployment.kubernetes.io/revision': '3',
       'kubectl.kubernetes.io/last-applied-configuration': '{}',
       'kubernetes.io/change-cause': 'v2',

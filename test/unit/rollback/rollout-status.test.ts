@@ -7,6 +7,9 @@ function d(
   o: Partial<DeploymentSnapshot> = {},
 ): DeploymentSnapshot {
   return {
+    kind: 'Deployment',
+    labels: {},
+    strategy: { type: 'RollingUpdate', rollingUpdate: true },
     namespace: 'ns',
     name: 'web',
     uid: 'u',
