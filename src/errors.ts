@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'rollback_progress_deadline'
   | 'rollback_deployment_deleted'
   | 'rollback_expired'
+  | 'rollback_gitops_refused'
   | 'kube_job_failed'
   | 'rollback_dry_run_limit'
   | 'store_conflict'

@@ -136,6 +136,24 @@ export const serviceSchema = z
         expectedHeadAnnotation: z.string().min(1),
       })
       .optional(),
+    /**
+     * A workload that Argo CD or Flux applies from Git (workloads-gitops.md). `suspend`: stop the owner's
+     * sync right before the undo (Resume sync puts it back); `refuse`: change nothing and say why;
+     * `ignore`: roll back anyway. Unset: suspend where the bot has the right, else refuse.
+     */
+    gitops: z
+      .object({
+        policy: z.enum(['suspend', 'refuse', 'ignore']).optional(),
+        argocd: z
+          .object({
+            /** Where the Applications live (the tracking id names only the app, unless `<ns>_<app>`). */
+            namespace: k8sName.default('argocd'),
+            /** Label tracking: the label Argo CD is configured to track with (e.g. app.kubernetes.io/instance). */
+            trackingLabel: z.string().min(1).optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     smokeChecks: z.array(smokeCheckSchema).default([]),
     /** What counts as a signal for this service (watch conditions and alert names). */
     triggers: triggersSchema,

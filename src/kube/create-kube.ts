@@ -6,6 +6,7 @@ import type { JsonObject, WorkloadKind, WorkloadSnapshot } from '../rollback/kub
 import type { KubePort } from '../rollback/ports.js';
 import { describeWorkloadChange } from '../rollback/workload-change.js';
 import { execInPod } from './exec-in-pod.js';
+import { gitopsOwners } from './gitops-owners.js';
 import { mapClientError, mapStatusError } from './map-error.js';
 import { workloadsPath } from './paths.js';
 import { rawGetJson, rawRequest } from './raw-request.js';
@@ -51,6 +52,7 @@ export function createKube(kc: KubeConfig): KubePort {
 
   return {
     readWorkload,
+    ...gitopsOwners(kc),
 
     async listRevisions(w) {
       const ns = enc(w.namespace);

@@ -77,6 +77,26 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
   }
 }
 
+/** The GitOps owner's suspension and its resume, as actions taken (workloads-gitops.md). */
+function gitopsActions(r: Rollback): string[] {
+  const g = r.gitops;
+  if (!g) return [];
+  const owner = `${g.owner.tool} ${g.owner.kind} ${g.owner.namespace}/${g.owner.name}`;
+  if (g.alreadySuspended) return [`${line(owner)} was already suspended; the bot did not change it`];
+  if (!g.suspendedAt) return [`Suspension of ${line(owner)} was started at ${time(g.at)} but not confirmed`];
+  const out = [
+    `Suspended ${line(owner)}'s sync at ${time(g.suspendedAt)} (was \`${line(JSON.stringify(g.previous))}\`): Git still holds the bad release and must be reverted`,
+  ];
+  if (g.resumed)
+    out.push(
+      g.resumed.outcome === 'restored'
+        ? `Sync of ${line(owner)} resumed by ${who(g.resumed.by)} at ${time(g.resumed.at)}; its settings restored as they were`
+        : `Resume sync by ${who(g.resumed.by)} at ${time(g.resumed.at)} found ${line(owner)} changed by someone else; left as it was`,
+    );
+  else out.push(`Sync of ${line(owner)} is still suspended: resume it once Git is reverted`);
+  return out;
+}
+
 export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   const a = r.assessment;
   const from = a?.from;
@@ -102,9 +122,10 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   out.push('## Root Cause', '[To be completed by the owning team: why the deployment failed]', '');
   out.push('## Immediate Actions Taken');
   const actions = [
-    `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${line(to.images.join(', '))})` : ''} with \`kubectl rollout undo\` semantics${r.undo?.outcome === 'already_at_target' ? ' (the Deployment was already at the target; nothing was patched)' : ''}`,
+    `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${line(to.images.join(', '))})` : ''} with \`kubectl rollout undo\` semantics${r.undo?.outcome === 'already_at_target' ? ` (the ${r.kind ?? 'Deployment'} was already at the target; nothing was patched)` : ''}`,
     `${r.verification ? (passed ? 'Verified application health post-rollback' : 'Verification of application health FAILED') : 'Verification did not run'}`,
     'Notified stakeholders via Slack',
+    ...gitopsActions(r),
   ];
   out.push(...actions.map((x, i) => `${i + 1}. ${x}`), '');
   out.push('## Verification Evidence');

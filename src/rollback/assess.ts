@@ -4,7 +4,8 @@ import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
 import { bounded, fillQuery } from './bounded.js';
 import { buildFindings } from './findings.js';
-import type { DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot } from './kube-types.js';
+import { detectOwner, type GitOpsAssessment, type GitOpsOwner, gitopsPlan, ownerSync } from './gitops.js';
+import type { DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot, WorkloadSnapshot } from './kube-types.js';
 import { parseCurrentHead } from './migration-heads.js';
 import type { Assessment, MetricsReading, MigrationState, RevisionRef, Source } from './model.js';
 import type { KubePort, ObservePort } from './ports.js';
@@ -37,6 +38,44 @@ function ref(rs: ReplicaSetSnapshot): RevisionRef {
     changeCause: rs.annotations['kubernetes.io/change-cause'],
     createdAt: rs.creationTimestamp,
   };
+}
+
+/** Desired, updated, ready and available pods, whatever the kind (a DaemonSet counts scheduled pods). */
+function replicaCounts(d: WorkloadSnapshot) {
+  const s = d.status;
+  if (d.kind === 'DaemonSet')
+    return {
+      replicas: s.desiredNumberScheduled ?? 0,
+      updated: s.updatedNumberScheduled ?? 0,
+      ready: s.numberReady ?? 0,
+      available: s.numberAvailable ?? 0,
+    };
+  return {
+    replicas: d.replicas ?? 0,
+    updated: s.updatedReplicas,
+    ready: s.readyReplicas,
+    available: d.kind === 'StatefulSet' ? (s.availableReplicas ?? s.readyReplicas) : s.availableReplicas,
+  };
+}
+
+/** Reads the owner and the bot's right to patch it; what cannot be read is said, never guessed. */
+async function assessOwner(
+  deps: AssessDeps,
+  svc: CatalogEntry,
+  owner: GitOpsOwner,
+): Promise<GitOpsAssessment> {
+  const t = deps.sourceTimeoutMs;
+  const [obj, may] = await Promise.all([
+    bounded(t, () => deps.kube.readOwner(owner)),
+    bounded(t, () => deps.kube.mayPatchOwner(owner)),
+  ]);
+  const read = !obj.ok
+    ? { unreadable: obj.unavailable }
+    : obj.value === undefined
+      ? { unreadable: 'it does not exist (or its CRD is not installed)' }
+      : { sync: ownerSync(owner, obj.value) };
+  const mayPatch = may.ok ? may.value : `the access review failed: ${may.unavailable}`;
+  return gitopsPlan(owner, svc.gitops, read, mayPatch);
 }
 
 /** Pods worth reading logs from: not ready first (that is where the errors are), at most three. */
@@ -191,7 +230,10 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
       })
     : Promise.resolve(unavailable('no migrations configured'));
 
-  const [pods, events, errorLogs, health, ready, metrics, migration] = await Promise.all([
+  const owner = d ? detectOwner(d, svc.gitops) : undefined;
+  const gitopsP = owner ? assessOwner(deps, svc, owner) : Promise.resolve(undefined);
+
+  const [pods, events, errorLogs, health, ready, metrics, migration, gitops] = await Promise.all([
     podsP,
     eventsP,
     logsP,
@@ -199,6 +241,7 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
     check(svc.health.readyUrl),
     metricsP,
     migrationP,
+    gitopsP,
   ]);
 
   const assessment: Assessment = {
@@ -211,10 +254,12 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
             generation: d.generation,
             uid: d.uid,
             template: d.template,
-            replicas: d.replicas ?? 0,
-            updated: d.status.updatedReplicas,
-            ready: d.status.readyReplicas,
-            available: d.status.availableReplicas,
+            ...replicaCounts(d),
+            kind: d.kind,
+            strategy: {
+              type: d.strategy.type,
+              ...(d.strategy.partition !== undefined ? { partition: d.strategy.partition } : {}),
+            },
             paused: d.paused,
             conditions: d.status.conditions.map((c) => ({
               type: c.type,
@@ -247,6 +292,7 @@ export async function assess(deps: AssessDeps, svc: CatalogEntry, toRevision: nu
     target,
     targetError,
     findings: [],
+    ...(gitops ? { gitops } : {}),
   };
   assessment.findings = buildFindings(assessment, svc);
   return assessment;

@@ -15,7 +15,16 @@ export function buildFindings(a: Assessment, svc: CatalogEntry): string[] {
     );
     if (stuck) out.push(`rollout stuck: ProgressDeadlineExceeded (${stuck.message ?? ''})`);
     if (dep.paused) out.push('Deployment is paused: resume it before rolling back');
+    if (dep.strategy?.partition)
+      out.push(
+        `partitioned rolling update (partition ${dep.strategy.partition}): pods with an ordinal below ${dep.strategy.partition} stay on their revision, as with kubectl`,
+      );
+    if (dep.strategy?.type === 'OnDelete')
+      out.push(
+        `updateStrategy OnDelete: the undo changes no pod until its pods are deleted; the bot waits for that and does not delete them`,
+      );
   }
+  if (a.gitops) out.push(`GitOps: ${a.gitops.reason}`);
   if (a.pods.ok) {
     const crash = a.pods.value.filter((p) =>
       p.containers.some((c) => c.waitingReason === 'CrashLoopBackOff'),

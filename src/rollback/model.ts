@@ -1,5 +1,7 @@
 // What a rollback is, as stored: the record (current state + everything learned so far) and the
 // append-only events that make its audit trail and its incident report.
+
+import type { GitOpsAssessment, GitOpsOwner } from './gitops.js';
 import type { EventSnapshot, JsonObject, PodSnapshot, WorkloadKind } from './kube-types.js';
 import type { RevisionEntry } from './revisions.js';
 import type { EventType, State } from './states.js';
@@ -69,6 +71,9 @@ export interface Assessment {
     available: number;
     paused: boolean;
     conditions: { type: string; status: string; reason?: string; message?: string }[];
+    /** The kind and its update strategy (StatefulSet partition, OnDelete), as assessed. */
+    kind?: WorkloadKind;
+    strategy?: { type: string; partition?: number };
   }>;
   history: Source<Omit<RevisionEntry, 'annotations' | 'templateAnnotations'>[]>;
   pods: Source<PodSnapshot[]>;
@@ -84,6 +89,8 @@ export interface Assessment {
   targetError: { code: string; message: string } | undefined;
   /** One line per finding, for people: what is wrong and why this target. */
   findings: string[];
+  /** The workload's GitOps owner and what the policy makes of it; absent when nobody applies it from Git. */
+  gitops?: GitOpsAssessment;
 }
 
 export interface CheckResult {
@@ -137,6 +144,19 @@ export interface Rollback {
   };
   /** The procedure's step 2 announcement is committed (to the outbox): never made twice. */
   announced?: boolean;
+  /**
+   * The GitOps owner's sync, suspended right before the undo: its settings as they were (what Resume
+   * sync restores), saved before the patch so a resumed rollback never loses them.
+   */
+  gitops?: {
+    owner: GitOpsOwner;
+    previous: JsonObject;
+    at: string;
+    suspendedAt?: string;
+    /** Someone had already suspended it: the bot changed nothing, so it offers no Resume sync. */
+    alreadySuspended?: boolean;
+    resumed?: { by: Actor; at: string; outcome: 'restored' | 'changed_by_someone' };
+  };
   /** A person chose to roll back without the downgrade when the database state was unknown. */
   migrationSkipped?: { by: Actor; at: string };
   undo?: {

@@ -1,5 +1,7 @@
 // The ports the domain talks through. Adapters in src/kube, src/observe, src/store, src/slack and
 // src/pagerduty implement them; tests may implement the notifier and pager to record calls.
+
+import type { GitOpsOwner } from './gitops.js';
 import type {
   EventSnapshot,
   JobSnapshot,
@@ -63,6 +65,15 @@ export interface KubePort {
     argv: string[],
     timeoutMs: number,
   ): Promise<ExecResult>;
+  /** The GitOps owner object (Argo CD Application, Flux Kustomization/HelmRelease); undefined if none. */
+  readOwner(owner: GitOpsOwner): Promise<JsonObject | undefined>;
+  /**
+   * JSON merge patch of the owner, only if its resourceVersion is still `resourceVersion`
+   * (rollback_concurrent_change otherwise). Returns the object as patched.
+   */
+  patchOwner(owner: GitOpsOwner, patch: JsonObject, resourceVersion: string): Promise<JsonObject>;
+  /** true when the bot may patch the owner (SelfSubjectAccessReview), else the missing right, in words. */
+  mayPatchOwner(owner: GitOpsOwner): Promise<true | string>;
   /** Creates a Job (batch/v1); kube_conflict when one of that name exists. */
   createJob(namespace: string, job: JsonObject): Promise<void>;
   /** undefined when there is no such Job. */

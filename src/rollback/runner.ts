@@ -17,6 +17,7 @@ import type { Actor, Notice, Rollback, RollbackEvent } from './model.js';
 import { createOutbox } from './outbox.js';
 import type { Lease } from './ports.js';
 import { createReaper } from './reaper.js';
+import { createResumeSync } from './resume-sync.js';
 import { buildHistory, chooseTarget, type RevisionEntry } from './revisions.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
 import type { RunnerDeps, StepContext } from './steps/context.js';
@@ -399,6 +400,17 @@ export function createRunner(deps: RunnerDeps) {
         undefined,
       );
     },
+
+    /** Resume sync: restores the GitOps owner's settings the bot suspended (approvers, after the end). */
+    resumeSync: createResumeSync({
+      store,
+      kube,
+      clock,
+      serviceOf,
+      note: (r, actor, data) => event(r, 'note', actor, r.state, r.state, data),
+      renderReport: deps.renderReport,
+      kick: (id) => outbox.kick(id),
+    }),
 
     /** Whether the person may approve (for showing refusals early; approve() checks again). */
     mayApprove(r: Rollback, actor: Actor): boolean {

@@ -7,9 +7,11 @@ export const ACTION = {
   approveMigration: 'rollback_approve_migration',
   skipMigration: 'rollback_skip_migration',
   checklist: 'rollback_checklist',
+  resumeSync: 'rollback_resume_sync',
 } as const;
 
 export const BLOCK = {
   decision: 'rollback_decision',
   checklist: 'rollback_checklist_block',
+  gitops: 'rollback_gitops',
 } as const;

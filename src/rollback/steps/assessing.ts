@@ -1,5 +1,6 @@
 // `assessing`: the procedure's step 1. Gathers the assessment, then waits for a person, ends a dry
-// run, goes straight on (policy auto), or fails when there is no revision to go to.
+// run, goes straight on (policy auto), or fails when there is no revision to go to or a GitOps owner
+// would revert the rollback and may not be suspended.
 import { assess } from '../assess.js';
 import type { Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
@@ -39,6 +40,27 @@ export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Pr
     );
   }
   if (r.dryRun) return move(r, 'dry_run_done', lease, system, { assessment }, { summary });
+  // A GitOps owner that would undo the rollback, and that the bot may not (or must not) suspend:
+  // nothing is changed, and the thread says what to do instead.
+  if (assessment.gitops?.plan === 'refuse') {
+    const message = `not rolled back: ${assessment.gitops.reason}`;
+    return move(
+      r,
+      'fail',
+      lease,
+      system,
+      {
+        assessment,
+        failure: {
+          step: 'assessing',
+          code: 'rollback_gitops_refused',
+          message,
+          at: deps.clock.now().toISOString(),
+        },
+      },
+      { message },
+    );
+  }
   if (r.mode === 'auto') return move(r, 'auto_approved', lease, system, { assessment }, { summary });
   return move(r, 'assessed', lease, system, { assessment }, { summary }, [{ kind: 'assessed' }]);
 }

@@ -1,11 +1,25 @@
 // `undoing`: the procedure's step 3. `kubectl rollout undo` (kubectl's exact patch), guarded by a
 // re-read of the workload, then the wait of `kubectl rollout status`.
 import { CodedError } from '../../errors.js';
+import type { ReplicaSetSnapshot } from '../kube-types.js';
 import { kindOf, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
 import { atRevision, ownedReplicaSets, PAUSED_MESSAGE, patchFor, templateAfterUndo } from '../revisions.js';
 import { assertWorkloadUnchanged } from '../workload-change.js';
 import type { StepContext } from './context.js';
+import { suspendGitOps } from './suspending-gitops.js';
+
+/**
+ * Not at the target. What we expect to find: the assessed workload, or, if we patched it before a
+ * restart, the target's template. Anything else is someone else's change: never overwrite it.
+ */
+function expectedBefore(r: Rollback, rs: ReplicaSetSnapshot) {
+  const assessed = r.assessment?.deployment;
+  if (!assessed?.ok) throw new CodedError('internal', 'undo without an assessment');
+  return r.undo
+    ? { uid: assessed.value.uid, paused: false, template: templateAfterUndo(rs) }
+    : { uid: assessed.value.uid, paused: assessed.value.paused, template: assessed.value.template };
+}
 
 export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Promise<Rollback> {
   const { deps, save, notify } = ctx;
@@ -26,16 +40,12 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
   let current = r;
   const patch = patchFor(d, rs);
   if (patch) {
-    // Not at the target. What we expect to find: the assessed Deployment, or, if we patched it before
-    // a restart, the target's template. Anything else is someone else's change: never overwrite it.
-    const expected = r.undo
-      ? { uid: assessed.value.uid, paused: false, template: templateAfterUndo(rs) }
-      : { uid: assessed.value.uid, paused: assessed.value.paused, template: assessed.value.template };
-    assertWorkloadUnchanged(expected, d, `${r.namespace}/${r.deployment}`, 'undo');
+    assertWorkloadUnchanged(expectedBefore(r, rs), d, `${r.namespace}/${r.deployment}`, 'undo');
     if (d.kind === 'Deployment' && d.paused) throw new CodedError('rollback_paused', PAUSED_MESSAGE);
+    current = await suspendGitOps(ctx, current, lease);
     const patched = await kube.patchUndo(d, patch);
     current = await save(
-      r,
+      current,
       lease,
       { undo: { outcome: 'patched', at: clock.now().toISOString(), generation: patched.generation } },
       {

@@ -23,7 +23,7 @@ export function buildRoot(r: Rollback): KnownBlock[] {
   const t = r.assessment?.target;
   const f = r.assessment?.from;
   const lines = [
-    `*${r.dryRun ? 'Dry run: ' : ''}${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} of \`${r.service}\`* (\`${r.namespace}/${r.deployment}\`)`,
+    `*${r.dryRun ? 'Dry run: ' : ''}${r.mode === 'auto' ? 'Automatic rollback' : 'Rollback'} of \`${r.service}\`* (${r.kind && r.kind !== 'Deployment' ? `${r.kind} ` : ''}\`${r.namespace}/${r.deployment}\`)`,
     `*State:* ${STATE_LABEL[r.state] ?? r.state}`,
     `*Requested by* ${who(r)}${r.reason ? `: ${e(r.reason)}` : ''}`,
   ];
@@ -271,10 +271,45 @@ export function buildSummary(r: Rollback): KnownBlock[] {
     );
     blocks.push(section(`*Verification*\n${code(rows)}`));
   }
+  blocks.push(...buildGitOps(r));
   blocks.push(
     context('The incident report is attached. Tick the post-rollback checks below as you do them.'),
   );
   return blocks;
+}
+
+/** A suspended GitOps owner: what to do in Git, and Resume sync for the approvers. */
+export function buildGitOps(r: Rollback): KnownBlock[] {
+  const g = r.gitops;
+  if (!g?.suspendedAt) return [];
+  const who = `${g.owner.tool} ${g.owner.kind} \`${e(g.owner.namespace)}/${e(g.owner.name)}\``;
+  if (g.resumed)
+    return [
+      section(
+        g.resumed.outcome === 'restored'
+          ? `:arrow_forward: Sync of ${who} resumed by <@${g.resumed.by.id}>.`
+          : `:warning: ${who} had been changed by someone else; Resume sync left it as it was.`,
+      ),
+    ];
+  return [
+    {
+      type: 'section',
+      block_id: BLOCK.gitops,
+      text: {
+        type: 'mrkdwn',
+        text: `:double_vertical_bar: *${who} is suspended.* Git still holds the bad release: revert it in Git, then resume the sync.`,
+      },
+      accessory: confirmedButton({
+        actionId: ACTION.resumeSync,
+        style: 'primary',
+        label: 'Resume sync',
+        value: r.id,
+        title: 'Resume sync?',
+        question: `${who} will apply what Git holds now. If Git still has the bad release, it comes back.`,
+        yes: 'Resume sync',
+      }),
+    } as KnownBlock,
+  ];
 }
 
 /** Checkboxes whose block_id carries the rollback id, so a tick needs no lookup to find its rollback. */

@@ -8,7 +8,7 @@ import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
 import { buildError, errorText } from '../blocks/reply-blocks.js';
-import { buildDecided } from '../blocks/rollback-blocks.js';
+import { buildDecided, buildGitOps } from '../blocks/rollback-blocks.js';
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { ownMentions } from '../own-mentions.js';
@@ -80,6 +80,32 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
       },
     );
   }
+
+  // Resume sync on the report: approvers only (the domain checks and audits); the button's section is
+  // replaced by who resumed it.
+  app.action<BlockAction<ButtonAction>>(ACTION.resumeSync, async ({ ack, body, action, client, respond }) => {
+    await ack();
+    try {
+      const r = await deps.runner.resumeSync(action.value ?? '', await actorOf(body));
+      const channel = body.container.channel_id as string | undefined;
+      const ts = body.container.message_ts as string | undefined;
+      const blocks = body.message?.blocks as { block_id?: string }[] | undefined;
+      if (channel && ts && blocks) {
+        const replaced = blocks.flatMap((b) => (b.block_id === BLOCK.gitops ? buildGitOps(r) : [b]));
+        await client.chat.update({
+          channel,
+          ts,
+          text: `Sync resumed by <@${body.user.id}>`,
+          blocks: replaced as never,
+        });
+      }
+    } catch (err) {
+      const e = asCodedError(err);
+      if (e.code === 'internal') deps.logger.error('resume sync failed', { error: e.message });
+      const keep = ownMentions(deps.catalog, body.user.id);
+      await refuse(respond, errorText(e, keep), buildError(e, keep));
+    }
+  });
 
   // Any other action id (an old message, a forged payload): acknowledged, refused, nothing done.
   const known = Object.values(ACTION).join('|');
