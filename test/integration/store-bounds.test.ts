@@ -299,6 +299,9 @@ function fakeKube(namespace: string, deployment: string): KubePort {
     createJob: no,
     readJob: no,
     deleteJob: no,
+    readOwner: no,
+    patchOwner: no,
+    mayPatchOwner: no,
   };
 }
 
