@@ -74,6 +74,7 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
       `${source} has ${problems.length} problem(s):\n${problems.map((l) => `  - ${l}`).join('\n')}`,
       {
         remedy: 'Each workload may be catalogued once, by one kind and name.',
+        details: { problems },
       },
     );
   }

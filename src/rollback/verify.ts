@@ -20,6 +20,11 @@ export interface VerifyInput {
   svc: CatalogEntry;
   selector: string;
   replicas: number;
+  /**
+   * How many pods must run the target revision: all of them, except a partitioned StatefulSet's pods
+   * below the partition (kubectl's "partitioned roll out complete" leaves them as they are).
+   */
+  onTarget?: number;
   /** pod-template-hash of the target ReplicaSet: the pods must all be of it. */
   targetHash: string | undefined;
   targetHead: string | undefined;
@@ -35,10 +40,13 @@ async function podsCheck(
   v: VerifyInput,
 ): Promise<{ check: CheckResult; pods: PodSnapshot[] }> {
   const pods = (await deps.kube.listPods(v.svc.namespace, v.selector)).filter((p) => !p.deleting);
-  const good = pods.filter(
-    (p) => p.phase === 'Running' && p.ready && (!v.targetHash || p.podTemplateHash === v.targetHash),
-  );
-  const passed = good.length === pods.length && pods.length === v.replicas;
+  const ready = pods.filter((p) => p.phase === 'Running' && p.ready);
+  const good = ready.filter((p) => !v.targetHash || p.podTemplateHash === v.targetHash);
+  const onTarget = v.onTarget ?? v.replicas;
+  const partial = onTarget < v.replicas;
+  const passed = partial
+    ? ready.length === pods.length && pods.length === v.replicas && good.length >= onTarget
+    : good.length === pods.length && pods.length === v.replicas;
   return {
     pods,
     check: {
@@ -46,14 +54,18 @@ async function podsCheck(
       passed,
       evidence: {
         source: `pods ${v.selector} in ${v.svc.namespace}`,
-        value: `${good.length}/${pods.length} Running+Ready on the target revision`,
-        threshold: `all ${v.replicas}`,
+        value: partial
+          ? `${ready.length}/${pods.length} Running+Ready, ${good.length} on the target revision`
+          : `${good.length}/${pods.length} Running+Ready on the target revision`,
+        threshold: partial
+          ? `all ${v.replicas} ready, at least ${onTarget} on the target (partition)`
+          : `all ${v.replicas}`,
       },
       ...(passed
         ? {}
         : {
             detail: pods
-              .filter((p) => !good.includes(p))
+              .filter((p) => (partial ? !ready.includes(p) : !good.includes(p)))
               .map((p) => `${p.name}: ${p.phase}${p.ready ? '' : ', not ready'}`)
               .join('; '),
           }),

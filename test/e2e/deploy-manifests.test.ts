@@ -36,6 +36,20 @@ interface K8sObject {
 }
 
 const file = (name: string) => join('manifests', name);
+
+/** The example catalog's StatefulSet (or a same-labelled uncatalogued one), two pods, fast to roll. */
+const ledgerYaml = (image: string, name = 'ledger-prod') => `apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: ${name}, namespace: production }
+spec:
+  serviceName: ${name}
+  replicas: 2
+  podManagementPolicy: Parallel
+  selector: { matchLabels: { app: ledger, instance: ${name} } }
+  template:
+    metadata: { labels: { app: ledger, instance: ${name} } }
+    spec: { containers: [{ name: app, image: "${image}" }] }
+`;
 const run = (cmd: string, args: string[]) =>
   new Promise<{ code: number; output: string }>((resolve) =>
     execFile(cmd, args, (err, stdout, stderr) =>
@@ -114,14 +128,33 @@ describe('manifests/ on the test cluster', () => {
     expect(cm.data['catalog.yaml']).toBe(readFileSync(file('catalog.yaml'), 'utf8'));
 
     const namespaces = new Set([...catalog.services.values()].map((s) => s.namespace));
+    const plural = {
+      Deployment: 'deployments',
+      StatefulSet: 'statefulsets',
+      DaemonSet: 'daemonsets',
+    } as const;
+    const kinds = new Set([...catalog.services.values()].map((s) => s.kind));
+    // The example catalog has more than Deployments, so the per-kind rules are really checked.
+    expect([...kinds].sort()).toEqual(['Deployment', 'StatefulSet']);
     for (const ns of namespaces) {
-      const names = [...catalog.services.values()].filter((s) => s.namespace === ns).map((s) => s.deployment);
       const role = rendered.find(
         (o) => o.kind === 'Role' && o.metadata.name === 'rollback-bot' && o.metadata.namespace === ns,
       );
-      const deployRule = role?.rules?.find((r) => r.resources.includes('deployments'));
-      expect(deployRule?.resourceNames?.sort()).toEqual(names.sort());
-      expect(deployRule?.verbs.sort()).toEqual(['get', 'list', 'patch', 'watch']);
+      for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet'] as const) {
+        const names = [...catalog.services.values()]
+          .filter((s) => s.namespace === ns && s.kind === kind)
+          .map((s) => s.deployment);
+        const rule = role?.rules?.find((r) => r.resources.includes(plural[kind]));
+        if (names.length === 0) {
+          expect(rule, `${kind} rule without a catalogued ${kind}`).toBeUndefined();
+          continue;
+        }
+        expect(rule?.resources).toEqual([plural[kind]]);
+        expect(rule?.resourceNames?.sort()).toEqual(names.sort());
+        expect(rule?.verbs.sort()).toEqual(['get', 'list', 'patch', 'watch']);
+      }
+      const history = role?.rules?.find((r) => r.resources.includes('controllerrevisions'));
+      expect(history?.verbs.sort()).toEqual(['get', 'list', 'watch']);
     }
     const rules = rendered.filter((o) => o.kind === 'Role').flatMap((o) => o.rules ?? []);
     const granted = rules.flatMap((r) => r.resources as string[]);
@@ -312,6 +345,74 @@ describe('manifests/ on the test cluster', () => {
       expect(r.code, `${what} was allowed: ${r.stdout}`).not.toBe(0);
       expect(r.stderr, what).toMatch(/forbidden/i);
     }
+    // StatefulSets: the catalogued one by name, its ControllerRevisions read-only, nothing else.
+    await kubectlOk(world, ['apply', '-f', '-'], ledgerYaml('registry.test/ledger:1'));
+    await kubectlOk(world, ['apply', '-f', '-'], ledgerYaml('registry.test/ledger:2'));
+    await kubectlOk(world, ['apply', '-f', '-'], ledgerYaml('registry.test/ledger:1', 'other-ledger'));
+    const revisions = await eventually('two ControllerRevisions of ledger-prod', async () => {
+      const list = JSON.parse(
+        await kubectlOk(world, [
+          'get',
+          'controllerrevisions',
+          '-n',
+          TARGET_NS,
+          '-l',
+          'app=ledger',
+          '-o',
+          'json',
+        ]),
+      ).items as { metadata: { name: string; ownerReferences?: { name: string }[] } }[];
+      const own = list.filter((c) => c.metadata.ownerReferences?.[0]?.name === 'ledger-prod');
+      return own.length === 2 ? own : undefined;
+    });
+    const cr = revisions[0]!.metadata.name;
+    const stsDenied: [string, string[]][] = [
+      [
+        'patch an uncatalogued StatefulSet',
+        ['patch', 'statefulset', 'other-ledger', '-n', TARGET_NS, ...patch],
+      ],
+      ['read an uncatalogued StatefulSet', ['get', 'statefulset', 'other-ledger', '-n', TARGET_NS]],
+      ['list all StatefulSets', ['get', 'statefulsets', '-n', TARGET_NS]],
+      [
+        'delete the catalogued StatefulSet',
+        ['delete', 'statefulset', 'ledger-prod', '-n', TARGET_NS, '--wait=false'],
+      ],
+      [
+        'patch a ControllerRevision',
+        [
+          'patch',
+          'controllerrevision',
+          cr,
+          '-n',
+          TARGET_NS,
+          '--type=merge',
+          '-p',
+          '{"metadata":{"labels":{"x":"y"}}}',
+        ],
+      ],
+      ['delete a ControllerRevision', ['delete', 'controllerrevision', cr, '-n', TARGET_NS, '--wait=false']],
+      ['list DaemonSets', ['get', 'daemonsets', '-n', TARGET_NS]],
+    ];
+    for (const [what, args] of stsDenied) {
+      const r = await asBot(args);
+      expect(r.code, `${what} was allowed: ${r.stdout}`).not.toBe(0);
+      expect(r.stderr, what).toMatch(/forbidden/i);
+    }
+    // The control: kubectl's own undo of the catalogued StatefulSet works on the token (server dry run),
+    // and its history is readable.
+    const undo = await asBot([
+      'rollout',
+      'undo',
+      'statefulset/ledger-prod',
+      '-n',
+      TARGET_NS,
+      '--dry-run=server',
+    ]);
+    expect(undo.code, undo.stderr).toBe(0);
+    const history = await asBot(['rollout', 'history', 'statefulset/ledger-prod', '-n', TARGET_NS]);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/^1\s/m);
+
     // The control: the same token may still patch the catalogued Deployment (server-side dry run).
     const allowed = await asBot(['patch', 'deployment', NAME, '-n', TARGET_NS, '--dry-run=server', ...patch]);
     expect(allowed.code, allowed.stderr).toBe(0);

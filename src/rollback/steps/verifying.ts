@@ -1,7 +1,17 @@
-// `verifying`: the procedure's step 4, on the revision the Deployment runs now.
-import { kindOf, type Rollback } from '../model.js';
+// `verifying`: the procedure's step 4, on the revision the workload runs now, ending with two checks
+// that the rollback held: the workload still has the target's template (nothing, e.g. an undetected
+// GitOps controller, re-applied the bad release meanwhile) and a suspended GitOps owner still is.
+import { isSuspendedByUs, ownerText } from '../gitops.js';
+import { type CheckResult, kindOf, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
-import { findNewReplicaSet, ownedReplicaSets, podHashOf, templateAnnotations } from '../revisions.js';
+import {
+  atRevision,
+  findNewReplicaSet,
+  imagesOf,
+  ownedReplicaSets,
+  podHashOf,
+  templateAnnotations,
+} from '../revisions.js';
 import { verify } from '../verify.js';
 import type { StepContext } from './context.js';
 
@@ -21,12 +31,17 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
     {
       svc,
       selector: svc.podSelector ?? d.selector,
-      replicas: d.replicas ?? 0,
+      replicas: d.kind === 'DaemonSet' ? (d.status.desiredNumberScheduled ?? 0) : (d.replicas ?? 0),
+      ...(d.kind === 'StatefulSet' && d.strategy.partition
+        ? { onTarget: Math.max(0, (d.replicas ?? 0) - d.strategy.partition) }
+        : {}),
       targetHash: podHashOf(rs),
       targetHead,
       assessment: r.assessment,
     },
   );
+  verification.checks.push(...(await heldChecks(ctx, r)));
+  verification.passed = verification.checks.every((c) => c.passed);
   const failed = verification.checks.filter((c) => !c.passed).map((c) => c.name);
   return ctx.move(
     r,
@@ -36,4 +51,41 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
     { verification },
     { passed: verification.passed, failed },
   );
+}
+
+/** Did the rollback hold until now? Read after every other check, so a late revert is caught. */
+async function heldChecks(ctx: StepContext, r: Rollback): Promise<CheckResult[]> {
+  const { kube } = ctx.deps;
+  const target = r.assessment?.target;
+  const now = await kube.readWorkload(kindOf(r), r.namespace, r.deployment);
+  const rs = ownedReplicaSets(now, await kube.listRevisions(now)).find((x) => x.name === target?.replicaSet);
+  const held = rs !== undefined && atRevision(now, rs);
+  const checks: CheckResult[] = [
+    {
+      name: 'still on the target revision',
+      passed: held,
+      evidence: {
+        source: `${now.kind} ${r.namespace}/${r.deployment} spec.template`,
+        value: held
+          ? `revision ${target?.revision}'s template`
+          : `images ${imagesOf(now.template).join(', ')}`,
+        threshold: `revision ${target?.revision ?? '?'}'s template (nothing re-applied the old one)`,
+      },
+    },
+  ];
+  const g = r.gitops;
+  if (g?.suspendedAt && !g.resumed) {
+    const owner = await kube.readOwner(g.owner);
+    const still = owner !== undefined && isSuspendedByUs(g.owner, owner);
+    checks.push({
+      name: 'GitOps sync still suspended',
+      passed: still,
+      evidence: {
+        source: ownerText(g.owner),
+        value: owner ? (still ? 'suspended' : 'syncing again') : 'gone',
+        threshold: 'suspended until Resume sync',
+      },
+    });
+  }
+  return checks;
 }

@@ -26,7 +26,9 @@ describe('alert thresholds from the catalog', () => {
     const svc = catalog.services.get('release-manager')!;
     svc.metrics.triggerErrorRatio = 0.02;
     svc.metrics.p99ThresholdSeconds = 0.8;
-    const rules = parse(buildThresholdRules(catalog)).spec.groups[0].rules;
+    const rules = parse(buildThresholdRules(catalog)).spec.groups[0].rules.filter(
+      (r: { labels: { deployment: string } }) => r.labels.deployment === 'release-manager-prod',
+    );
     expect(rules).toEqual([
       {
         record: ERROR_RATIO_SERIES,

@@ -30,6 +30,42 @@ describe('service catalog', () => {
     expect(svc.logs.pattern).toBe('ERROR');
   });
 
+  it('names the workload by kind and name; deployment: keeps working', () => {
+    const services = parseCatalog(example).services;
+    expect(services.get('release-manager')).toMatchObject({
+      kind: 'Deployment',
+      deployment: 'release-manager-prod',
+    });
+    expect(services.get('ledger')).toMatchObject({ kind: 'StatefulSet', deployment: 'ledger-prod' });
+    const approvers = 'approvers: { users: [U1] }';
+    const one = parseCatalog(`services:
+  agent: { namespace: ops, daemonSet: node-agent, ${approvers} }
+  db: { namespace: ops, workload: { kind: StatefulSet, name: pg }, ${approvers} }
+`).services;
+    expect(one.get('agent')).toMatchObject({ kind: 'DaemonSet', deployment: 'node-agent' });
+    expect(one.get('db')).toMatchObject({ kind: 'StatefulSet', deployment: 'pg' });
+    expect(one.get('db')).not.toHaveProperty('workload');
+  });
+
+  it('refuses an entry naming no workload, two, an unknown kind, or one name twice under two kinds', () => {
+    const approvers = 'approvers: { users: [U1] }';
+    const problems = (yaml: string) => caught(() => parseCatalog(yaml, 'c')).details?.problems ?? [];
+    expect(problems(`services:\n  a: { namespace: ops, ${approvers} }\n`)).toEqual([
+      expect.stringMatching(/^c\.services\.a\.deployment: name the workload/),
+    ]);
+    expect(
+      problems(`services:\n  a: { namespace: ops, deployment: x, statefulSet: y, ${approvers} }\n`),
+    ).toEqual([expect.stringMatching(/name one workload, not 2 \(Deployment x, StatefulSet y\)/)]);
+    expect(
+      problems(`services:\n  a: { namespace: ops, workload: { kind: CronJob, name: x }, ${approvers} }\n`),
+    ).toEqual([expect.stringMatching(/^c\.services\.a\.workload\.kind/)]);
+    expect(
+      problems(
+        `services:\n  a: { namespace: ops, deployment: x, ${approvers} }\n  b: { namespace: ops, daemonSet: x, ${approvers} }\n`,
+      ),
+    ).toEqual([expect.stringMatching(/DaemonSet ops\/x is already catalogued as "a"/)]);
+  });
+
   it('lists every problem with its path in one error', () => {
     const bad = `services:
   Release_Manager:
