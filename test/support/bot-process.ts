@@ -21,7 +21,13 @@ export interface BotProcess {
 }
 
 export function writeCatalog(world: WorldInfo, catalog: Catalog, name: string): string {
-  const services = Object.fromEntries([...catalog.services.values()].map(({ name: n, ...svc }) => [n, svc]));
+  // Back to the catalog's own form: the parsed entry's kind + name become `workload: { kind, name }`.
+  const services = Object.fromEntries(
+    [...catalog.services.values()].map(({ name: n, kind, deployment, ...svc }) => [
+      n,
+      { ...svc, workload: { kind, name: deployment } },
+    ]),
+  );
   const file = join(world.root, `catalog-${name}.yaml`);
   writeFileSync(file, stringify({ services }));
   return file;
