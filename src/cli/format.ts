@@ -50,7 +50,7 @@ export function formatAssessment(service: string, a: Assessment, now: Date): str
   const out: string[] = [`Assessment of ${service} at ${a.at}`, ''];
   out.push('Findings:', ...a.findings.map((f) => `  - ${f}`), '');
   out.push(
-    `Deployment: ${show(a.deployment, (d) => `${d.available}/${d.replicas} available, ${d.updated} updated, generation ${d.generation}${d.paused ? ', PAUSED' : ''}; ${d.conditions.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`).join(', ')}`)}`,
+    `${a.deployment.ok ? (a.deployment.value.kind ?? 'Deployment') : 'Workload'}: ${show(a.deployment, (d) => `${d.available}/${d.replicas} available, ${d.updated} updated, generation ${d.generation}${d.paused ? ', PAUSED' : ''}; ${d.conditions.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`).join(', ')}`)}`,
     '',
   );
   out.push(

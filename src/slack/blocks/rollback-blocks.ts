@@ -83,6 +83,11 @@ function assessmentLines(a: Assessment): KnownBlock[] {
     `*/health:* ${a.health.ok ? a.health.value.status || e(a.health.value.error ?? '') : `unavailable: ${e(a.health.unavailable)}`}`,
     `*Migrations:* ${a.migration.ok ? `${e(a.migration.value.current ?? 'none')}${a.migration.value.ahead ? ` → downgrade to ${e(a.migration.value.targetHead ?? '?')} first` : ''}` : e(a.migration.unavailable)}`,
   ];
+  // The GitOps line says which owner applies the workload and what the bot will do about its sync.
+  if (a.gitops)
+    facts.push(
+      `*GitOps:* ${a.gitops.plan === 'refuse' ? ':no_entry: ' : a.gitops.plan === 'suspend' ? ':double_vertical_bar: ' : ''}${e(a.gitops.reason)}`,
+    );
   blocks.push(section(facts.join('\n')));
   return blocks;
 }
