@@ -379,6 +379,62 @@ describe('StatefulSet and DaemonSet undo match kubectl rollout undo', () => {
     }
   });
 
+  it('our one deviation in the skip check: data in another key order is skipped, where kubectl sends a no-op patch', async () => {
+    // kubectl compares bytes; the controllers always write Go's canonical encoding (sorted keys), so
+    // only a revision written by hand can differ from the template in bytes but not in value.
+    const ns = await freshNamespace(world, 'wl-handmade');
+    const one = await release({
+      kind: 'StatefulSet',
+      namespace: ns,
+      name: 'hm',
+      replicas: 1,
+      image: 'registry.test/twin:v1',
+      changeCause: 'v1',
+    });
+    const reversed = (o: Raw): Raw =>
+      o && typeof o === 'object' && !Array.isArray(o)
+        ? Object.fromEntries(
+            Object.entries(o)
+              .reverse()
+              .map(([k, v]) => [k, reversed(v)]),
+          )
+        : o;
+    const handmade = {
+      apiVersion: 'apps/v1',
+      kind: 'ControllerRevision',
+      metadata: {
+        name: 'hm-handmade',
+        namespace: ns,
+        labels: { app: 'hm' },
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'StatefulSet',
+            name: 'hm',
+            uid: one.w.metadata.uid,
+            controller: true,
+          },
+        ],
+      },
+      revision: 50,
+      data: reversed(one.revisions[0].data),
+    };
+    const path = `/apis/apps/v1/namespaces/${ns}/controllerrevisions`;
+    await kubectlOk(world, ['create', '--raw', path, '-f', '-'], JSON.stringify(handmade));
+    const stored = await kubectlOk(world, ['get', '--raw', `${path}/hm-handmade`]);
+    expect(stored).toContain('"data":{"spec":{"template":{"spec":'); // the apiserver kept our key order
+    const before = await kube.readWorkload('StatefulSet', ns, 'hm');
+    const k = await kubectlUndo('StatefulSet', ns, 50, 'hm');
+    expect(k.stdout.trim(), k.stderr).toBe('statefulset.apps/hm rolled back');
+    expect(await engineUndo('StatefulSet', ns, 50, 'hm')).toBe(
+      'skipped rollback (current template already matches revision 50)',
+    );
+    // kubectl's patch changed nothing: the same generation and template either way.
+    const after = await kube.readWorkload('StatefulSet', ns, 'hm');
+    expect(after.generation).toBe(before.generation);
+    expect(jsonEqual(after.template, before.template)).toBe(true);
+  });
+
   it('a partition holds back low ordinals; status is done exactly when kubectl rollout status exits 0', async () => {
     const part = (namespace: string, image: string, changeCause: string, partition: number) =>
       release({
