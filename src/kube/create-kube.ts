@@ -132,10 +132,15 @@ export function createKube(kc: KubeConfig): KubePort {
           throw mapStatusError(0, '', what, err);
         }
         if (res.status >= 200 && res.status < 300) return toWorkload(JSON.parse(res.body), expected.kind);
-        const testFailed = res.status === 409 || res.status === 422 || /test/i.test(res.body);
-        if (!testFailed) throw mapStatusError(res.status, res.body, `patching ${what}`);
+        // A failed guard: a failed `test` op (Deployment), 409 Conflict on the resourceVersion (the
+        // strategic merge patch; there a 422 is the server refusing the template, not a guard).
+        const guardFailed =
+          patch.type === 'replace-template'
+            ? res.status === 409 || res.status === 422 || /test/i.test(res.body)
+            : res.status === 409;
+        if (!guardFailed) throw mapStatusError(res.status, res.body, `patching ${what}`);
         const now = await readWorkload(expected.kind, expected.namespace, expected.name);
-        const changed = changedFields(expected, now);
+        const changed = changedFields(expected, now, patch.type === 'replace-template');
         if (changed.length > 0 || now.uid !== expected.uid) {
           throw new CodedError(
             'rollback_concurrent_change',
@@ -188,11 +193,12 @@ export function createKube(kc: KubeConfig): KubePort {
 
 /**
  * What differs between two reads that the planned patch depends on: the pod template, the paused
- * flag and the annotations it replaces. Replicas (an autoscaler, `kubectl scale`) and status never count.
+ * flag and, for a Deployment, the annotations the patch replaces (a StatefulSet's or DaemonSet's undo
+ * leaves annotations alone). Replicas (an autoscaler, `kubectl scale`) and status never count.
  */
-function changedFields(a: WorkloadSnapshot, b: WorkloadSnapshot): string[] {
+function changedFields(a: WorkloadSnapshot, b: WorkloadSnapshot, annotationsToo: boolean): string[] {
   const out = describeWorkloadChange(a, b);
-  if (JSON.stringify(sorted(a.annotations)) !== JSON.stringify(sorted(b.annotations)))
+  if (annotationsToo && JSON.stringify(sorted(a.annotations)) !== JSON.stringify(sorted(b.annotations)))
     out.push('annotations');
   return out;
 }

@@ -1,10 +1,10 @@
 // kubectl rollout status: DeploymentStatusViewer, StatefulSetStatusViewer and DaemonSetStatusViewer
-// (kubectl pkg/polymorphichelpers/rollout_status.go), plus two documented deviations. OnDelete
-// StatefulSets and DaemonSets, for which kubectl refuses to report, are done when every pod is on
-// the update revision and ready (the bot never deletes pods itself; it says they must be). And for
-// Deployments:
-// a ProgressDeadlineExceeded condition last updated before our undo is stale (the controller keeps it
-// until it sees progress), so it is treated as "still waiting" instead of failing a rollback that works.
+// (kubectl pkg/polymorphichelpers/rollout_status.go, v1.36), with their messages, plus two documented
+// deviations. OnDelete StatefulSets and DaemonSets, for which kubectl refuses to report, are done when
+// every pod is on the update revision and ready (the bot never deletes pods itself; the message says
+// they must be). And for Deployments: a ProgressDeadlineExceeded condition last updated before our undo
+// is stale (the controller keeps it until it sees progress), so it is treated as "still waiting"
+// instead of failing a rollback that works.
 import type { DeploymentSnapshot, WorkloadSnapshot } from './kube-types.js';
 
 export type RolloutStatus =
@@ -18,23 +18,34 @@ export function rolloutStatus(w: WorkloadSnapshot, opts: { staleDeadlineBefore?:
   return deploymentStatus(w, opts);
 }
 
+/** The hint every OnDelete wait carries: the controller does not replace pods, people do. */
+const ON_DELETE_HINT =
+  'the update strategy is OnDelete, so someone must delete the old pods (the bot does not)';
+
+/**
+ * kubectl's StatefulSetStatusViewer, in its order: spec observed (observedGeneration 0 counts as not),
+ * then Ready (not Available) pods against spec.replicas, then either the partition (when rollingUpdate
+ * is set: the API defaults it, with partition 0, only when the strategy type was left empty) or, when
+ * rollingUpdate is absent, updateRevision == currentRevision. An unset replicas or partition skips
+ * its check, as in kubectl. OnDelete (kubectl: "rollout status is only available for RollingUpdate
+ * strategy type"): the controller never advances currentRevision, so done means every replica is
+ * Ready and carries the update revision.
+ */
 function statefulSetStatus(w: WorkloadSnapshot): RolloutStatus {
   const s = w.status;
-  const replicas = w.replicas ?? 0;
+  const replicas = w.replicas;
   if (s.observedGeneration === 0 || w.generation > s.observedGeneration) {
     return { state: 'waiting', message: 'Waiting for statefulset spec update to be observed...' };
   }
-  if (s.readyReplicas < replicas) {
-    return {
-      state: 'waiting',
-      message: `Waiting for ${replicas - s.readyReplicas} pods to be ready...`,
-    };
+  if (replicas !== undefined && s.readyReplicas < replicas) {
+    return { state: 'waiting', message: `Waiting for ${replicas - s.readyReplicas} pods to be ready...` };
   }
-  if (w.strategy.type === 'OnDelete') {
-    if (s.updatedReplicas < replicas) {
+  if (w.strategy.type !== 'RollingUpdate') {
+    const want = replicas ?? 0;
+    if (s.updatedReplicas < want) {
       return {
         state: 'waiting',
-        message: `Waiting for ${replicas - s.updatedReplicas} pods to be deleted and re-created on the new revision (updateStrategy OnDelete: delete them to roll)...`,
+        message: `Waiting for ${want - s.updatedReplicas} of ${want} pods to be re-created at revision ${s.updateRevision}: ${ON_DELETE_HINT}...`,
       };
     }
     return {
@@ -43,8 +54,8 @@ function statefulSetStatus(w: WorkloadSnapshot): RolloutStatus {
     };
   }
   if (w.strategy.rollingUpdate) {
-    const partition = w.strategy.partition ?? 0;
-    if (s.updatedReplicas < replicas - partition) {
+    const partition = w.strategy.partition;
+    if (replicas !== undefined && partition !== undefined && s.updatedReplicas < replicas - partition) {
       return {
         state: 'waiting',
         message: `Waiting for partitioned roll out to finish: ${s.updatedReplicas} out of ${replicas - partition} new pods have been updated...`,
@@ -67,6 +78,11 @@ function statefulSetStatus(w: WorkloadSnapshot): RolloutStatus {
   };
 }
 
+/**
+ * kubectl's DaemonSetStatusViewer: once the spec is observed, every scheduled node runs an updated pod
+ * and as many pods are available. OnDelete (kubectl refuses it, as for StatefulSets): the same
+ * conditions, with the hint that pods must be deleted.
+ */
 function daemonSetStatus(w: WorkloadSnapshot): RolloutStatus {
   const s = w.status;
   const desired = s.desiredNumberScheduled ?? 0;
@@ -76,10 +92,10 @@ function daemonSetStatus(w: WorkloadSnapshot): RolloutStatus {
     return { state: 'waiting', message: 'Waiting for daemon set spec update to be observed...' };
   }
   if (updated < desired) {
-    const onDelete = w.strategy.type === 'OnDelete' ? ' (updateStrategy OnDelete: delete them to roll)' : '';
+    const hint = w.strategy.type === 'RollingUpdate' ? '' : `; ${ON_DELETE_HINT}`;
     return {
       state: 'waiting',
-      message: `Waiting for daemon set "${w.name}" rollout to finish: ${updated} out of ${desired} new pods have been updated${onDelete}...`,
+      message: `Waiting for daemon set "${w.name}" rollout to finish: ${updated} out of ${desired} new pods have been updated${hint}...`,
     };
   }
   if (available < desired) {

@@ -81,3 +81,121 @@ describe('rolloutStatus (kubectl rollout status)', () => {
     expect(fresh.state).toBe('failed');
   });
 });
+
+function sts(
+  status: Partial<DeploymentSnapshot['status']>,
+  o: Partial<DeploymentSnapshot> = {},
+): DeploymentSnapshot {
+  return d(
+    { currentRevision: 'web-a', updateRevision: 'web-b', currentReplicas: 0, ...status },
+    { kind: 'StatefulSet', strategy: { type: 'RollingUpdate', rollingUpdate: true, partition: 0 }, ...o },
+  );
+}
+
+describe('rolloutStatus for a StatefulSet (kubectl StatefulSetStatusViewer)', () => {
+  it('waits for the spec to be observed, observedGeneration 0 included', () => {
+    for (const observedGeneration of [0, 1]) {
+      expect(rolloutStatus(sts({ observedGeneration }))).toEqual({
+        state: 'waiting',
+        message: 'Waiting for statefulset spec update to be observed...',
+      });
+    }
+    expect(rolloutStatus(sts({ observedGeneration: 0 }, { generation: 0 })).state).toBe('waiting');
+  });
+  it('waits for Ready pods (not Available) against spec.replicas', () => {
+    expect(rolloutStatus(sts({ readyReplicas: 1, availableReplicas: 3 })).message).toBe(
+      'Waiting for 2 pods to be ready...',
+    );
+    expect(rolloutStatus(sts({ availableReplicas: 0 })).state).toBe('done');
+  });
+  it('holds back the partition: done once replicas - partition pods are updated', () => {
+    const p = { type: 'RollingUpdate', rollingUpdate: true, partition: 2 };
+    expect(rolloutStatus(sts({ updatedReplicas: 0 }, { strategy: p }))).toEqual({
+      state: 'waiting',
+      message: 'Waiting for partitioned roll out to finish: 0 out of 1 new pods have been updated...',
+    });
+    expect(rolloutStatus(sts({ updatedReplicas: 1 }, { strategy: p }))).toEqual({
+      state: 'done',
+      message: 'partitioned roll out complete: 1 new pods have been updated...',
+    });
+    // With rollingUpdate set, kubectl never looks at the revisions (even with partition 0).
+    expect(rolloutStatus(sts({ updatedReplicas: 3 })).state).toBe('done');
+  });
+  it('skips the partition check when kubectl would (partition or replicas unset)', () => {
+    const noPartition = { type: 'RollingUpdate', rollingUpdate: true };
+    expect(rolloutStatus(sts({ updatedReplicas: 0 }, { strategy: noPartition })).state).toBe('done');
+    expect(rolloutStatus(sts({ updatedReplicas: 0, readyReplicas: 0 }, { replicas: undefined })).state).toBe(
+      'done',
+    );
+  });
+  it('without rollingUpdate, waits for updateRevision to become currentRevision', () => {
+    const bare = { type: 'RollingUpdate', rollingUpdate: false };
+    expect(rolloutStatus(sts({ updatedReplicas: 3 }, { strategy: bare }))).toEqual({
+      state: 'waiting',
+      message: 'waiting for statefulset rolling update to complete 3 pods at revision web-b...',
+    });
+    expect(rolloutStatus(sts({ currentRevision: 'web-b', currentReplicas: 3 }, { strategy: bare }))).toEqual({
+      state: 'done',
+      message: 'statefulset rolling update complete 3 pods at revision web-b...',
+    });
+  });
+  it('OnDelete (kubectl refuses): waits until every pod is Ready on the update revision, saying to delete pods', () => {
+    const onDelete = { type: 'OnDelete', rollingUpdate: false };
+    const waiting = rolloutStatus(sts({ updatedReplicas: 1 }, { strategy: onDelete }));
+    expect(waiting).toEqual({
+      state: 'waiting',
+      message:
+        'Waiting for 2 of 3 pods to be re-created at revision web-b: the update strategy is OnDelete, so someone must delete the old pods (the bot does not)...',
+    });
+    expect(rolloutStatus(sts({ updatedReplicas: 3, readyReplicas: 2 }, { strategy: onDelete })).message).toBe(
+      'Waiting for 1 pods to be ready...',
+    );
+    // The controller never advances currentRevision for OnDelete: done does not wait for it.
+    expect(rolloutStatus(sts({ updatedReplicas: 3 }, { strategy: onDelete }))).toEqual({
+      state: 'done',
+      message: 'statefulset rolling update complete 3 pods at revision web-b...',
+    });
+  });
+});
+
+function ds(
+  status: Partial<DeploymentSnapshot['status']>,
+  o: Partial<DeploymentSnapshot> = {},
+): DeploymentSnapshot {
+  return d(
+    {
+      desiredNumberScheduled: 2,
+      currentNumberScheduled: 2,
+      updatedNumberScheduled: 2,
+      numberAvailable: 2,
+      numberReady: 2,
+      ...status,
+    },
+    { kind: 'DaemonSet', name: 'agent', replicas: undefined, ...o },
+  );
+}
+
+describe('rolloutStatus for a DaemonSet (kubectl DaemonSetStatusViewer)', () => {
+  it('waits for the spec, then updated, then available pods', () => {
+    expect(rolloutStatus(ds({ observedGeneration: 1 })).message).toBe(
+      'Waiting for daemon set spec update to be observed...',
+    );
+    expect(rolloutStatus(ds({ updatedNumberScheduled: 1 })).message).toBe(
+      'Waiting for daemon set "agent" rollout to finish: 1 out of 2 new pods have been updated...',
+    );
+    expect(rolloutStatus(ds({ numberAvailable: 1 })).message).toBe(
+      'Waiting for daemon set "agent" rollout to finish: 1 of 2 updated pods are available...',
+    );
+    expect(rolloutStatus(ds({}))).toEqual({
+      state: 'done',
+      message: 'daemon set "agent" successfully rolled out',
+    });
+  });
+  it('OnDelete (kubectl refuses): the same conditions, saying pods must be deleted', () => {
+    const onDelete = { strategy: { type: 'OnDelete', rollingUpdate: false } };
+    expect(rolloutStatus(ds({ updatedNumberScheduled: 0 }, onDelete)).message).toBe(
+      'Waiting for daemon set "agent" rollout to finish: 0 out of 2 new pods have been updated; the update strategy is OnDelete, so someone must delete the old pods (the bot does not)...',
+    );
+    expect(rolloutStatus(ds({}, onDelete)).state).toBe('done');
+  });
+});
