@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CodedError } from '../errors.js';
+import type { WorkloadKind } from '../rollback/kube-types.js';
 import {
   type Catalog,
   type CatalogEntry,
   catalogSchema,
   SERVICE_NAME,
+  serviceSchema,
   workloadOf,
 } from './catalog-schema.js';
 import { formatIssues } from './format-issues.js';
@@ -66,7 +68,13 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
         `${source}.services.${name}: ${workload.kind} ${key} is already catalogued as "${other}" (one workload per namespace and name)`,
       );
     seen.set(key, name);
-    services.set(name, { ...rest, name, kind: workload.kind, deployment: workload.name });
+    services.set(name, {
+      ...rest,
+      metrics: defaultQueriesFor(workload.kind, rest.metrics),
+      name,
+      kind: workload.kind,
+      deployment: workload.name,
+    });
   }
   if (problems.length) {
     throw new CodedError(
@@ -79,6 +87,29 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
     );
   }
   return { services };
+}
+
+const DEFAULTS = serviceSchema.shape.metrics.parse({});
+const WORKLOAD_LABEL = {
+  Deployment: 'deployment',
+  StatefulSet: 'statefulset',
+  DaemonSet: 'daemonset',
+} as const;
+
+/**
+ * The default queries select by a `deployment` label; for a StatefulSet or DaemonSet they select by
+ * `statefulset` / `daemonset`, as kube-state-metrics and most exporters label them. A query the
+ * catalog gives is left as it is.
+ */
+function defaultQueriesFor(kind: WorkloadKind, m: CatalogEntry['metrics']): CatalogEntry['metrics'] {
+  if (kind === 'Deployment') return m;
+  const swap = (q: string, d: string) =>
+    q === d ? q.replaceAll('deployment="{{deployment}}"', `${WORKLOAD_LABEL[kind]}="{{deployment}}"`) : q;
+  return {
+    ...m,
+    errorRatioQuery: swap(m.errorRatioQuery, DEFAULTS.errorRatioQuery),
+    p99Query: swap(m.p99Query, DEFAULTS.p99Query),
+  };
 }
 
 export function loadCatalog(path: string): Catalog {

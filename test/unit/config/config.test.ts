@@ -45,6 +45,10 @@ describe('service catalog', () => {
     expect(one.get('agent')).toMatchObject({ kind: 'DaemonSet', deployment: 'node-agent' });
     expect(one.get('db')).toMatchObject({ kind: 'StatefulSet', deployment: 'pg' });
     expect(one.get('db')).not.toHaveProperty('workload');
+    // The default queries select a StatefulSet's or DaemonSet's series by its own label.
+    expect(one.get('db')?.metrics.errorRatioQuery).toContain('statefulset="{{deployment}}"');
+    expect(one.get('agent')?.metrics.p99Query).toContain('daemonset="{{deployment}}"');
+    expect(one.get('agent')?.metrics.p99Query).not.toContain('deployment="');
   });
 
   it('refuses an entry naming no workload, two, an unknown kind, or one name twice under two kinds', () => {
