@@ -1,5 +1,5 @@
 // The test Kubernetes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK as plain
-// processes on loopback (the layout of kwokctl's "binary" runtime), plus two fake Nodes.
+// processes on loopback (the layout of kwokctl's "binary" runtime), plus one fake Node.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,17 +18,12 @@ export interface ClusterInfo {
   server: string;
   binDir: string;
   kubectl: string;
-  /** The first of nodeNames. */
   nodeName: string;
-  /** The fake nodes KWOK plays the kubelet for. */
-  nodeNames: string[];
   kwokDir: string;
   /** KWOK's own kubelet-like server; the Node advertises `kubeletPort` instead (the stand-in's front). */
   kwokServer: string;
   pki: Pki;
 }
-
-const NODE_NAMES = ['kwok-node-0', 'kwok-node-1'] as const;
 
 export interface StartedCluster {
   info: ClusterInfo;
@@ -238,39 +233,32 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
-  // Two nodes, so a DaemonSet has more than one pod and can be caught half rolled (one node on the new
-  // revision, one on the old), as on any real cluster. KWOK manages both (--manage-all-nodes); both
-  // advertise the same kubelet front, which serves every pod whatever its node.
-  for (const name of NODE_NAMES) {
-    await core.createNode({
-      body: {
-        metadata: {
-          name,
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: { type: 'kwok', 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': name },
-        },
-        status: {
-          allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-          capacity: { cpu: '32', memory: '256Gi', pods: '110' },
-        },
+  const nodeName = 'kwok-node-0';
+  await core.createNode({
+    body: {
+      metadata: {
+        name: nodeName,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { type: 'kwok', 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': nodeName },
       },
-    });
-  }
+      status: {
+        allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+        capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      },
+    },
+  });
   const watched = [...processes];
   await waitFor(
-    'nodes Ready and untainted',
+    'node Ready and untainted',
     undefined,
     async () => {
       for (const p of watched) {
         if (p.hasExited()) throw new WorldError(p.name, `exited (${await p.exited}) during start`, p.logFile);
       }
-      for (const name of NODE_NAMES) {
-        const node = await core.readNode({ name });
-        const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-        const tainted = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
-        if (!ready || tainted) return undefined;
-      }
-      return true;
+      const node = await core.readNode({ name: nodeName });
+      const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      const tainted = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+      return ready && !tainted ? true : undefined;
     },
     60_000,
     'kwok/kube-controller-manager',
@@ -283,8 +271,7 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
       server,
       binDir: o.binDir,
       kubectl: bin('kubectl'),
-      nodeName: NODE_NAMES[0],
-      nodeNames: [...NODE_NAMES],
+      nodeName,
       kwokDir,
       kwokServer: `https://127.0.0.1:${kwokPort}`,
       pki,

@@ -35,10 +35,7 @@ export interface WorldInfo {
   apiServer: string;
   kubectl: string;
   binDir: string;
-  /** The first KWOK node (there are two: nodeNames). */
   nodeName: string;
-  /** Every KWOK node; a DaemonSet has one pod on each. */
-  nodeNames: string[];
   /** `redis://:<password>@127.0.0.1:<port>`: the world's Redis requires its (random) password. */
   redisUrl: string;
   postgresUrl: string;
@@ -172,7 +169,6 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       kubectl: cluster.info.kubectl,
       binDir,
       nodeName: cluster.info.nodeName,
-      nodeNames: cluster.info.nodeNames,
       redisUrl: redis.url,
       postgresUrl: postgres.url,
       prometheusUrl: prom.url,
