@@ -164,7 +164,7 @@ export function statefulSetYaml(
 ${selectorAndTemplate(o)}`;
 }
 
-/** A DaemonSet: one pod on each of the world's KWOK nodes (WorldInfo.nodeNames). */
+/** A DaemonSet: one pod on each KWOK node (the world has one; kwok-nodes.ts addKwokNode adds more). */
 export function daemonSetYaml(
   o: WorkloadYamlOptions & {
     /** RollingUpdate (default) or OnDelete: pods are replaced only when deleted. */
