@@ -142,7 +142,7 @@ ${selectorAndTemplate(o)}`;
 export function statefulSetYaml(
   o: WorkloadYamlOptions & {
     replicas?: number;
-    /** RollingUpdate (default) or OnDelete: pods are replaced only when deleted. */
+    /** RollingUpdate or OnDelete (pods are replaced only when deleted); default: left to the API. */
     updateStrategy?: 'RollingUpdate' | 'OnDelete';
     /** Ordinals below this keep the old revision (RollingUpdate only). */
     partition?: number;
@@ -154,13 +154,18 @@ export function statefulSetYaml(
   if (o.partition !== undefined && type !== 'RollingUpdate')
     throw new Error(`statefulSetYaml: partition needs updateStrategy RollingUpdate, not ${type}`);
   const rolling = o.partition !== undefined ? `\n    rollingUpdate: {partition: ${o.partition}}` : '';
+  // Neither given: no updateStrategy at all, the commonest manifest. The API then defaults it to
+  // RollingUpdate with rollingUpdate.partition 0; a type given without a partition gets no rollingUpdate,
+  // and kubectl's rollout status tells the two apart ("partitioned roll out complete" or not).
+  const strategy =
+    o.updateStrategy === undefined && o.partition === undefined
+      ? ''
+      : `\n  updateStrategy:\n    type: ${type}${rolling}`;
   return `${workloadHead('StatefulSet', o)}spec:
   replicas: ${o.replicas ?? 3}
   serviceName: ${o.name}
   podManagementPolicy: ${o.podManagementPolicy ?? 'OrderedReady'}
-  revisionHistoryLimit: 10${o.minReadySeconds ? `\n  minReadySeconds: ${o.minReadySeconds}` : ''}
-  updateStrategy:
-    type: ${type}${rolling}
+  revisionHistoryLimit: 10${o.minReadySeconds ? `\n  minReadySeconds: ${o.minReadySeconds}` : ''}${strategy}
 ${selectorAndTemplate(o)}`;
 }
 
