@@ -1,7 +1,9 @@
 // The stand-in release-manager and the world's agent, one small process:
 // - serves /health, /ready and /metrics for production/release-manager-prod (and /d/<ns>/<name>/... for
-//   any other Deployment), healthy or not according to the image the Deployment's template names;
-// - sends itself traffic for every Deployment (5 req/s each) so request/error/latency series are real;
+//   any other Deployment, /sts/<ns>/<name>/... for a StatefulSet, /ds/<ns>/<name>/... for a DaemonSet),
+//   healthy or not according to the image the workload's template names;
+// - sends itself traffic for every such workload (5 req/s each) so request/error/latency series are real,
+//   labelled like kube-state-metrics labels workloads: `deployment`, `statefulset` or `daemonset`;
 // - exports the kube-state-metrics series the alert rules use (KSM itself is not on the module proxy);
 // - gives every pod a KWOK `Logs` object pointing at good or bad CRI log files, by the pod's image
 //   (a Job pod's: the output of its command);
@@ -18,8 +20,10 @@ import {
   CustomObjectsApi,
   KubeConfig,
   makeInformer,
+  type V1DaemonSet,
   type V1Deployment,
   type V1Pod,
+  type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { isBadImage, isDegradedImage, isSlowReadyImage } from './bad-image.js';
 import { createJobRunner, isJobPod } from './job-runner.js';
@@ -36,7 +40,11 @@ const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const logFiles = writeLogFiles(dir);
-const PRIMARY = 'production/release-manager-prod';
+/** The kinds the stand-in serves, by route prefix; the kind is also the workload's metric label. */
+const KINDS = { d: 'deployment', sts: 'statefulset', ds: 'daemonset' } as const;
+type Kind = (typeof KINDS)[keyof typeof KINDS];
+/** `<kind>/<namespace>/<name>`: one workload's traffic and health. */
+const PRIMARY = 'deployment/production/release-manager-prod';
 const RPS = 5;
 const execSettings: ExecSettings = { workDir: dir, databaseUrl: process.env.STANDIN_DATABASE_URL ?? '' };
 const jobs = createJobRunner({
@@ -64,6 +72,12 @@ const execObjectFor = (p: V1Pod) => {
 const deployments = makeInformer(kc, '/apis/apps/v1/deployments', () =>
   apps.listDeploymentForAllNamespaces(),
 );
+const statefulSets = makeInformer(kc, '/apis/apps/v1/statefulsets', () =>
+  apps.listStatefulSetForAllNamespaces(),
+);
+const daemonSets = makeInformer(kc, '/apis/apps/v1/daemonsets', () => apps.listDaemonSetForAllNamespaces());
+type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
+const informers = { deployment: deployments, statefulset: statefulSets, daemonset: daemonSets };
 const pods = makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
 
 interface Traffic {
@@ -73,21 +87,22 @@ interface Traffic {
   seq: number;
 }
 const traffic = new Map<string, Traffic>();
-const keyOf = (d: V1Deployment) => `${d.metadata?.namespace}/${d.metadata?.name}`;
+const keyOf = (kind: Kind, w: Workload) => `${kind}/${w.metadata?.namespace}/${w.metadata?.name}`;
 
-function findDeployment(key: string): V1Deployment | undefined {
-  const [ns, name] = key.split('/');
-  return deployments.get(name ?? '', ns);
+function findWorkload(key: string): Workload | undefined {
+  const [kind, ns, name] = key.split('/');
+  const informer = informers[kind as Kind] as { get(name: string, ns?: string): Workload | undefined };
+  return informer?.get(name ?? '', ns);
 }
 
-function badImages(d: V1Deployment | undefined): string[] {
+function badImages(d: Workload | undefined): string[] {
   return (d?.spec?.template.spec?.containers ?? [])
     .map((c) => c.image ?? '')
     .filter((i) => isBadImage(i) || isDegradedImage(i));
 }
 
 /** A `-slow` release warms up: not ready until every one of its pods is Ready (and one exists). */
-function warmingUp(d: V1Deployment): string | undefined {
+function warmingUp(d: Workload): string | undefined {
   const image = d.spec?.template.spec?.containers[0]?.image ?? '';
   if (!isSlowReadyImage(image)) return undefined;
   const mine = (pods.list(d.metadata?.namespace) as V1Pod[]).filter(
@@ -98,7 +113,7 @@ function warmingUp(d: V1Deployment): string | undefined {
 }
 
 function health(key: string, probe: 'health' | 'ready' = 'health'): { status: number; body: object } {
-  const d = findDeployment(key);
+  const d = findWorkload(key);
   if (!d) return { status: 503, body: { status: 'unavailable', reason: `${key} is not deployed` } };
   const bad = badImages(d);
   if (bad.length)
@@ -128,7 +143,7 @@ function trafficFor(key: string): Traffic {
 async function work(key: string, res: ServerResponse): Promise<void> {
   const t = trafficFor(key);
   const n = ++t.seq;
-  const bad = badImages(findDeployment(key)).length > 0;
+  const bad = badImages(findWorkload(key)).length > 0;
   const started = process.hrtime.bigint();
   const delay = bad && n % 25 === 0 ? 2500 : 20 + (n % 7) * 8;
   await new Promise((r) => setTimeout(r, delay));
@@ -149,8 +164,8 @@ function metrics(): string {
     samples: [],
   };
   for (const [key, t] of traffic) {
-    const [namespace = '', deployment = ''] = key.split('/');
-    const labels = { namespace, deployment };
+    const [kind = '', namespace = '', name = ''] = key.split('/');
+    const labels = { namespace, [kind]: name };
     reqs.samples.push({ labels, value: t.requests });
     errs.samples.push({ labels, value: t.errors });
     lat.samples.push(...t.latency.samples(labels));
@@ -226,9 +241,9 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics());
     return;
   }
-  const m = /^\/d\/([^/]+)\/([^/]+)(\/.*)$/.exec(path);
-  const key = m ? `${m[1]}/${m[2]}` : PRIMARY;
-  const sub = m ? m[3] : path;
+  const m = /^\/(d|sts|ds)\/([^/]+)\/([^/]+)(\/.*)$/.exec(path);
+  const key = m ? `${KINDS[m[1] as keyof typeof KINDS]}/${m[2]}/${m[3]}` : PRIMARY;
+  const sub = m ? m[4] : path;
   if (sub === '/health' || sub === '/ready') {
     const h = health(key, sub === '/ready' ? 'ready' : 'health');
     send(res, h.status, h.body);
@@ -237,8 +252,8 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   } else if (sub === '/state') {
     send(res, 200, {
       key,
-      badImages: badImages(findDeployment(key)),
-      deployed: Boolean(findDeployment(key)),
+      badImages: badImages(findWorkload(key)),
+      deployed: Boolean(findWorkload(key)),
     });
   } else {
     send(res, 404, { error: `no route ${path}` });
@@ -295,6 +310,8 @@ function keepRunning(
 
 async function main(): Promise<void> {
   keepRunning('deployments', deployments);
+  keepRunning('statefulsets', statefulSets);
+  keepRunning('daemonsets', daemonSets);
   keepRunning('pods', pods);
   const onPod = (p: V1Pod) => {
     const uid = p.metadata?.uid;
@@ -311,7 +328,7 @@ async function main(): Promise<void> {
     jobs.onDelete(p);
     execObjects.delete(p.metadata?.uid ?? '');
   });
-  await Promise.all([deployments.start(), pods.start()]);
+  await Promise.all([deployments.start(), statefulSets.start(), daemonSets.start(), pods.start()]);
   for (const p of pods.list()) onPod(p);
   await startKubeletFront({
     port: Number(process.env.STANDIN_KUBELET_PORT),
@@ -335,19 +352,22 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 5000;
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   setInterval(() => {
-    for (const d of deployments.list()) {
-      if (d.metadata?.namespace === 'kube-system') continue;
-      const key = keyOf(d);
-      fetch(`http://127.0.0.1:${port}/d/${key}/work`)
-        .then((r) => r.arrayBuffer())
-        .catch(() => undefined);
+    for (const [prefix, kind] of Object.entries(KINDS)) {
+      for (const w of informers[kind].list() as Workload[]) {
+        if (w.metadata?.namespace === 'kube-system') continue;
+        const path = keyOf(kind, w).replace(kind, prefix);
+        fetch(`http://127.0.0.1:${port}/${path}/work`)
+          .then((r) => r.arrayBuffer())
+          .catch(() => undefined);
+      }
     }
-    for (const key of traffic.keys()) if (!findDeployment(key)) traffic.delete(key);
+    for (const key of traffic.keys()) if (!findWorkload(key)) traffic.delete(key);
   }, 1000 / RPS).unref();
   console.log(`stand-in listening on 127.0.0.1:${port}`);
   const stop = () => {
     server.close();
-    void Promise.all([deployments.stop(), pods.stop()]).finally(() => process.exit(0));
+    const all = [deployments, statefulSets, daemonSets, pods];
+    void Promise.all(all.map((i) => i.stop())).finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

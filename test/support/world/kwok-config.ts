@@ -3,7 +3,8 @@
 //   seconds their containers "crash" again: waiting CrashLoopBackOff, restartCount + 1, a BackOff event.
 //   Weight 10000 beats pod-ready (weight 0); deletionTimestamp must be absent or pods could never be deleted.
 // - pod-slow-start / pod-slow-ready: pods of a `-slow` image start (Running, container started) but
-//   become Ready only SLOW_READY_SECONDS later, like a service warming up behind its readiness probe.
+//   become Ready only SLOW_READY_SECONDS later, like a service warming up behind its readiness probe
+//   (still running since it started: the Ready patch writes the container statuses out in full).
 // - pod-ready-restarted: pods of a `-restarted` image come up Running and Ready with restartCount 1 and a
 //   terminated lastState, once: a healthy pod with a restart in its history, not a crash loop.
 // None of these touch Job pods: a Job pod runs its command (the stand-in's Job runner, which also sets
@@ -180,19 +181,34 @@ ${COMMON}
   delay:
     durationMilliseconds: ${SLOW_READY_SECONDS * 1000}
   next:
+    # containerStatuses has no merge key, so the patch replaces the whole list: each entry is written out
+    # in full (image, started, running since it started), or a Ready pod would show a container that
+    # is not running. Conditions merge by type; the warm-up's reason is removed.
     statusTemplate: |
       {{ $now := Now }}
+      {{ $statuses := or .status.containerStatuses list }}
       conditions:
       - lastTransitionTime: {{ $now | Quote }}
         status: "True"
+        reason: null
         type: Ready
       - lastTransitionTime: {{ $now | Quote }}
         status: "True"
+        reason: null
         type: ContainersReady
       containerStatuses:
       {{ range .spec.containers }}
-      - name: {{ .name | Quote }}
+      {{ $name := .name }}
+      {{ $startedAt := $now }}
+      {{ range $statuses }}{{ if eq .name $name }}{{ with .state }}{{ with .running }}{{ $startedAt = .startedAt }}{{ end }}{{ end }}{{ end }}{{ end }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
         ready: true
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $startedAt | Quote }}
       {{ end }}
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1

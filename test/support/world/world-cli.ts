@@ -43,7 +43,10 @@ async function main(cmd: string | undefined): Promise<void> {
   switch (cmd) {
     case 'up': {
       if (current()) await down();
-      const world = await startWorld({ detach: true });
+      // Detached parts are unref'd, so while a failed start stops them nothing else would keep this
+      // process alive: it would exit 0 in silence instead of printing why the world did not start.
+      const alive = setInterval(() => undefined, 1000);
+      const world = await startWorld({ detach: true }).finally(() => clearInterval(alive));
       mkdirSync(stateDir, { recursive: true });
       writeFileSync(stateFile, JSON.stringify(world.info, null, 2));
       console.log(envLines(world.info));

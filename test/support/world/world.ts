@@ -4,11 +4,19 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installGitOpsCrds, readGitOpsCrds } from '../crds.js';
 import { writeAlembic } from './alembic.js';
 import { buildBinaries, startCluster } from './cluster.js';
 import { ensureDebianPackages } from './debian.js';
 import { freePorts } from './ports.js';
-import { installExitHooks, killAllNow, type ManagedProcess, startProcess, waitFor } from './proc.js';
+import {
+  installExitHooks,
+  killAllNow,
+  type ManagedProcess,
+  startProcess,
+  WorldError,
+  waitFor,
+} from './proc.js';
 import { buildAlertRules } from './prometheus-rules.js';
 import {
   type AlertTimings,
@@ -65,6 +73,13 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   if (!detach) installExitHooks();
   ensureDebianPackages(log);
   const binDir = await buildBinaries(log);
+  // Before any process starts: a module the proxy refuses fails the run here, saying why.
+  let gitOpsCrds: string[];
+  try {
+    gitOpsCrds = readGitOpsCrds();
+  } catch (err) {
+    throw new WorldError('GitOps CRDs', (err as Error).message);
+  }
 
   const root = mkdtempSync(join(tmpdir(), 'rollback-bot-world-'));
   // Readable by the postgres user, which runs PostgreSQL below when we are root.
@@ -134,12 +149,17 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     });
     procs.push(standin);
     const standinUrl = `http://127.0.0.1:${standinPort}`;
-    await waitFor(
-      'stand-in /metrics',
-      standin,
-      async () => ((await fetch(`${standinUrl}/metrics`)).ok ? true : undefined),
-      30_000,
-    );
+    await Promise.all([
+      waitFor(
+        'stand-in /metrics',
+        standin,
+        async () => ((await fetch(`${standinUrl}/metrics`)).ok ? true : undefined),
+        30_000,
+      ),
+      installGitOpsCrds(cluster.info.kubectl, cluster.info.kubeconfig, gitOpsCrds).catch((err: Error) => {
+        throw new WorldError('GitOps CRDs', err.message, join(logDir, 'kube-apiserver.log'));
+      }),
+    ]);
 
     const info: WorldInfo = {
       root,
