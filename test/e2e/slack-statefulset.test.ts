@@ -3,11 +3,6 @@
 // verified on the target revision → report; and `/rollback history` numbered by ControllerRevisions.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BotProcess, startSlackBot } from '../support/bot-process.js';
-import { eventually, kubectlOk } from '../support/kubectl.js';
-import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
-import { IMAGES } from '../support/releases.js';
-import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
-import { hasButton, textOf } from '../support/slack-text.js';
 import {
   applyOwner,
   fluxKustomization,
@@ -17,7 +12,18 @@ import {
   startGitOpsStandIn,
   templateOf,
 } from '../support/gitops-standin.js';
-import { imageOfStatefulSet, LEDGER, ledgerCatalog, ledgerYaml, shipStatefulSet } from '../support/workloads.js';
+import { eventually, kubectlOk } from '../support/kubectl.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
+import { IMAGES } from '../support/releases.js';
+import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
+import { hasButton, textOf } from '../support/slack-text.js';
+import {
+  imageOfStatefulSet,
+  LEDGER,
+  ledgerCatalog,
+  ledgerYaml,
+  shipStatefulSet,
+} from '../support/workloads.js';
 
 const world = inject('world');
 const C = 'C0INCIDENTS';
@@ -43,7 +49,11 @@ describe('Slack: a StatefulSet rollback', () => {
       { image: IMAGES.bad, ...marks },
     ]);
     gitops = startGitOpsStandIn(world, { periodMs: 300 });
-    gitops.track({ owner, workload, gitTemplate: templateOf(ledgerYaml(ns, { image: IMAGES.bad, ...marks })) });
+    gitops.track({
+      owner,
+      workload,
+      gitTemplate: templateOf(ledgerYaml(ns, { image: IMAGES.bad, ...marks })),
+    });
     await eventually('the bad release crash-loops', async () =>
       (await kubectlOk(world, ['get', 'pods', '-n', ns])).includes('CrashLoopBackOff'),
     );
@@ -115,11 +125,12 @@ describe('Slack: a StatefulSet rollback', () => {
     expect(thread).toContain('partitioned roll out complete: 2 new pods have been updated');
     expect(thread).toContain('still on the target revision');
     // Every pod runs the good image, on the revision the controller renumbered to 3 (as kubectl's undo).
-    const pods = JSON.parse(await kubectlOk(world, ['get', 'pods', '-n', ns, '-l', `app=${LEDGER}`, '-o', 'json']));
-    expect(pods.items.map((p: { spec: { containers: { image: string }[] } }) => p.spec.containers[0]!.image)).toEqual([
-      IMAGES.good,
-      IMAGES.good,
-    ]);
+    const pods = JSON.parse(
+      await kubectlOk(world, ['get', 'pods', '-n', ns, '-l', `app=${LEDGER}`, '-o', 'json']),
+    );
+    expect(
+      pods.items.map((p: { spec: { containers: { image: string }[] } }) => p.spec.containers[0]!.image),
+    ).toEqual([IMAGES.good, IMAGES.good]);
     const history = await kubectlOk(world, ['rollout', 'history', `statefulset/${LEDGER}`, '-n', ns]);
     expect(history).toMatch(/^2\s/m);
     expect(history).toMatch(/^3\s/m);
@@ -130,7 +141,15 @@ describe('Slack: a StatefulSet rollback', () => {
   it('offers Resume sync on the report, and a click by an approver restores the Kustomization', async () => {
     const kustomization = async () =>
       JSON.parse(
-        await kubectlOk(world, ['get', 'kustomizations.kustomize.toolkit.fluxcd.io', 'apps', '-n', ns, '-o', 'json']),
+        await kubectlOk(world, [
+          'get',
+          'kustomizations.kustomize.toolkit.fluxcd.io',
+          'apps',
+          '-n',
+          ns,
+          '-o',
+          'json',
+        ]),
       );
     expect((await kustomization()).spec.suspend).toBe(true);
     const root = emu.messages(C).find((m) => !m.thread_ts)!;
@@ -149,7 +168,9 @@ describe('Slack: a StatefulSet rollback', () => {
     ).catch((err: Error) => bot.explain(err));
     await eventually('the button replaced by who resumed', async () => {
       const m = emu.thread(C, root.ts).find((x) => x.ts === summary!.ts);
-      return m && !hasButton(m, 'rollback_resume_sync') && textOf(m).includes('resumed by') ? true : undefined;
+      return m && !hasButton(m, 'rollback_resume_sync') && textOf(m).includes('resumed by')
+        ? true
+        : undefined;
     });
   });
 });

@@ -19,14 +19,21 @@ import {
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
 import { IMAGES } from '../support/releases.js';
-import { imageOfStatefulSet, LEDGER, ledgerCatalog, ledgerYaml, shipStatefulSet } from '../support/workloads.js';
+import {
+  imageOfStatefulSet,
+  LEDGER,
+  ledgerCatalog,
+  ledgerYaml,
+  shipStatefulSet,
+} from '../support/workloads.js';
 
 const world = inject('world');
 const ALICE: Actor = { kind: 'user', id: 'U0SRE00001', name: 'alice' };
 const MALLORY: Actor = { kind: 'user', id: 'U0MALLORY1', name: 'mallory' };
 
 const ownerJson = async (o: OwnerRef) => {
-  const resource = o.kind === 'Application' ? 'applications.argoproj.io' : 'kustomizations.kustomize.toolkit.fluxcd.io';
+  const resource =
+    o.kind === 'Application' ? 'applications.argoproj.io' : 'kustomizations.kustomize.toolkit.fluxcd.io';
   return JSON.parse(await kubectlOk(world, ['get', resource, o.name, '-n', o.namespace, '-o', 'json']));
 };
 
@@ -60,8 +67,14 @@ describe('rollback engine: GitOps owners', () => {
       { image: IMAGES.good, ...marks },
       { image: IMAGES.bad, ...marks },
     ]);
-    stand().track({ owner: o.ref, workload, gitTemplate: templateOf(ledgerYaml(ns, { image: IMAGES.bad, ...marks })) });
-    const e = createTestEngine(world, { catalog: ledgerCatalog(world, ns, (svc) => (svc.verify.restartWindowSeconds = 5)) });
+    stand().track({
+      owner: o.ref,
+      workload,
+      gitTemplate: templateOf(ledgerYaml(ns, { image: IMAGES.bad, ...marks })),
+    });
+    const e = createTestEngine(world, {
+      catalog: ledgerCatalog(world, ns, (svc) => (svc.verify.restartWindowSeconds = 5)),
+    });
     engines.push(e);
     return { ns, ref: o.ref, workload, e };
   }
@@ -98,7 +111,9 @@ describe('rollback engine: GitOps owners', () => {
     const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 60_000);
     expect(done.state).toBe('failed');
     expect(done.failure?.code).toBe('rollback_gitops_refused');
-    expect(done.failure?.message).toMatch(/Argo CD Application .*\/ledger would revert the rollback \(automated sync with selfHeal/);
+    expect(done.failure?.message).toMatch(
+      /Argo CD Application .*\/ledger would revert the rollback \(automated sync with selfHeal/,
+    );
     expect((await e.kube.readWorkload('StatefulSet', ns, LEDGER)).generation).toBe(generation);
     expect((await ownerJson(ref)).spec).toEqual(before.spec);
   });
@@ -109,13 +124,20 @@ describe('rollback engine: GitOps owners', () => {
       manifest: argoApplication({ name: 'ledger', namespace: ns, automated: { selfHeal: true } }),
     }));
     const ns = [...e.deps.catalog.services.values()][0]!.namespace;
-    const uid = await applyOwner(world, argoApplicationSet({ name: 'all', namespace: ns, automated: { selfHeal: true } }));
-    await kubectlOk(world, ['apply', '-f', '-'], argoApplication({
-      name: 'ledger',
-      namespace: ns,
-      automated: { selfHeal: true },
-      ownedByApplicationSet: { name: 'all', uid },
-    }));
+    const uid = await applyOwner(
+      world,
+      argoApplicationSet({ name: 'all', namespace: ns, automated: { selfHeal: true } }),
+    );
+    await kubectlOk(
+      world,
+      ['apply', '-f', '-'],
+      argoApplication({
+        name: 'ledger',
+        namespace: ns,
+        automated: { selfHeal: true },
+        ownedByApplicationSet: { name: 'all', uid },
+      }),
+    );
     const r = await e.runner.request({ service: LEDGER, reason: 'test', actor: ALICE });
     const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 60_000);
     expect(done.failure?.code).toBe('rollback_gitops_refused');
@@ -139,7 +161,11 @@ describe('rollback engine: GitOps owners', () => {
     expect(stand().reverts(workload)).toBe(0);
     expect(await imageOfStatefulSet(world, ns)).toBe(IMAGES.good);
     expect(done.report).toMatch(/Suspended Argo CD Application .*ledger's sync/);
-    expect(e.notifier.notices.some((n) => n.kind === 'say' && /Git still holds the bad release/.test(n.message ?? ''))).toBe(true);
+    expect(
+      e.notifier.notices.some(
+        (n) => n.kind === 'say' && /Git still holds the bad release/.test(n.message ?? ''),
+      ),
+    ).toBe(true);
 
     // Not an approver: refused and audited, nothing changed.
     await expect(e.runner.resumeSync(r.id, MALLORY)).rejects.toMatchObject({ code: 'rollback_unauthorized' });
@@ -152,7 +178,11 @@ describe('rollback engine: GitOps owners', () => {
     await expect(e.runner.resumeSync(r.id, ALICE)).rejects.toMatchObject({ code: 'rollback_wrong_state' });
     // Git still holds the bad release, and a resumed owner applies it: exactly why the thread says
     // to revert it in Git first.
-    await eventually('the owner re-applies Git', async () => (stand().reverts(workload) > 0 ? true : undefined), 30_000);
+    await eventually(
+      'the owner re-applies Git',
+      async () => (stand().reverts(workload) > 0 ? true : undefined),
+      30_000,
+    );
     expect(await imageOfStatefulSet(world, ns)).toBe(IMAGES.bad);
   });
 

@@ -42,13 +42,31 @@ export async function shipStatefulSet(
         await kubectlOk(world, ['get', 'statefulset', LEDGER, '-n', namespace, '-o', 'json']),
       );
       const revisions = JSON.parse(
-        await kubectlOk(world, ['get', 'controllerrevisions', '-n', namespace, '-l', `app=${LEDGER}`, '-o', 'json']),
+        await kubectlOk(world, [
+          'get',
+          'controllerrevisions',
+          '-n',
+          namespace,
+          '-l',
+          `app=${LEDGER}`,
+          '-o',
+          'json',
+        ]),
       ).items.length;
-      return sts.status?.observedGeneration >= sts.metadata.generation && revisions === i + 1 ? true : undefined;
+      return sts.status?.observedGeneration >= sts.metadata.generation && revisions === i + 1
+        ? true
+        : undefined;
     });
     // The first release comes up before the next one ships (CD waits for a healthy release).
     if (i === 0)
-      await kubectlOk(world, ['rollout', 'status', `statefulset/${LEDGER}`, '-n', namespace, '--timeout=60s']);
+      await kubectlOk(world, [
+        'rollout',
+        'status',
+        `statefulset/${LEDGER}`,
+        '-n',
+        namespace,
+        '--timeout=60s',
+      ]);
   }
 }
 
@@ -65,7 +83,11 @@ export async function imageOfStatefulSet(world: WorldInfo, namespace: string): P
 }
 
 /** A catalog with one service, `ledger`, the StatefulSet, built on the example entry's test settings. */
-export function ledgerCatalog(world: WorldInfo, namespace: string, tweak?: (svc: CatalogEntry) => void): Catalog {
+export function ledgerCatalog(
+  world: WorldInfo,
+  namespace: string,
+  tweak?: (svc: CatalogEntry) => void,
+): Catalog {
   const base = worldCatalog(world, namespace).services.get('release-manager')!;
   const url = `${world.standinUrl}/sts/${namespace}/${LEDGER}`;
   const svc: CatalogEntry = {
