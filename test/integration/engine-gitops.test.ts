@@ -1,7 +1,10 @@
 // GitOps owners on the real world, with the stand-in reconciler playing Argo CD and Flux: without a
 // suspension the undo is reverted (and verification catches it), so the bot suspends or refuses; with
 // the suspension the rollback sticks and verifies; Resume sync puts the owner's settings back exactly.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import type { Actor } from '../../src/rollback/model.js';
 import { createTestEngine } from '../support/engine.js';
 import {
@@ -100,6 +103,67 @@ describe('rollback engine: GitOps owners', () => {
     const held = done.verification?.checks.find((c) => c.name === 'still on the target revision');
     if (done.verification) expect(held?.passed).toBe(false);
     else expect(done.failure).toMatchObject({ step: 'undoing', code: 'rollback_timeout' });
+  });
+
+  it('refuses by default when the bot may not patch the owner, naming the missing right', async () => {
+    const { ns, ref, e: admin } = await owned('gitops-norights', argo({ selfHeal: true }));
+    // A ServiceAccount with every right a rollback needs, and `get` but not `patch` on the Application.
+    const sa = 'bot';
+    await kubectlOk(world, ['create', 'serviceaccount', sa, '-n', ns]);
+    await kubectlOk(world, [
+      'create',
+      'role',
+      'bot',
+      '-n',
+      ns,
+      '--verb=get,list,watch,patch',
+      '--resource=statefulsets',
+    ]);
+    await kubectlOk(world, [
+      'create',
+      'role',
+      'bot-read',
+      '-n',
+      ns,
+      '--verb=get,list,watch',
+      '--resource=controllerrevisions,pods,events,pods/log,applications.argoproj.io',
+    ]);
+    for (const role of ['bot', 'bot-read'])
+      await kubectlOk(world, [
+        'create',
+        'rolebinding',
+        role,
+        '-n',
+        ns,
+        `--role=${role}`,
+        `--serviceaccount=${ns}:${sa}`,
+      ]);
+    const token = (await kubectlOk(world, ['create', 'token', sa, '-n', ns, '--duration=1h'])).trim();
+    const cfg = parse(readFileSync(world.kubeconfig, 'utf8'));
+    const file = join(world.root, `kubeconfig-${ns}`);
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: cfg.clusters,
+        users: [{ name: sa, user: { token } }],
+        contexts: [{ name: sa, context: { cluster: cfg.clusters[0].name, user: sa } }],
+        'current-context': sa,
+      }),
+    );
+    const e = createTestEngine(world, { catalog: admin.deps.catalog, kubeconfig: file });
+    engines.push(e);
+    const before = await ownerJson(ref);
+    const r = await e.runner.request({ service: LEDGER, reason: 'test', actor: ALICE });
+    const done = await e.runner.waitFor(r.id, ['completed', 'failed', 'awaiting_approval'], 60_000);
+    expect(done.state).toBe('failed');
+    expect(done.failure?.code).toBe('rollback_gitops_refused');
+    expect(done.failure?.message).toContain(
+      `the ServiceAccount lacks \`patch\` on applications.argoproj.io "ledger" in namespace ${ns}`,
+    );
+    expect((await ownerJson(ref)).spec).toEqual(before.spec);
+    expect(await imageOfStatefulSet(world, ns)).toBe(IMAGES.bad);
   });
 
   it('refuses when the policy says so, changing nothing', async () => {

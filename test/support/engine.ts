@@ -96,11 +96,13 @@ export interface EngineOptions {
   prometheusUrl?: string;
   logger?: RunnerDeps['logger'];
   reapIntervalMs?: number;
+  /** Another identity than the world's admin (e.g. a ServiceAccount token), to prove what rights do. */
+  kubeconfig?: string;
 }
 
 export function createTestEngine(world: WorldInfo, o: EngineOptions) {
   const kc = new KubeConfig();
-  kc.loadFromFile(world.kubeconfig);
+  kc.loadFromFile(o.kubeconfig ?? world.kubeconfig);
   const redis = new Redis(world.redisUrl);
   const prefix = o.prefix ?? `test:${randomBytes(4).toString('hex')}:`;
   const store = createRedisStore(redis, prefix);
