@@ -225,10 +225,10 @@ describe('rollback engine: GitOps owners', () => {
     expect(stand().reverts(workload)).toBe(0);
     expect(await imageOfStatefulSet(world, ns)).toBe(IMAGES.good);
     expect(done.report).toMatch(/Suspended Argo CD Application .*ledger's sync/);
+    // In the audit trail (the thread's line needs a thread: the Slack test reads it).
+    const events = await e.store.events(r.id);
     expect(
-      e.notifier.notices.some(
-        (n) => n.kind === 'say' && /Git still holds the bad release/.test(n.message ?? ''),
-      ),
+      events.some((ev) => /^suspended .*ledger \(automated sync disabled\)/.test(String(ev.data?.milestone))),
     ).toBe(true);
 
     // Not an approver: refused and audited, nothing changed.
