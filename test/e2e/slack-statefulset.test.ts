@@ -102,7 +102,8 @@ describe('Slack: a StatefulSet rollback', () => {
     const text = textOf(assessment);
     // The bad revision's pods are found by controller-revision-hash, and history is by ControllerRevision.
     expect(text).toContain('CrashLoopBackOff');
-    expect(text).toMatch(/revision 2 .*→ revision 1/s);
+    expect(text).toMatch(/from revision 2 \(\S+-bad\) to revision 1 \(/);
+    expect(text).toContain('Flux Kustomization');
     const click = await emu.clickButton({
       botUrl: `${bot.url}/slack/events`,
       channelId: C,

@@ -4,10 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { CatalogEntry } from '../../src/config/catalog-schema.js';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
-import { generationOf, shipReleases } from '../support/releases.js';
+import { generationOf, IMAGES, shipReleases } from '../support/releases.js';
+import { LEDGER, ledgerCatalog, shipStatefulSet } from '../support/workloads.js';
 
 const world = inject('world');
 
@@ -44,10 +46,22 @@ describe('rollback-bot CLI', () => {
     await eventually('crash loop', async () =>
       (await kubectlOk(world, ['get', 'pods', '-n', ns])).includes('CrashLoopBackOff'),
     );
-    const svc = worldCatalog(world, ns).services.get('release-manager')!;
-    const { name: _n, ...entry } = svc;
+    await shipStatefulSet(world, ns, [{ image: IMAGES.good }, { image: IMAGES.bad }]);
+    // Both entries in the catalog's own form: kind and name as `workload:`.
+    const asWritten = ({ name: _n, kind, deployment, ...entry }: CatalogEntry) => ({
+      ...entry,
+      workload: { kind, name: deployment },
+    });
     const file = join(world.root, `catalog-${ns}.yaml`);
-    writeFileSync(file, stringify({ services: { 'release-manager': entry } }));
+    writeFileSync(
+      file,
+      stringify({
+        services: {
+          'release-manager': asWritten(worldCatalog(world, ns).services.get('release-manager')!),
+          ledger: asWritten(ledgerCatalog(world, ns).services.get(LEDGER)!),
+        },
+      }),
+    );
     env = {
       KUBECONFIG: world.kubeconfig,
       PROMETHEUS_URL: world.prometheusUrl,
@@ -86,6 +100,38 @@ describe('rollback-bot CLI', () => {
     );
     expect(r.stdout).toContain('kubernetes.io/change-cause: Release v2024.01.15 → Release v2024.01.14');
     expect(await generationOf(world, ns)).toBe(before);
+  });
+
+  it('history and undo --dry-run of a StatefulSet use its ControllerRevisions and a strategic merge patch', async () => {
+    const history = await cli(['history', LEDGER], env);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toContain(`statefulset.apps/${LEDGER} (${ns})`);
+    expect(history.stdout).toMatch(
+      /^1\s+Release v2024\.01\.14\s+registry\.test\/release-manager:v2024\.01\.14/m,
+    );
+    expect(history.stdout).toMatch(/^2\s+Release v2024\.01\.15\s.*-bad\s+← current/m);
+    const generation = async () =>
+      Number(
+        await kubectlOk(world, [
+          'get',
+          'statefulset',
+          LEDGER,
+          '-n',
+          ns,
+          '-o',
+          'jsonpath={.metadata.generation}',
+        ]),
+      );
+    const before = await generation();
+    const undo = await cli(['undo', LEDGER, '--dry-run'], env);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stdout).toContain(
+      `statefulset.apps/${LEDGER} would be rolled back to revision 1 (server dry run)`,
+    );
+    expect(undo.stdout).toContain(`${IMAGES.bad} → ${IMAGES.good}`);
+    // A StatefulSet's undo leaves its annotations alone (kubectl's StatefulSetRollbacker).
+    expect(undo.stdout).toContain('annotations: unchanged');
+    expect(await generation()).toBe(before);
   });
 
   it('refuses bad input with one clear line and exit code 1', async () => {
