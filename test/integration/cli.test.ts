@@ -109,7 +109,7 @@ describe('rollback-bot CLI', () => {
     expect(history.stdout).toMatch(
       /^1\s+Release v2024\.01\.14\s+registry\.test\/release-manager:v2024\.01\.14/m,
     );
-    expect(history.stdout).toMatch(/^2\s+Release v2024\.01\.15\s.*-bad\s+← current/m);
+    expect(history.stdout).toMatch(/^2\s+Release v2024\.01\.15-bad\s+\S+-bad\s.*← current/m);
     const generation = async () =>
       Number(
         await kubectlOk(world, [
