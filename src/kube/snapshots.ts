@@ -97,14 +97,24 @@ export function toWorkload(
 
 export const toDeployment = (raw: Raw): DeploymentSnapshot => toWorkload(raw, 'Deployment');
 
-export function toReplicaSet(raw: Raw): ReplicaSetSnapshot {
+/** What every revision (ReplicaSet or ControllerRevision) says about itself and its controller. */
+function revisionMeta(raw: Raw) {
   const owner = (raw.metadata.ownerReferences ?? []).find((o: Raw) => o.controller === true);
   return {
-    name: raw.metadata.name,
-    uid: raw.metadata.uid,
-    controllerUid: owner?.uid,
-    creationTimestamp: raw.metadata.creationTimestamp,
-    annotations: { ...(raw.metadata.annotations ?? {}) },
+    owner,
+    meta: {
+      name: raw.metadata.name as string,
+      uid: raw.metadata.uid as string,
+      controllerUid: owner?.uid as string | undefined,
+      creationTimestamp: raw.metadata.creationTimestamp as string,
+      annotations: { ...(raw.metadata.annotations ?? {}) } as Record<string, string>,
+    },
+  };
+}
+
+export function toReplicaSet(raw: Raw): ReplicaSetSnapshot {
+  return {
+    ...revisionMeta(raw).meta,
     template: (raw.spec?.template ?? {}) as JsonObject,
     replicas: raw.status?.replicas ?? 0,
     readyReplicas: raw.status?.readyReplicas ?? 0,
@@ -119,16 +129,12 @@ export function toReplicaSet(raw: Raw): ReplicaSetSnapshot {
  * `controller-revision-hash` label for a DaemonSet.
  */
 export function toControllerRevision(raw: Raw): ReplicaSetSnapshot {
-  const owner = (raw.metadata.ownerReferences ?? []).find((o: Raw) => o.controller === true);
+  const { owner, meta } = revisionMeta(raw);
   const data = (raw.data ?? {}) as JsonObject;
   const template = { ...((raw.data?.spec?.template ?? {}) as JsonObject) };
   delete template.$patch;
   return {
-    name: raw.metadata.name,
-    uid: raw.metadata.uid,
-    controllerUid: owner?.uid,
-    creationTimestamp: raw.metadata.creationTimestamp,
-    annotations: { ...(raw.metadata.annotations ?? {}) },
+    ...meta,
     template,
     replicas: 0,
     readyReplicas: 0,

@@ -20,47 +20,25 @@ export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Pr
     r.toRevision,
   );
   const summary = assessment.findings.slice(0, 3).join('; ');
-  if (!assessment.target) {
-    const message = assessment.targetError?.message || 'no revision to roll back to';
-    return move(
+  const fail = (code: string, message: string) =>
+    move(
       r,
       'fail',
       lease,
       system,
-      {
-        assessment,
-        failure: {
-          step: 'assessing',
-          code: assessment.targetError?.code ?? 'rollback_no_history',
-          message,
-          at: deps.clock.now().toISOString(),
-        },
-      },
+      { assessment, failure: { step: 'assessing', code, message, at: deps.clock.now().toISOString() } },
       { message },
     );
-  }
+  if (!assessment.target)
+    return fail(
+      assessment.targetError?.code ?? 'rollback_no_history',
+      assessment.targetError?.message || 'no revision to roll back to',
+    );
   if (r.dryRun) return move(r, 'dry_run_done', lease, system, { assessment }, { summary });
   // A GitOps owner that would undo the rollback, and that the bot may not (or must not) suspend:
   // nothing is changed, and the thread says what to do instead.
-  if (assessment.gitops?.plan === 'refuse') {
-    const message = `not rolled back: ${assessment.gitops.reason}`;
-    return move(
-      r,
-      'fail',
-      lease,
-      system,
-      {
-        assessment,
-        failure: {
-          step: 'assessing',
-          code: 'rollback_gitops_refused',
-          message,
-          at: deps.clock.now().toISOString(),
-        },
-      },
-      { message },
-    );
-  }
+  if (assessment.gitops?.plan === 'refuse')
+    return fail('rollback_gitops_refused', `not rolled back: ${assessment.gitops.reason}`);
   if (r.mode === 'auto') return move(r, 'auto_approved', lease, system, { assessment }, { summary });
   return move(r, 'assessed', lease, system, { assessment }, { summary }, [{ kind: 'assessed' }]);
 }
