@@ -165,6 +165,8 @@ export const serviceSchema = z
         windowMinutes: z.number().positive().default(60),
       })
       .prefault({}),
+    /** PagerDuty (when configured): a manual rollback that fails pages too; automatic ones always do. */
+    paging: z.object({ manualFailures: z.boolean().default(true) }).prefault({}),
     notify: z
       .object({
         engineeringManager: z.string().optional(),

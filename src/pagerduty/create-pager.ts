@@ -96,7 +96,8 @@ export function createPager(
 
     async rollbackStarted(r) {
       const from = r.assessment?.from?.revision ?? 0;
-      await alert('trigger', dedupKey(r.namespace, r.deployment, from), {
+      const key = dedupKey(r.namespace, r.deployment, from);
+      await alert('trigger', key, {
         summary: `Automatic rollback of ${r.service} (${r.namespace}/${r.deployment}) from revision ${from} to ${r.assessment?.target?.revision ?? '?'}: ${r.reason}`,
         source: 'rollback-bot',
         severity: 'critical',
@@ -105,6 +106,7 @@ export function createPager(
         class: 'automatic rollback',
         custom_details: details(r),
       });
+      return { action: 'trigger', dedupKey: key };
     },
 
     async rollbackFinished(r) {
@@ -124,19 +126,25 @@ export function createPager(
       }).catch((err: unknown) =>
         logger.warn('PagerDuty change event failed', { error: (err as Error).message }),
       );
-      if (r.mode !== 'auto') return;
-      if (ok) await alert('resolve', dedupKey(r.namespace, r.deployment, from));
-      else {
-        await alert('trigger', dedupKey(r.namespace, r.deployment, from), {
-          summary,
-          source: 'rollback-bot',
-          severity: 'critical',
-          component: r.deployment,
-          group: r.namespace,
-          class: 'automatic rollback',
-          custom_details: { ...details(r), verification: r.verification?.checks.filter((c) => !c.passed) },
-        });
+      const key = dedupKey(r.namespace, r.deployment, from);
+      // A verified rollback of the release resolves its incident, whoever opened it (an earlier failed
+      // rollback of the same release, manual or automatic; resolving a key with no incident is a no-op).
+      if (ok) {
+        await alert('resolve', key);
+        return { action: 'resolve', dedupKey: key };
       }
+      // A failed one pages: automatic ones always, manual ones unless the service says not to.
+      if (r.mode !== 'auto' && r.pageOnFailure === false) return { action: 'none' };
+      await alert('trigger', key, {
+        summary,
+        source: 'rollback-bot',
+        severity: 'critical',
+        component: r.deployment,
+        group: r.namespace,
+        class: r.mode === 'auto' ? 'automatic rollback' : 'manual rollback',
+        custom_details: { ...details(r), verification: r.verification?.checks.filter((c) => !c.passed) },
+      });
+      return { action: 'trigger', dedupKey: key };
     },
 
     async rollbackSuppressed(incident: Incident, reason: string) {

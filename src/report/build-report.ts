@@ -25,6 +25,11 @@ function timeline(r: Rollback, events: RollbackEvent[]): string[] {
       at: from.createdAt,
       text: `Revision ${from.revision} (${line(from.images.join(', '))}) rolled out${from.changeCause ? `: ${line(from.changeCause)}` : ''}`,
     });
+  if (r.signal)
+    lines.push({
+      at: r.signal.since,
+      text: `Error spike detected: ${line(r.signal.name)} (${line(r.signal.summary)})`,
+    });
   for (const e of events) {
     const text = describeEvent(r, e);
     if (text) lines.push({ at: e.at, text });
@@ -48,7 +53,7 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
         ? `Expired after ${String(d.waitedMinutes ?? '?')} min with no decision; cancelled, nothing changed`
         : `Cancelled by ${who(e.actor)}`;
     case 'notified':
-      return 'Stakeholders notified (#incidents, engineering manager, monitoring)';
+      return 'Stakeholder notification sent out';
     case 'migration_needed':
     case 'migration_unknown': {
       const gate = d.gate as
@@ -66,6 +71,14 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
       return `Database migrated down to ${line(String(d.head ?? '?'))} with the current revision's image`;
     case 'progress':
       return typeof d.milestone === 'string' ? line(d.milestone) : undefined;
+    case 'note':
+      if (d.kind === 'notified' && Array.isArray(d.to))
+        return `Notified via Slack: ${d.to.map((x) => line(String(x))).join(', ')}`;
+      if (d.kind === 'paged')
+        return d.action === 'trigger'
+          ? `Opened incident ticket in PagerDuty (dedup key \`${line(String(d.dedupKey ?? '?'))}\`)`
+          : `PagerDuty incident resolved (dedup key \`${line(String(d.dedupKey ?? '?'))}\`)`;
+      return undefined;
     case 'undone':
       return `Rollout complete: ${line(String(d.message ?? ''))}`;
     case 'verified':
@@ -75,6 +88,84 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
     default:
       return undefined;
   }
+}
+
+const has = (events: RollbackEvent[], type: RollbackEvent['type']) => events.some((e) => e.type === type);
+const notes = (events: RollbackEvent[], kind: string) =>
+  events.filter((e) => e.type === 'note' && e.data?.kind === kind);
+
+/** Only what the audit trail shows was done: no line for an action without its event. */
+function actionsTaken(r: Rollback, events: RollbackEvent[]): string[] {
+  const to = r.assessment?.target;
+  const out: string[] = [];
+  const told = notes(events, 'notified').at(-1)?.data?.to;
+  if (Array.isArray(told) && told.length)
+    out.push(`Notified stakeholders via Slack: ${told.map((x) => line(String(x))).join(', ')}`);
+  else if (has(events, 'notified'))
+    out.push('Stakeholder notification queued, but its delivery is not recorded (see the thread)');
+  if (has(events, 'migrated'))
+    out.push(
+      `Migrated the database down to ${line(String(events.find((e) => e.type === 'migrated')?.data?.head ?? '?'))}`,
+    );
+  out.push(...gitopsActions(r));
+  if (r.undo) {
+    const how =
+      r.undo.outcome === 'already_at_target'
+        ? ` (the ${r.kind ?? 'Deployment'} was already at the target; nothing was patched)`
+        : '';
+    out.push(
+      `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${line(to.images.join(', '))})` : ''} with \`kubectl rollout undo\` semantics${how}${has(events, 'undone') ? '' : '; the rollout did not finish'}`,
+    );
+  }
+  const verified = events.find((e) => e.type === 'verified');
+  if (verified)
+    out.push(
+      r.verification?.passed
+        ? 'Verified application health post-rollback'
+        : 'Verification of application health FAILED',
+    );
+  for (const p of notes(events, 'paged'))
+    out.push(
+      p.data?.action === 'trigger'
+        ? `Opened incident ticket for investigation (PagerDuty dedup key \`${line(String(p.data?.dedupKey ?? '?'))}\`)`
+        : `Resolved the PagerDuty incident (dedup key \`${line(String(p.data?.dedupKey ?? '?'))}\`)`,
+    );
+  return out;
+}
+
+/** The procedure's budgets per step (rollback-procedure.md: assess 1–2 min, notify 1, execute 2–3, verify 3–5). */
+const BUDGETS: { step: string; states: string[]; budgetMin: number }[] = [
+  { step: 'Assess', states: ['requested', 'assessing'], budgetMin: 2 },
+  { step: 'Notify', states: ['notifying'], budgetMin: 1 },
+  { step: 'Execute', states: ['migrating', 'undoing'], budgetMin: 3 },
+  { step: 'Verify', states: ['verifying'], budgetMin: 5 },
+];
+
+/** Time spent in each step, from the state changes in the audit trail; waits for people apart. */
+function stepDurations(events: RollbackEvent[]): string[] {
+  const spent = new Map<string, number>();
+  const changes = events.filter((e) => e.to !== undefined && e.from !== e.to);
+  for (const [i, e] of changes.entries()) {
+    const next = changes[i + 1];
+    if (!next || !e.to) continue;
+    spent.set(e.to, (spent.get(e.to) ?? 0) + (Date.parse(next.at) - Date.parse(e.at)));
+  }
+  const fmt = (ms: number) =>
+    ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`;
+  const rows = ['| step | took | budget | |', '|---|---|---|---|'];
+  for (const b of BUDGETS) {
+    const ran = b.states.some((st) => spent.has(st));
+    const ms = b.states.reduce((n, st) => n + (spent.get(st) ?? 0), 0);
+    rows.push(
+      `| ${b.step} | ${ran ? fmt(ms) : 'did not run'} | ${b.budgetMin} min | ${ran && ms > b.budgetMin * 60_000 ? '**over budget**' : ''} |`,
+    );
+  }
+  const waited = ['awaiting_approval', 'awaiting_migration_approval'].reduce(
+    (n, st) => n + (spent.get(st) ?? 0),
+    0,
+  );
+  if (waited) rows.push(`| Waiting for a person | ${fmt(waited)} | | |`);
+  return rows;
 }
 
 /** The GitOps owner's suspension and its resume, as actions taken (workloads-gitops.md). */
@@ -121,13 +212,12 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   out.push('## Timeline', ...timeline(r, events), '');
   out.push('## Root Cause', '[To be completed by the owning team: why the deployment failed]', '');
   out.push('## Immediate Actions Taken');
-  const actions = [
-    `${r.mode === 'auto' ? 'Executed automatic rollback' : 'Executed rollback'}${to ? ` to revision ${to.revision} (${line(to.images.join(', '))})` : ''} with \`kubectl rollout undo\` semantics${r.undo?.outcome === 'already_at_target' ? ` (the ${r.kind ?? 'Deployment'} was already at the target; nothing was patched)` : ''}`,
-    `${r.verification ? (passed ? 'Verified application health post-rollback' : 'Verification of application health FAILED') : 'Verification did not run'}`,
-    'Notified stakeholders via Slack',
-    ...gitopsActions(r),
-  ];
-  out.push(...actions.map((x, i) => `${i + 1}. ${x}`), '');
+  const actions = actionsTaken(r, events);
+  out.push(
+    ...(actions.length ? actions.map((x, i) => `${i + 1}. ${x}`) : ['None: nothing was changed.']),
+    '',
+  );
+  out.push('## Step Durations', ...stepDurations(events), '');
   out.push('## Verification Evidence');
   if (r.verification) {
     out.push('| check | result | value | threshold | source |', '|---|---|---|---|---|');

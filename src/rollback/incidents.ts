@@ -340,6 +340,7 @@ export function createIncidents(deps: IncidentDeps) {
           actor,
           mode,
           why: describeSignal(s),
+          signal: { name: s.name, since: s.why.since, summary: s.summary },
           thread,
         });
         incident.rollbackId = r.id;

@@ -142,6 +142,10 @@ export interface Rollback {
     started: { at: string; by: string; via: 'exec' | 'job'; pod?: string; job?: string };
     finished?: { at: string; exitCode: number; head: string | undefined };
   };
+  /** A failed manual rollback pages (the service's `paging.manualFailures`); automatic ones always do. */
+  pageOnFailure?: boolean;
+  /** The first signal that asked for the rollback: when it started (the report's "error spike detected"). */
+  signal?: { name: string; since: string; summary: string };
   /** The procedure's step 2 announcement is committed (to the outbox): never made twice. */
   announced?: boolean;
   /**

@@ -30,25 +30,43 @@ export function createOutbox(deps: OutboxDeps) {
   const again = new Set<string>();
   let closed = false;
 
-  async function deliver(item: OutboxItem, r: Rollback): Promise<void> {
+  /**
+   * Delivers one notice; what it reached, when that matters to the report (who was notified, which
+   * incident was paged), comes back to be recorded in the audit trail.
+   */
+  async function deliver(item: OutboxItem, r: Rollback): Promise<Record<string, unknown> | undefined> {
+    const n = deps.notifier;
+    switch (item.kind) {
+      case 'starting': {
+        const to = await n.starting(r);
+        return to ? { kind: 'notified', to } : undefined;
+      }
+      case 'pageStarted':
+      case 'pageFinished': {
+        const page = await (item.kind === 'pageStarted'
+          ? deps.pager?.rollbackStarted(r)
+          : deps.pager?.rollbackFinished(r));
+        return page && page.action !== 'none' ? { kind: 'paged', ...page } : undefined;
+      }
+      default:
+        await deliverPlain(item, r);
+        return undefined;
+    }
+  }
+
+  async function deliverPlain(item: OutboxItem, r: Rollback): Promise<void> {
     const n = deps.notifier;
     switch (item.kind) {
       case 'stateChanged':
         return n.stateChanged(r);
       case 'assessed':
         return n.assessed(r);
-      case 'starting':
-        return n.starting(r);
       case 'migrationApprovalNeeded':
         return n.migrationApprovalNeeded(r);
       case 'finished':
         return n.finished(r, r.report ?? '');
       case 'say':
         return r.thread ? n.say(r.thread, item.text ?? '') : undefined;
-      case 'pageStarted':
-        return deps.pager?.rollbackStarted(r);
-      case 'pageFinished':
-        return deps.pager?.rollbackFinished(r);
     }
   }
 
@@ -78,7 +96,23 @@ export function createOutbox(deps: OutboxDeps) {
           continue;
         }
         try {
-          await deliver(item, r);
+          const reached = await deliver(item, r);
+          if (reached)
+            await store
+              .append({
+                id,
+                type: 'note',
+                from: r.state,
+                to: r.state,
+                actor: { kind: 'system', id: deps.owner, name: 'rollback-bot' },
+                at: clock.now().toISOString(),
+                data: reached,
+              })
+              .catch((err: unknown) =>
+                logger.warn(`rollback ${id}: could not record ${item.kind}`, {
+                  error: (err as Error).message,
+                }),
+              );
           await store.ackOutbox(id, item.seq);
           attempts = 0;
         } catch (err) {

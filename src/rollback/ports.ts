@@ -257,7 +257,8 @@ export interface NotifierPort {
   /** The database is ahead of the target: ask for the separate approval of the downgrade. */
   migrationApprovalNeeded(r: Rollback): Promise<void>;
   /** Procedure step 2: #incidents post, engineering manager, monitoring group. */
-  starting(r: Rollback): Promise<void>;
+  /** Returns who was told (for the audit trail and the report), e.g. `#incidents thread`. */
+  starting(r: Rollback): Promise<string[] | undefined | void>;
   /** Rollout progress; the adapter may coalesce (at most one update per second). */
   progress(r: Rollback, message: string): Promise<void>;
   /** The state changed (the root message shows it). */
@@ -279,12 +280,18 @@ export interface NotifierPort {
   ): Promise<string | undefined>;
 }
 
+/** What a page did, for the audit trail: an incident triggered or resolved, by its dedup key. */
+export interface PageOutcome {
+  action: 'trigger' | 'resolve' | 'none';
+  dedupKey?: string;
+}
+
 /** Pages people for automatic rollbacks, and marks every rollback on the service's timeline. */
 export interface PagerPort {
   /** Automatic rollbacks only. */
-  rollbackStarted(r: Rollback): Promise<void>;
+  rollbackStarted(r: Rollback): Promise<PageOutcome | void>;
   /** Every rollback (a change event); for automatic ones also resolves, or re-triggers with the failure. */
-  rollbackFinished(r: Rollback): Promise<void>;
+  rollbackFinished(r: Rollback): Promise<PageOutcome | void>;
   /** An automatic rollback was held back by a guard rail: a person must look. */
   rollbackSuppressed(incident: Incident, reason: string): Promise<void>;
 }

@@ -34,6 +34,8 @@ export interface RequestInput {
   thread?: { channel: string; ts: string };
   /** Why an alert or watch condition asked for it (kept on the root message). */
   why?: string;
+  /** The signal that asked for it, for the report's timeline. */
+  signal?: { name: string; since: string; summary: string };
 }
 
 /** Errors that mean "someone else owns this now": stop quietly, do not mark the rollback failed. */
@@ -307,6 +309,8 @@ export function createRunner(deps: RunnerDeps) {
         approvals: [],
         ...(input.thread ? { thread: input.thread } : {}),
         ...(input.why ? { why: input.why } : {}),
+        ...(input.signal ? { signal: input.signal } : {}),
+        pageOnFailure: svc.paging.manualFailures,
       };
       await store.create(
         r,

@@ -147,6 +147,12 @@ export function createSlackNotifier(
       ]);
       const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('; '));
+      // Who was told, for the report (only what was posted: an unset contact is not named).
+      return [
+        r.thread ? `the incident thread in <#${r.thread.channel}>` : undefined,
+        em ? `engineering manager <@${em}> (direct message)` : undefined,
+        group ? `monitoring group <!subteam^${group}>` : undefined,
+      ].filter((x): x is string => x !== undefined);
     },
 
     async progress(r, message) {

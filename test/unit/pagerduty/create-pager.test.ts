@@ -85,9 +85,28 @@ describe('PagerDuty adapter', () => {
     });
   });
 
-  it('only marks the timeline for a manual rollback', async () => {
+  it("a verified manual rollback resolves its release's incident; a failed one pages unless the service says not to", async () => {
     pd.reset();
-    await pager().rollbackFinished(rollback({ mode: 'manual' }));
+    const key = 'rollback-bot/production/release-manager-prod/revision-9';
+    expect(await pager().rollbackFinished(rollback({ mode: 'manual' }))).toEqual({
+      action: 'resolve',
+      dedupKey: key,
+    });
+    expect(pd.events().map((e) => [e.action, e.dedupKey])).toEqual([['resolve', key]]);
+    expect(pd.changeEvents()).toHaveLength(1);
+
+    pd.reset();
+    const failed = rollback({
+      mode: 'manual',
+      state: 'failed',
+      failure: { step: 'undoing', code: 'rollback_timeout', message: 'timed out', at: '' },
+    });
+    expect(await pager().rollbackFinished(failed)).toEqual({ action: 'trigger', dedupKey: key });
+    expect(pd.events()[0]).toMatchObject({ action: 'trigger', dedupKey: key });
+    expect(pd.events()[0]?.body).toMatchObject({ payload: { class: 'manual rollback' } });
+
+    pd.reset();
+    expect(await pager().rollbackFinished({ ...failed, pageOnFailure: false })).toEqual({ action: 'none' });
     expect(pd.events()).toEqual([]);
     expect(pd.changeEvents()).toHaveLength(1);
   });

@@ -92,4 +92,79 @@ describe('incident report', () => {
     const failed = { ...r, state: 'failed' as const, verification: { ...r.verification!, passed: false } };
     expect(buildReport(failed, events)).toContain('P1 - Rollback did not restore service health');
   });
+
+  const actionsOf = (text: string) => {
+    const start = text.indexOf('## Immediate Actions Taken');
+    return text
+      .slice(start, text.indexOf('\n## ', start + 5))
+      .split('\n')
+      .filter((l) => /^\d+\. /.test(l));
+  };
+  const change = (
+    type: RollbackEvent['type'],
+    from: string,
+    to: string,
+    at: string,
+    data?: Record<string, unknown>,
+  ) => ({ ...ev(type, at, alice, data), from, to }) as RollbackEvent;
+
+  it('lists only actions that have their event: a rollback that failed before the undo did nothing', () => {
+    const failedEarly: Rollback = { ...r, state: 'failed', verification: undefined, approvals: [] };
+    const onlyCreated = [ev('created', '2024-01-15T14:35:10.000Z')];
+    expect(actionsOf(buildReport(failedEarly, onlyCreated))).toEqual([]);
+    expect(buildReport(failedEarly, onlyCreated)).toContain('None: nothing was changed.');
+  });
+
+  it('names who was notified and the PagerDuty ticket only from the audit trail, and each action line has its event', () => {
+    const full: Rollback = {
+      ...r,
+      signal: { name: 'HighErrorRate', since: '2024-01-15T14:35:00.000Z', summary: 'Error ratio 8.3%' },
+      undo: { outcome: 'patched', at: '2024-01-15T14:37:00.000Z', generation: 4 },
+    };
+    const trail = [
+      ...events,
+      change('notified', 'notifying', 'undoing', '2024-01-15T14:36:30.000Z'),
+      ev('note', '2024-01-15T14:36:31.000Z', alice, {
+        kind: 'notified',
+        to: ['the incident thread in <#C1>', 'engineering manager <@U9> (direct message)'],
+      }),
+      ev('note', '2024-01-15T14:36:32.000Z', alice, {
+        kind: 'paged',
+        action: 'trigger',
+        dedupKey: 'rollback-bot/p/d/revision-2',
+      }),
+      change('undone', 'undoing', 'verifying', '2024-01-15T14:38:00.000Z'),
+    ];
+    const text = buildReport(full, trail);
+    const actions = actionsOf(text);
+    expect(actions).toEqual([
+      '1. Notified stakeholders via Slack: the incident thread in &lt;#C1&gt;, engineering manager &lt;@U9&gt; (direct message)',
+      expect.stringMatching(/^2\. Executed rollback with `kubectl rollout undo` semantics$/),
+      '3. Verified application health post-rollback',
+      '4. Opened incident ticket for investigation (PagerDuty dedup key `rollback-bot/p/d/revision-2`)',
+    ]);
+    // Every action line is backed by its event: without them, the lines go.
+    const bare = buildReport({ ...full, undo: undefined }, events);
+    expect(actionsOf(bare)).toEqual(['1. Verified application health post-rollback']);
+    expect(text).toContain(
+      '- **2024-01-15 14:35:00 UTC**: Error spike detected: HighErrorRate (Error ratio 8.3%)',
+    );
+  });
+
+  it('gives each step its duration against the procedure budget, marking one over it', () => {
+    const trail = [
+      change('start', 'requested', 'assessing', '2024-01-15T14:35:10.000Z'),
+      change('assessed', 'assessing', 'awaiting_approval', '2024-01-15T14:35:40.000Z'),
+      change('approve', 'awaiting_approval', 'notifying', '2024-01-15T14:40:40.000Z'),
+      change('notified', 'notifying', 'undoing', '2024-01-15T14:40:50.000Z'),
+      change('undone', 'undoing', 'verifying', '2024-01-15T14:45:50.000Z'),
+      change('verified', 'verifying', 'reporting', '2024-01-15T14:47:50.000Z'),
+    ];
+    const text = buildReport(r, trail);
+    expect(text).toContain('| Assess | 30.0 s | 2 min |  |');
+    expect(text).toContain('| Notify | 10.0 s | 1 min |  |');
+    expect(text).toContain('| Execute | 5.0 min | 3 min | **over budget** |');
+    expect(text).toContain('| Verify | 2.0 min | 5 min |  |');
+    expect(text).toContain('| Waiting for a person | 5.0 min | | |');
+  });
 });
