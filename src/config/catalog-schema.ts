@@ -165,6 +165,16 @@ export const serviceSchema = z
         windowMinutes: z.number().positive().default(60),
       })
       .prefault({}),
+    /**
+     * Who may sign the report's Approval lines (Slack user ids). Engineering managers default to
+     * notify.engineeringManager.
+     */
+    signOff: z
+      .object({
+        releaseManagers: z.array(z.string().min(1)).default([]),
+        engineeringManagers: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
     /** PagerDuty (when configured): a manual rollback that fails pages too; automatic ones always do. */
     paging: z.object({ manualFailures: z.boolean().default(true) }).prefault({}),
     notify: z

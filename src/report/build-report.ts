@@ -72,6 +72,10 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
     case 'progress':
       return typeof d.milestone === 'string' ? line(d.milestone) : undefined;
     case 'note':
+      if (d.kind === 'sign_off')
+        return `Report signed off as ${d.role === 'release_manager' ? 'Release Manager' : 'Engineering Manager'} by ${who(e.actor)}`;
+      if (d.kind === 'resume_sync')
+        return `Resume sync by ${who(e.actor)}: ${d.outcome === 'restored' ? 'settings restored' : 'owner changed by someone else, left as it was'}`;
       if (d.kind === 'notified' && Array.isArray(d.to))
         return `Notified via Slack: ${d.to.map((x) => line(String(x))).join(', ')}`;
       if (d.kind === 'paged')
@@ -265,10 +269,17 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
       `- Rollback without the database downgrade decided by: ${who(skip.by)} at ${day(skip.at)} ${time(skip.at)}`,
     );
   out.push('', '## Assigned To', '[Engineer responsible for fix]', '');
+  // Signed in Slack by the configured people (Sign off buttons); a blank line stays blank.
+  const signed = (role: 'release_manager' | 'engineering_manager', label: string) => {
+    const so = r.signOffs?.find((x) => x.role === role);
+    return so
+      ? `${label}: ${who(so.by)}  Date: ${day(so.at)} ${time(so.at)}`
+      : `${label}: ________________  Date: __________`;
+  };
   out.push(
     '## Approval',
-    'Release Manager: ________________  Date: __________',
-    'Engineering Manager: ________________  Date: __________',
+    signed('release_manager', 'Release Manager'),
+    signed('engineering_manager', 'Engineering Manager'),
     '',
   );
   return out.join('\n');

@@ -107,6 +107,8 @@ export interface Verification {
   checks: CheckResult[];
 }
 
+export type SignOffRole = 'release_manager' | 'engineering_manager';
+
 /** The kind of a rollback's workload (records older than the kind field are Deployments). */
 export const kindOf = (r: { kind?: WorkloadKind }): WorkloadKind => r.kind ?? 'Deployment';
 
@@ -142,6 +144,8 @@ export interface Rollback {
     started: { at: string; by: string; via: 'exec' | 'job'; pod?: string; job?: string };
     finished?: { at: string; exitCode: number; head: string | undefined };
   };
+  /** The report's Approval lines, signed in Slack by the configured people. */
+  signOffs?: { role: SignOffRole; by: Actor; at: string }[];
   /** A failed manual rollback pages (the service's `paging.manualFailures`); automatic ones always do. */
   pageOnFailure?: boolean;
   /** The first signal that asked for the rollback: when it started (the report's "error spike detected"). */
@@ -190,6 +194,8 @@ export interface RollbackEvent {
 export type Notice =
   | { kind: 'stateChanged' | 'assessed' | 'starting' | 'migrationApprovalNeeded' | 'finished' }
   | { kind: 'say'; text: string }
+  /** The stored report changed after it was posted (ticks, sign-offs, resume, cleanup): post it again. */
+  | { kind: 'reportUpdated'; text: string }
   | { kind: 'pageStarted' | 'pageFinished' };
 
 export type OutboxItem = Notice & { seq: number; text?: string };

@@ -67,6 +67,8 @@ export function createOutbox(deps: OutboxDeps) {
         return n.finished(r, r.report ?? '');
       case 'say':
         return r.thread ? n.say(r.thread, item.text ?? '') : undefined;
+      case 'reportUpdated':
+        return n.reportUpdated(r, r.report ?? '', item.text ?? '');
     }
   }
 
@@ -85,8 +87,12 @@ export function createOutbox(deps: OutboxDeps) {
         const items = await store.outbox(id, 50);
         const item = items[0];
         if (!item) return;
-        // The root message shows the latest state: an update with a later one queued is not needed.
-        if (item.kind === 'stateChanged' && items.slice(1).some((x) => x.kind === 'stateChanged')) {
+        // The root message shows the latest state, and a report update posts the latest report: one
+        // with a later one queued is not needed.
+        if (
+          (item.kind === 'stateChanged' || item.kind === 'reportUpdated') &&
+          items.slice(1).some((x) => x.kind === item.kind)
+        ) {
           await store.ackOutbox(id, item.seq);
           continue;
         }

@@ -258,13 +258,15 @@ export interface NotifierPort {
   migrationApprovalNeeded(r: Rollback): Promise<void>;
   /** Procedure step 2: #incidents post, engineering manager, monitoring group. */
   /** Returns who was told (for the audit trail and the report), e.g. `#incidents thread`. */
-  starting(r: Rollback): Promise<string[] | undefined | void>;
+  starting(r: Rollback): Promise<string[] | undefined>;
   /** Rollout progress; the adapter may coalesce (at most one update per second). */
   progress(r: Rollback, message: string): Promise<void>;
   /** The state changed (the root message shows it). */
   stateChanged(r: Rollback): Promise<void>;
   /** The incident report, once the rollback has ended. */
   finished(r: Rollback, report: string): Promise<void>;
+  /** The stored report changed after it was posted: post the new version, saying why. */
+  reportUpdated(r: Rollback, report: string, why: string): Promise<void>;
   /** Starts an incident thread in a channel; returns where it is. */
   openThread(channel: string, text: string): Promise<{ channel: string; ts: string } | undefined>;
   /** A line in an existing thread (things a person must act on or see change: guard rails, proposals). */
@@ -289,9 +291,9 @@ export interface PageOutcome {
 /** Pages people for automatic rollbacks, and marks every rollback on the service's timeline. */
 export interface PagerPort {
   /** Automatic rollbacks only. */
-  rollbackStarted(r: Rollback): Promise<PageOutcome | void>;
+  rollbackStarted(r: Rollback): Promise<PageOutcome | undefined>;
   /** Every rollback (a change event); for automatic ones also resolves, or re-triggers with the failure. */
-  rollbackFinished(r: Rollback): Promise<PageOutcome | void>;
+  rollbackFinished(r: Rollback): Promise<PageOutcome | undefined>;
   /** An automatic rollback was held back by a guard rail: a person must look. */
   rollbackSuppressed(incident: Incident, reason: string): Promise<void>;
 }

@@ -72,7 +72,12 @@ export function createResumeSync(deps: ResumeSyncDeps) {
       { ...next, report: deps.renderReport(next, events) },
       event,
       undefined,
-      r.thread ? [{ kind: 'say', text }] : [],
+      r.thread
+        ? [
+            { kind: 'say', text },
+            { kind: 'reportUpdated', text: `sync of ${who} resumed by <@${actor.id}>` },
+          ]
+        : [],
     );
     deps.kick(id);
     return saved;

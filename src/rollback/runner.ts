@@ -19,6 +19,7 @@ import type { Lease } from './ports.js';
 import { createReaper } from './reaper.js';
 import { createResumeSync } from './resume-sync.js';
 import { buildHistory, chooseTarget, type RevisionEntry } from './revisions.js';
+import { createSignOff } from './sign-off.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
 import type { RunnerDeps, StepContext } from './steps/context.js';
 import { STEPS } from './steps/index.js';
@@ -395,14 +396,17 @@ export function createRunner(deps: RunnerDeps) {
       }
       if (!TERMINAL.has(r.state)) return r;
       const report = deps.renderReport(r, await store.events(id));
-      return store.commit(
+      const saved = await store.commit(
         { state: r.state, version: r.version },
         { ...r, report },
         event(r, 'progress', system, r.state, r.state, {
           milestone: 'report re-rendered with the checklist',
         }),
         undefined,
+        r.thread ? [{ kind: 'reportUpdated', text: `checklist ticked by <@${actor.id}>` }] : [],
       );
+      outbox.kick(id);
+      return saved;
     },
 
     /** Resume sync: restores the GitOps owner's settings the bot suspended (approvers, after the end). */
@@ -410,6 +414,16 @@ export function createRunner(deps: RunnerDeps) {
       store,
       kube,
       clock,
+      serviceOf,
+      note: (r, actor, data) => event(r, 'note', actor, r.state, r.state, data),
+      renderReport: deps.renderReport,
+      kick: (id) => outbox.kick(id),
+    }),
+
+    /** A Release Manager's or Engineering Manager's sign-off on the report (the configured people). */
+    signOff: createSignOff({
+      store,
+      now: () => clock.now(),
       serviceOf,
       note: (r, actor, data) => event(r, 'note', actor, r.state, r.state, data),
       renderReport: deps.renderReport,

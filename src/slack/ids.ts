@@ -8,10 +8,13 @@ export const ACTION = {
   skipMigration: 'rollback_skip_migration',
   checklist: 'rollback_checklist',
   resumeSync: 'rollback_resume_sync',
+  signOffReleaseManager: 'rollback_sign_off_release_manager',
+  signOffEngineeringManager: 'rollback_sign_off_engineering_manager',
 } as const;
 
 export const BLOCK = {
   decision: 'rollback_decision',
   checklist: 'rollback_checklist_block',
   gitops: 'rollback_gitops',
+  signOff: 'rollback_sign_off',
 } as const;

@@ -6,6 +6,7 @@ import { defuseMrkdwn, escapeMrkdwn } from '../escape-mrkdwn.js';
 import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Rollback } from '../rollback/model.js';
 import type { Logger, NotifierPort } from '../rollback/ports.js';
+import { signers } from '../rollback/sign-off.js';
 import {
   buildAssessment,
   buildChecklist,
@@ -192,9 +193,32 @@ export function createSlackNotifier(
           title: `Incident report: rollback of ${r.service} (${day})`,
         }),
       );
-      await track(inThread(r, `Rollback of ${r.service}: ${r.state}`, buildSummary(r)));
+      const svc = catalog.services.get(r.service);
+      const roles = svc
+        ? (['release_manager', 'engineering_manager'] as const).filter(
+            (role) => signers(svc, role).length > 0,
+          )
+        : [];
+      await track(inThread(r, `Rollback of ${r.service}: ${r.state}`, buildSummary(r, [...roles])));
       await track(
         inThread(r, 'Post-rollback checklist', buildChecklist(r.id, POST_ROLLBACK_CHECKLIST, new Set())),
+      );
+    },
+
+    async reportUpdated(r, report, why) {
+      if (!r.thread) return;
+      const day = r.requestedAt.slice(0, 10);
+      // A new version of the file in the thread, saying what changed; the stored report is the same text.
+      const version = r.version;
+      await track(
+        client.filesUploadV2({
+          channel_id: r.thread.channel,
+          thread_ts: r.thread.ts,
+          content: report,
+          filename: `incident-report-${r.service}-${day}-v${version}.md`,
+          title: `Incident report: rollback of ${r.service} (${day}), updated`,
+          initial_comment: defuseMrkdwn(`:memo: Report updated: ${why}.`),
+        }),
       );
     },
 

@@ -61,10 +61,15 @@ export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
     notices,
     assessed: rec('assessed'),
     migrationApprovalNeeded: rec('migrationApprovalNeeded'),
-    starting: rec('starting'),
+    starting: async (r) => {
+      await rec('starting')(r);
+      return undefined;
+    },
     progress: rec('progress'),
     stateChanged: rec('stateChanged'),
     finished: rec('finished'),
+    reportUpdated: async (r, _report, why) =>
+      void notices.push({ kind: 'reportUpdated', state: r.state, message: why }),
     async openThread(channel, text) {
       notices.push({ kind: 'openThread', state: '', message: text });
       return { channel, ts: `${Date.now() / 1000}` };

@@ -3,7 +3,7 @@
 // or code(), which escapes its lines; catalog names, ids and the bot's own mentions are kept as they are.
 
 import { defuseMrkdwn, escapeMrkdwn as e } from '../../escape-mrkdwn.js';
-import type { Assessment, Rollback } from '../../rollback/model.js';
+import type { Assessment, Rollback, SignOffRole } from '../../rollback/model.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { clip, code, context, header, type KnownBlock, STATE_LABEL, section, utc } from './text.js';
 
@@ -37,6 +37,13 @@ export function buildRoot(r: Rollback): KnownBlock[] {
   if (r.failure) lines.push(`*Failed in ${r.failure.step}:* ${e(r.failure.message)}`);
   if (r.verification) lines.push(`*Verification:* ${r.verification.passed ? 'passed' : 'FAILED'}`);
   return [section(lines.join('\n')), context(`id \`${r.id}\` · details in the thread`)];
+}
+
+/** Why there is no "before" value: the baseline needs the current revision's creation time and data then. */
+function noBaseline(m: { baselineAt: string | undefined }): string {
+  return m.baselineAt
+    ? `no data at ${utc(m.baselineAt)}, just before the current revision was created`
+    : 'the current revision is unknown, so there is no time to take it at';
 }
 
 function assessmentLines(a: Assessment): KnownBlock[] {
@@ -78,9 +85,10 @@ function assessmentLines(a: Assessment): KnownBlock[] {
   }
   const m = a.metrics.ok ? a.metrics.value : undefined;
   const facts = [
-    `*Error rate:* ${m ? `${pct(m.errorRatio)} (before: ${pct(m.baselineErrorRatio)})` : `unavailable: ${a.metrics.ok ? '' : e(a.metrics.unavailable)}`}`,
-    `*p99:* ${m ? `${sec(m.p99Seconds)} (before: ${sec(m.baselineP99Seconds)})` : 'unavailable'}`,
+    `*Error rate:* ${m ? `${pct(m.errorRatio)} (before: ${pct(m.baselineErrorRatio)}${m.baselineErrorRatio === undefined ? `, ${noBaseline(m)}` : ''})` : `unavailable: ${a.metrics.ok ? '' : e(a.metrics.unavailable)}`}`,
+    `*p99:* ${m ? `${sec(m.p99Seconds)} (before: ${sec(m.baselineP99Seconds)}${m.baselineP99Seconds === undefined ? `, ${noBaseline(m)}` : ''})` : 'unavailable'}`,
     `*/health:* ${a.health.ok ? a.health.value.status || e(a.health.value.error ?? '') : `unavailable: ${e(a.health.unavailable)}`}`,
+    `*/ready:* ${a.ready.ok ? a.ready.value.status || e(a.ready.value.error ?? '') : `unavailable: ${e(a.ready.unavailable)}`}`,
     `*Migrations:* ${a.migration.ok ? `${e(a.migration.value.current ?? 'none')}${a.migration.value.ahead ? ` → downgrade to ${e(a.migration.value.targetHead ?? '?')} first` : ''}` : e(a.migration.unavailable)}`,
   ];
   // The GitOps line says which owner applies the workload and what the bot will do about its sync.
@@ -260,7 +268,36 @@ export function startingText(r: Rollback): string {
   return `Initiating rollback of ${r.service} to previous version${to} due to ${reason}. ETA: 5 minutes`;
 }
 
-export function buildSummary(r: Rollback): KnownBlock[] {
+/** The report's Approval lines as buttons, for the roles someone is configured to sign. */
+export function buildSignOff(r: Rollback, roles: SignOffRole[]): KnownBlock[] {
+  if (roles.length === 0) return [];
+  const label = { release_manager: 'Release Manager', engineering_manager: 'Engineering Manager' } as const;
+  const done = roles.flatMap((role) => {
+    const so = r.signOffs?.find((x) => x.role === role);
+    return so ? [`${label[role]}: signed off by <@${so.by.id}> at ${utc(so.at)}`] : [];
+  });
+  const open = roles.filter((role) => !r.signOffs?.some((x) => x.role === role));
+  return [
+    ...(done.length ? [context(done.join(' · '))] : []),
+    ...(open.length
+      ? [
+          {
+            type: 'actions',
+            block_id: BLOCK.signOff,
+            elements: open.map((role) => ({
+              type: 'button',
+              action_id:
+                role === 'release_manager' ? ACTION.signOffReleaseManager : ACTION.signOffEngineeringManager,
+              text: { type: 'plain_text', text: `Sign off as ${label[role]}` },
+              value: r.id,
+            })),
+          } as KnownBlock,
+        ]
+      : []),
+  ];
+}
+
+export function buildSummary(r: Rollback, signOffRoles: SignOffRole[] = []): KnownBlock[] {
   const v = r.verification;
   const lines = [
     r.state === 'completed'
@@ -277,6 +314,7 @@ export function buildSummary(r: Rollback): KnownBlock[] {
     blocks.push(section(`*Verification*\n${code(rows)}`));
   }
   blocks.push(...buildGitOps(r));
+  blocks.push(...buildSignOff(r, signOffRoles));
   blocks.push(
     context('The incident report is attached. Tick the post-rollback checks below as you do them.'),
   );

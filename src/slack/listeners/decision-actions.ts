@@ -7,8 +7,9 @@ import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
+import { signers } from '../../rollback/sign-off.js';
 import { buildError, errorText } from '../blocks/reply-blocks.js';
-import { buildDecided, buildGitOps } from '../blocks/rollback-blocks.js';
+import { buildDecided, buildGitOps, buildSignOff } from '../blocks/rollback-blocks.js';
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { ownMentions } from '../own-mentions.js';
@@ -107,6 +108,44 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     }
   });
 
+  // Sign off on the report: the configured people for each role (the domain checks and audits); the
+  // buttons are replaced by who signed.
+  for (const [actionId, role] of [
+    [ACTION.signOffReleaseManager, 'release_manager'],
+    [ACTION.signOffEngineeringManager, 'engineering_manager'],
+  ] as const) {
+    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, client, respond }) => {
+      await ack();
+      try {
+        const r = await deps.runner.signOff(action.value ?? '', role, await actorOf(body));
+        const channel = body.container.channel_id as string | undefined;
+        const ts = body.container.message_ts as string | undefined;
+        const blocks = body.message?.blocks as { block_id?: string; type?: string }[] | undefined;
+        if (channel && ts && blocks) {
+          const svc = deps.catalog.services.get(r.service);
+          const roles = svc
+            ? (['release_manager', 'engineering_manager'] as const).filter((x) => signers(svc, x).length > 0)
+            : [];
+          // The sign-off context line and buttons are rebuilt; everything else stays.
+          const kept = blocks.filter((b) => b.block_id !== BLOCK.signOff && !isSignOffContext(b));
+          const at = kept.length > 0 && kept.at(-1)?.type === 'context' ? kept.length - 1 : kept.length;
+          const replaced = [...kept.slice(0, at), ...buildSignOff(r, [...roles]), ...kept.slice(at)];
+          await client.chat.update({
+            channel,
+            ts,
+            text: `Signed off by <@${body.user.id}>`,
+            blocks: replaced as never,
+          });
+        }
+      } catch (err) {
+        const e = asCodedError(err);
+        if (e.code === 'internal') deps.logger.error('sign-off failed', { error: e.message });
+        const keep = ownMentions(deps.catalog, body.user.id);
+        await refuse(respond, errorText(e, keep), buildError(e, keep));
+      }
+    });
+  }
+
   // Any other action id (an old message, a forged payload): acknowledged, refused, nothing done.
   const known = Object.values(ACTION).join('|');
   app.action(new RegExp(`^(?!(?:${known})$)`), async ({ ack, respond, body }) => {
@@ -147,4 +186,9 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
       await refuse(respond, errorText(e, keep), buildError(e, keep));
     }
   });
+}
+
+/** The context line buildSignOff puts above its buttons ("Release Manager: signed off by …"). */
+function isSignOffContext(b: { type?: string }): boolean {
+  return b.type === 'context' && JSON.stringify(b).includes(': signed off by ');
 }
