@@ -271,6 +271,48 @@ describe('Slack end to end', () => {
       return x?.report?.includes('- [x] Test login functionality') ? x : undefined;
     });
     expect(ticked.report).toContain(`<@${BOB}>`);
+
+    // The report names who was really notified, from the audit trail.
+    expect(ticked.report).toMatch(
+      /1\. Notified stakeholders via Slack: the incident thread in .*C0INCIDENTS.*, engineering manager .*U0ENGMGR01.* \(direct message\), monitoring group .*S0MONITOR1/,
+    );
+    expect(ticked.report).toContain('| Execute |');
+    // The thread gets the new version of the report, the same text as the stored one.
+    const updated = await eventually('the updated report in the thread', async () =>
+      emu.files().find((f) => f.thread_ts === top.ts && f.text.includes('- [x] Test login functionality')),
+    );
+    expect(updated.text).toBe((await store.get(id))?.report);
+
+    // Sign-off: only the configured Engineering Manager; the Approval line gets name and date.
+    const summary = emu.thread(C, top.ts).find((m) => hasButton(m, 'rollback_sign_off_engineering_manager'))!;
+    expect(summary, 'the summary offers Sign off as Engineering Manager').toBeDefined();
+    for (const userId of [BOB, EM]) {
+      const click = await emu.clickButton({
+        botUrl: `${bot.url}/slack/events`,
+        channelId: C,
+        messageTs: summary.ts,
+        actionId: 'rollback_sign_off_engineering_manager',
+        userId,
+      });
+      expect(click.status).toBe(200);
+    }
+    const signed = await eventually('signed off', async () => {
+      const x = await store.get(id);
+      return x?.signOffs?.length ? x : undefined;
+    });
+    expect(signed.signOffs?.map((so) => [so.role, so.by.id])).toEqual([['engineering_manager', EM]]);
+    expect(signed.report).toMatch(new RegExp(`Engineering Manager: <@${EM}>.*  Date: \\d{4}-\\d{2}-\\d{2}`));
+    expect(signed.report).toContain('Release Manager: ________________  Date: __________');
+    const refusedSignOff = (await store.events(id)).filter(
+      (e) =>
+        e.type === 'note' &&
+        e.data?.kind === 'unauthorized' &&
+        e.data?.decision === 'sign_off_engineering_manager',
+    );
+    expect(refusedSignOff.map((e) => e.actor.id)).toEqual([BOB]);
+    await eventually('the signed report in the thread', async () =>
+      emu.files().some((f) => f.thread_ts === top.ts && f.text === signed.report) ? true : undefined,
+    );
   });
 
   it('changes nothing when the rollback is cancelled', async () => {
