@@ -43,7 +43,9 @@ export function worldCatalog(
   svc.verify = { restartWindowSeconds: 3, settleSeconds: 60 };
   svc.rollout = { timeoutSeconds: 60 };
   tweak?.(svc);
-  return catalog;
+  // The example's one Deployment service only: its other entries (the StatefulSet) would bring their
+  // own approver groups, watches and namespaces into every test.
+  return { services: new Map([['release-manager', svc]]) };
 }
 
 export interface Notice {
