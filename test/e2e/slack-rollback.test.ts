@@ -71,7 +71,7 @@ describe('Slack end to end', () => {
       signingSecret: SECRET,
       users: [ALICE, BOB, CAROL, MALLORY, EM].map((id) => ({ id, name: id.toLowerCase() })),
       usergroups: { S0SREONCALL: [CAROL], S0MONITOR1: [BOB] },
-      channels: [{ id: C, name: 'incidents', members: [ALICE, BOB, CAROL, MALLORY] }],
+      channels: [{ id: C, name: 'incidents', members: [ALICE, BOB, CAROL, MALLORY, EM] }],
     });
     const catalog = worldCatalog(world, ns, (svc) => {
       svc.channel = '#incidents';
