@@ -8,10 +8,12 @@ export const ACTION = {
   skipMigration: 'rollback_skip_migration',
   checklist: 'rollback_checklist',
   resumeSync: 'rollback_resume_sync',
+  runCleanup: 'rollback_run_cleanup',
 } as const;
 
 export const BLOCK = {
   decision: 'rollback_decision',
   checklist: 'rollback_checklist_block',
   gitops: 'rollback_gitops',
+  cleanup: 'rollback_cleanup',
 } as const;
