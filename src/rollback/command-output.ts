@@ -23,6 +23,20 @@ export function excerptOutput(stdout: string, stderr: string, max = OUTPUT_CHARS
   return `${text.slice(0, head)}${marker(text.length - head - tail)}${text.slice(text.length - tail)}`;
 }
 
+/**
+ * The line of a failed command's output that says why, for one-line evidence: the first that names an
+ * error (psql's `ERROR:  relation … does not exist`, alembic's `FAILED: …`), else the last with a word
+ * in it (not psql's `^` under the error position).
+ */
+export function failureLine(text: string, max = 200): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/^\[stderr\]\s*/, '').trim())
+    .filter((l) => /[A-Za-z0-9]/.test(l));
+  const line = lines.find((l) => /\b(error|fatal|failed|panic)\b/i.test(l)) ?? lines.at(-1) ?? '';
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+}
+
 /** The last line that says something, for one-line evidence (a table cell, a thread line). */
 export function lastLine(text: string, max = 200): string {
   const line =
@@ -33,3 +47,14 @@ export function lastLine(text: string, max = 200): string {
       .at(-1) ?? '';
   return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
+
+/**
+ * An argv as shown and recorded (thread, audit trail, report): joined, with the same patterns
+ * redacted, since a catalog command may carry a password (`psql postgres://u:p@db/x`).
+ */
+export function commandText(argv: readonly string[]): string {
+  return patterns.redact(argv.join(' '));
+}
+
+/** Any other text about a command (an error naming its argv), with the same patterns redacted. */
+export const redactText = (text: string): string => patterns.redact(text);

@@ -12,7 +12,7 @@ import type { CatalogEntry, PodCommand } from '../config/catalog-schema.js';
 import { CodedError, isCodedError } from '../errors.js';
 import { escapeMrkdwn } from '../escape-mrkdwn.js';
 import { assertMayDecide } from './authorize.js';
-import { excerptOutput, lastLine } from './command-output.js';
+import { commandText, excerptOutput, failureLine } from './command-output.js';
 import type { Actor, CommandResult, DataCleanup, Notice, Rollback, RollbackEvent } from './model.js';
 import type { Clock, KubePort, Logger, StorePort } from './ports.js';
 import { runTargetOf } from './read-migration-gate.js';
@@ -127,7 +127,7 @@ export function createDataCleanup(deps: DataCleanupDeps) {
       );
       const res: CommandResult = {
         name: cmd.name,
-        command: run.argv.join(' '),
+        command: commandText(run.argv),
         where: run.where,
         passed: run.exitCode === 0,
         ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
@@ -136,7 +136,7 @@ export function createDataCleanup(deps: DataCleanupDeps) {
         at: clock.now().toISOString(),
         ms: run.ms,
       };
-      const failure = res.passed ? '' : ` ${lastLine(excerptOutput(run.stdout, run.stderr), 160)}`;
+      const failure = res.passed ? '' : ` ${failureLine(excerptOutput(run.stdout, run.stderr), 160)}`;
       await update(
         id,
         async (r) => ({
@@ -233,7 +233,7 @@ export function createDataCleanup(deps: DataCleanupDeps) {
       at,
       commands: commands.map((c) => ({
         name: c.name,
-        command: c.command.join(' '),
+        command: commandText(c.command),
         where: describePlace(c),
       })),
       results: [],

@@ -5,7 +5,7 @@
 // rollback"; a rollback whose data is not consistent is not one. They run whatever the earlier checks
 // said: a person deciding what to do next needs to know about the data too. Each one's output goes
 // into the audit trail (redacted, bounded); the record keeps a shorter excerpt.
-import { excerptOutput, lastLine } from './command-output.js';
+import { commandText, excerptOutput, failureLine, lastLine } from './command-output.js';
 import type { CheckResult, Rollback } from './model.js';
 import { runTargetOf } from './read-migration-gate.js';
 import { outcomeOf, runPodCommand } from './run-pod-command.js';
@@ -33,8 +33,9 @@ export async function integrityChecks(ctx: StepContext, r: Rollback): Promise<Ch
       },
     );
     const passed = run.exitCode === 0;
-    const command = run.argv.join(' ');
-    const said = lastLine(excerptOutput(run.stdout, run.stderr), 120);
+    const command = commandText(run.argv);
+    const printed = excerptOutput(run.stdout, run.stderr);
+    const said = passed ? lastLine(printed, 120) : failureLine(printed, 120);
     out.push({
       name: `${INTEGRITY_PREFIX}${check.name}`,
       passed,

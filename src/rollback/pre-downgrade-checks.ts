@@ -5,7 +5,7 @@
 // (exit 0, and its expectOutput if given). Both fail closed: a command that cannot run, times out or
 // prints something else is a failed check, and the gate becomes unknown.
 import type { CatalogEntry } from '../config/catalog-schema.js';
-import { excerptOutput, lastLine } from './command-output.js';
+import { commandText, excerptOutput, failureLine } from './command-output.js';
 import type { DeploymentSnapshot, ReplicaSetSnapshot } from './kube-types.js';
 import { historyRevisions } from './migration-heads.js';
 import type { PreDowngradeCheck } from './model.js';
@@ -16,7 +16,7 @@ import { outcomeOf, type PodCommandRun, type RunTarget, runPodCommand } from './
 const HISTORY_TIMEOUT_SECONDS = 60;
 
 function said(run: PodCommandRun): string {
-  const tail = lastLine(excerptOutput(run.stdout, run.stderr), 300);
+  const tail = failureLine(excerptOutput(run.stdout, run.stderr), 300);
   return `${outcomeOf(run)} in ${run.where}${tail && run.exitCode !== 0 ? `: ${tail}` : ''}`;
 }
 
@@ -40,7 +40,7 @@ export async function checkBeforeDowngrade(
     purpose: `history-${stamp}`,
     spec: { command: m.historyCommand, container: m.container, timeoutSeconds: HISTORY_TIMEOUT_SECONDS },
   });
-  const cmd = m.historyCommand.join(' ');
+  const cmd = commandText(m.historyCommand);
   const revs = history.exitCode === 0 ? historyRevisions(history.stdout) : [];
   const listed = revs.includes(targetHead);
   checks.push({
@@ -67,7 +67,7 @@ export async function checkBeforeDowngrade(
       purpose: `schema-${stamp}`,
       spec: { ...sc, ...(sc.podSelector ? {} : { container: sc.container ?? m.container }) },
     });
-    const c = sc.command.join(' ');
+    const c = commandText(sc.command);
     const matches = sc.expectOutput === undefined || new RegExp(sc.expectOutput).test(run.stdout);
     const passed = run.exitCode === 0 && matches;
     checks.push({

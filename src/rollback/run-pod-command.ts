@@ -6,6 +6,7 @@
 // template (run-in-current-revision.ts).
 import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
+import { redactText } from './command-output.js';
 import type { DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot, WorkloadKind } from './kube-types.js';
 import type { RunDeps } from './run-in-current-revision.js';
 import { runThere, whereToRun } from './run-in-current-revision.js';
@@ -115,7 +116,15 @@ export async function runPodCommand(
   } catch (err) {
     const e = asCodedError(err);
     const logs = typeof e.details?.logs === 'string' ? e.details.logs : '';
-    return { argv, where, exitCode: undefined, stdout: logs, stderr: '', error: e.message, ms: ms() };
+    return {
+      argv,
+      where,
+      exitCode: undefined,
+      stdout: logs,
+      stderr: '',
+      error: redactText(e.message),
+      ms: ms(),
+    };
   }
 }
 

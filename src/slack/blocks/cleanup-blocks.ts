@@ -5,6 +5,7 @@
 // carries the commands' fingerprint, so a click runs what the person saw or nothing.
 import type { CatalogEntry } from '../../config/catalog-schema.js';
 import { escapeMrkdwn as e } from '../../escape-mrkdwn.js';
+import { commandText } from '../../rollback/command-output.js';
 import { cleanupFingerprint, cleanupRefusal } from '../../rollback/data-cleanup.js';
 import type { Rollback } from '../../rollback/model.js';
 import { describePlace } from '../../rollback/run-pod-command.js';
@@ -34,7 +35,7 @@ export function buildCleanupOffer(r: Rollback, svc: CatalogEntry | undefined): K
     ? `The database was migrated down to \`${e(r.migration.finished.head ?? '?')}\`.`
     : 'No database downgrade ran in this rollback.';
   const rows = commands.map(
-    (c, i) => `${i + 1}. *${e(c.name)}*: \`${e(c.command.join(' '))}\` in ${e(describePlace(c))}`,
+    (c, i) => `${i + 1}. *${e(c.name)}*: \`${e(commandText(c.command))}\` in ${e(describePlace(c))}`,
   );
   const names = commands.map((c) => c.name).join(', ');
   return [
