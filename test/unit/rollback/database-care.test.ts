@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../../src/config/load-catalog.js';
-import { excerptOutput, lastLine } from '../../../src/rollback/command-output.js';
+import { commandText, excerptOutput, failureLine, lastLine } from '../../../src/rollback/command-output.js';
 import { cleanupFingerprint, cleanupRefusal } from '../../../src/rollback/data-cleanup.js';
 import type { PodSnapshot } from '../../../src/rollback/kube-types.js';
 import { historyRevisions } from '../../../src/rollback/migration-heads.js';
@@ -55,6 +55,24 @@ describe('command output as kept', () => {
     expect(out).toMatch(/…\[\d+ characters cut\]…/);
     expect(excerptOutput('short', '')).toBe('short');
     expect(lastLine('a\n\nlast one\n  \n')).toBe('last one');
+  });
+
+  it("picks the line that says why a command failed, not psql's caret", () => {
+    const psql = excerptOutput(
+      '',
+      'ERROR:  relation "releases" does not exist\nLINE 1: SELECT count(*) FROM releases\n                             ^',
+    );
+    expect(failureLine(psql)).toBe('ERROR:  relation "releases" does not exist');
+    expect(failureLine("INFO x\nFAILED: Can't locate revision identified by 'aaa111'")).toMatch(
+      /^FAILED: Can't locate/,
+    );
+    expect(failureLine('one\ntwo\n  ^')).toBe('two');
+  });
+
+  it('redacts a secret in a command line as it is shown and recorded', () => {
+    expect(commandText(['psql', 'postgres://app:pw123456@db/x', '-c', 'select 1'])).toBe(
+      'psql postgres://app:***@db/x -c select 1',
+    );
   });
 });
 
@@ -202,7 +220,7 @@ describe('checks before a downgrade', () => {
       )[1];
     expect(await run({ stdout: '', stderr: 'psql: error: connection refused', exitCode: 2 })).toMatchObject({
       passed: false,
-      detail: expect.stringMatching(/exited 2 in pod db-1: \[stderr\] psql: error: connection refused/),
+      detail: expect.stringMatching(/exited 2 in pod db-1: psql: error: connection refused/),
     });
     expect(await run({ stdout: 'Did not find any relations.', stderr: '', exitCode: 0 })).toMatchObject({
       passed: false,
