@@ -10,6 +10,41 @@ const k8sName = z
 
 const argv = z.array(z.string().min(1)).min(1, 'must have at least the program name');
 
+/** A JavaScript regular expression, checked when the catalog is loaded rather than when it is needed. */
+const regex = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a valid regular expression' },
+);
+
+/**
+ * A command the bot runs in a pod, as argv (no shell). With `podSelector`, in a running pod of the
+ * service's namespace that it selects (e.g. the database's `app=db`); without, in a running container
+ * of the workload's current revision, or a Job from its template when none runs (as migrations run).
+ */
+export const podCommandSchema = z
+  .object({
+    name: z.string().min(1).max(80),
+    command: argv,
+    /** Label selector of the pod to run in, in the service's namespace. */
+    podSelector: z.string().min(1).optional(),
+    /** The container; the pod's first (or `migrations.container`/`container` without podSelector). */
+    container: z.string().min(1).optional(),
+    /** Exec or Job deadline: a command that runs longer is stopped and counts as failed. */
+    timeoutSeconds: z.number().int().positive().max(3600).default(300),
+  })
+  .strict();
+
+/** Names are how the thread, the report and the audit trail tell commands apart. */
+const uniquelyNamed = <T extends { name: string }>(list: T[]) =>
+  new Set(list.map((c) => c.name)).size === list.length;
+
 export const smokeCheckSchema = z
   .object({
     name: z.string().min(1),
@@ -134,8 +169,52 @@ export const serviceSchema = z
         downgradeCommand: argv.default(['alembic', 'downgrade', '{{revision}}']),
         /** Pod-template annotation in which each release records its expected migration head. */
         expectedHeadAnnotation: z.string().min(1),
+        /**
+         * Before a downgrade: run with the current image like currentCommand; its output must name the
+         * target's head as a revision (alembic's `<down> -> <rev>` lines, or verbose `Rev: <rev>`).
+         */
+        historyCommand: argv.default(['alembic', 'history']),
+        /**
+         * Before a downgrade: the previous schema is still present and valid (the procedure's
+         * `psql -U postgres -d release_manager -c "\dt"` in the database's pod). Exit 0 required, and
+         * with `expectOutput`, stdout must match that regular expression.
+         */
+        schemaCheck: z
+          .object({
+            command: argv,
+            podSelector: z.string().min(1).optional(),
+            container: z.string().min(1).optional(),
+            expectOutput: regex.optional(),
+            timeoutSeconds: z.number().int().positive().max(3600).default(60),
+          })
+          .strict()
+          .optional(),
       })
       .optional(),
+    /**
+     * Data cleanup after a verified rollback (the procedure's "Data Cleanup After Rollback"): run only
+     * when an approver clicks Run cleanup in the thread, in order, stopping at the first failure. Never
+     * automatic, whatever the policy.
+     */
+    cleanup: z
+      .object({
+        commands: z
+          .array(podCommandSchema)
+          .min(1)
+          .max(10)
+          .refine(uniquelyNamed, { message: 'give each cleanup command its own name' }),
+      })
+      .strict()
+      .optional(),
+    /**
+     * The procedure's post-rollback data integrity checks, run at the end of verification: each must
+     * exit 0, and a failed one fails verification (the rollback ends `failed`, P1).
+     */
+    integrityChecks: z
+      .array(podCommandSchema)
+      .max(10)
+      .refine(uniquelyNamed, { message: 'give each integrity check its own name' })
+      .default([]),
     /**
      * A workload that Argo CD or Flux applies from Git (workloads-gitops.md). `suspend`: stop the owner's
      * sync right before the undo (Resume sync puts it back); `refuse`: change nothing and say why;
@@ -220,6 +299,7 @@ export const catalogSchema = z.object({
 
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type SmokeCheck = z.infer<typeof smokeCheckSchema>;
+export type PodCommand = z.infer<typeof podCommandSchema>;
 export interface CatalogEntry
   extends Omit<ServiceConfig, 'deployment' | 'statefulSet' | 'daemonSet' | 'workload'> {
   name: string;

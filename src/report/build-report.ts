@@ -6,6 +6,7 @@
 import { escapeMrkdwn } from '../escape-mrkdwn.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Actor, Rollback, RollbackEvent } from '../rollback/model.js';
+import { databaseLines } from './database-section.js';
 
 /** An untrusted value: Slack-inert (escapeMrkdwn) and no `[label](url)` link in a Markdown viewer. */
 const v = (s: string) => escapeMrkdwn(s).replace(/[[\]]/g, '\\$&');
@@ -233,6 +234,8 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
   } else {
     out.push('No verification was run.');
   }
+  const database = databaseLines(r, events);
+  if (database.length) out.push('', ...database);
   out.push('', '## Investigation Results', '[Detailed findings from post-mortems and testing]', '');
   out.push('## Resolution', '[How the issue was fixed in code review]', '');
   out.push('## Prevention', '[Process improvements to prevent similar incidents]', '');

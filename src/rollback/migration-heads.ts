@@ -30,3 +30,26 @@ export function parseCurrentHead(stdout: string): { head: string } | { problem: 
   const problem = headProblem(head);
   return problem ? { problem } : { head };
 }
+
+/** The left side of a history line: `<base>`, or one or more revision ids (a merge) separated by commas. */
+const DOWN_REVISIONS = /^(<base>|[A-Za-z0-9_]+(\s*,\s*[A-Za-z0-9_]+)*)$/;
+
+/**
+ * The revisions an `alembic history`-style output names as revisions: the right side of each
+ * `<down>[, <down>…] -> <rev> (head), message` line, and verbose output's `Rev: <rev>` lines. Only
+ * those positions count: a message that mentions a revision id ("revert aaa111") is not that revision.
+ */
+export function historyRevisions(stdout: string): string[] {
+  const revs: string[] = [];
+  for (const raw of stdout.split('\n')) {
+    const l = raw.trim();
+    if (/^(INFO|WARNING|WARN|DEBUG|ERROR)\b/.test(l)) continue;
+    const i = l.indexOf('->');
+    const left = i >= 0 ? l.slice(0, i).trim() : '';
+    const arrow = DOWN_REVISIONS.test(left) ? /^\s*([A-Za-z0-9_]+)/.exec(l.slice(i + 2)) : null;
+    const verbose = /^Rev:\s*([A-Za-z0-9_]+)/.exec(l);
+    const rev = arrow?.[1] ?? verbose?.[1];
+    if (rev && !headProblem(rev)) revs.push(rev);
+  }
+  return [...new Set(revs)];
+}

@@ -41,14 +41,69 @@ export interface MigrationState {
 }
 
 /**
+ * What was confirmed before a downgrade: the target's head is in the current image's migration history,
+ * and the schema check (the procedure's `psql … -c "\dt"`) passed. A failed one makes the gate unknown.
+ */
+export interface PreDowngradeCheck {
+  name: 'migration history' | 'schema check';
+  passed: boolean;
+  /** The argv as run, joined. */
+  command: string;
+  /** Where it ran: `pod …`, `Job …`. */
+  where: string;
+  /** Why it passed or failed, in a sentence. */
+  detail: string;
+  /** Its output, redacted and bounded (command-output.ts). */
+  output: string;
+  at: string;
+}
+
+/**
  * The database gate. `none`: the database is at the target's head. `downgrade`: it is ahead, the
- * downgrade waits for its own approval. `unknown`: a head could not be read or is not a revision id;
- * nothing is changed until a person rolls back without the downgrade or cancels.
+ * downgrade waits for its own approval. `unknown`: a head could not be read or is not a revision id, or
+ * a check before the downgrade failed; nothing is changed until a person rolls back without the
+ * downgrade or cancels. `checks`: what was confirmed before a downgrade (absent when none was due).
  */
 export type MigrationGate =
   | { kind: 'none'; current: string; target: string }
-  | { kind: 'downgrade'; current: string; target: string }
-  | { kind: 'unknown'; reasons: string[]; current?: string; target?: string };
+  | { kind: 'downgrade'; current: string; target: string; checks?: PreDowngradeCheck[] }
+  | {
+      kind: 'unknown';
+      reasons: string[];
+      current?: string;
+      target?: string;
+      checks?: PreDowngradeCheck[];
+    };
+
+/** One catalog command run by the bot after the rollback (a cleanup command), as the record keeps it. */
+export interface CommandResult {
+  name: string;
+  /** The argv as run, joined. */
+  command: string;
+  where: string;
+  passed: boolean;
+  /** undefined when it could not be run or did not finish (then `error`). */
+  exitCode?: number;
+  error?: string;
+  /** Redacted and bounded (command-output.ts). */
+  output: string;
+  at: string;
+  ms: number;
+}
+
+/**
+ * The data cleanup after a verified rollback: asked for by an approver (Run cleanup), committed before
+ * any command runs so one click runs it once; results appended as each command ends; `finished` once
+ * it has stopped. Started but never finished means the process running it stopped: nothing re-runs it.
+ */
+export interface DataCleanup {
+  by: Actor;
+  at: string;
+  /** The commands as they were when it started (the catalog may change later). */
+  commands: { name: string; command: string; where: string }[];
+  results: CommandResult[];
+  finished?: { at: string; outcome: 'passed' | 'failed' };
+}
 
 export interface RevisionRef {
   revision: number;
@@ -165,6 +220,8 @@ export interface Rollback {
     alreadySuspended?: boolean;
     resumed?: { by: Actor; at: string; outcome: 'restored' | 'changed_by_someone' };
   };
+  /** The data cleanup an approver ran after the rollback (never automatic). */
+  cleanup?: DataCleanup;
   /** A person chose to roll back without the downgrade when the database state was unknown. */
   migrationSkipped?: { by: Actor; at: string };
   undo?: {

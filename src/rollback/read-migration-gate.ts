@@ -1,13 +1,16 @@
 // The database gate, read fresh right before the undo, with the current (newer) image. Fails closed:
 // every way of not knowing (exec failed or timed out, no rights, no runnable pod and no Job, a missing
-// or malformed expected-head annotation, an empty or symbolic head) becomes a reason in `unknown`.
+// or malformed expected-head annotation, an empty or symbolic head) becomes a reason in `unknown`, and
+// so does a downgrade the checks before it (pre-downgrade-checks.ts) say cannot work.
 import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
 import type { DeploymentSnapshot, ReplicaSetSnapshot } from './kube-types.js';
 import { headProblem, parseCurrentHead } from './migration-heads.js';
 import { kindOf, type MigrationGate, type Rollback } from './model.js';
+import { checkBeforeDowngrade } from './pre-downgrade-checks.js';
 import { ownedReplicaSets, templateAnnotations } from './revisions.js';
 import { type RunDeps, runThere, whereToRun } from './run-in-current-revision.js';
+import type { RunTarget } from './run-pod-command.js';
 
 export const HEAD_READ_TIMEOUT_MS = 60_000;
 
@@ -84,7 +87,22 @@ export async function readMigrationGate(
       ...(current ? { current } : {}),
       ...(targetHead ? { target: targetHead } : {}),
     };
-  return current === targetHead
-    ? { kind: 'none', current, target: targetHead }
-    : { kind: 'downgrade', current, target: targetHead };
+  if (current === targetHead) return { kind: 'none', current, target: targetHead };
+  // A downgrade is due: before anyone is asked to approve it, confirm it can work (fail closed).
+  const checks = await checkBeforeDowngrade(deps, svc, runTargetOf(r), { d, sets }, targetHead);
+  const failed = checks.filter((c) => !c.passed);
+  if (failed.length)
+    return {
+      kind: 'unknown',
+      reasons: failed.map((c) => `before the downgrade ${current} → ${targetHead}: ${c.detail}`),
+      current,
+      target: targetHead,
+      checks,
+    };
+  return { kind: 'downgrade', current, target: targetHead, checks };
+}
+
+/** The workload a rollback is about, as a place to run commands. */
+export function runTargetOf(r: Rollback): RunTarget {
+  return { id: r.id, namespace: r.namespace, kind: kindOf(r), deployment: r.deployment };
 }

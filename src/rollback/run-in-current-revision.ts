@@ -21,15 +21,22 @@ export interface RunDeps {
   pollMs?: number;
 }
 
-function containerName(svc: CatalogEntry, rs: ReplicaSetSnapshot): string | undefined {
-  const wanted = svc.migrations?.container ?? svc.container;
+function containerName(
+  svc: CatalogEntry,
+  rs: ReplicaSetSnapshot,
+  override: string | undefined,
+): string | undefined {
+  const wanted = override ?? svc.migrations?.container ?? svc.container;
   if (wanted) return wanted;
   const containers = ((rs.template.spec as { containers?: { name?: string }[] } | undefined)?.containers ??
     []) as { name?: string }[];
   return containers[0]?.name;
 }
 
-/** Where a command for `purpose` would run now, for the current revision of `d`. */
+/**
+ * Where a command for `purpose` would run now, for the current revision of `d`: in `container` when
+ * given, else the migrations' container, the service's, or the template's first.
+ */
 export async function whereToRun(
   kube: KubePort,
   svc: CatalogEntry,
@@ -37,6 +44,7 @@ export async function whereToRun(
   sets: ReplicaSetSnapshot[],
   rollbackId: string,
   purpose: string,
+  container?: string,
 ): Promise<Where> {
   const rs = findNewReplicaSet(d, ownedReplicaSets(d, sets));
   if (!rs) {
@@ -46,17 +54,17 @@ export async function whereToRun(
     );
   }
   const hash = podHashOf(rs) ?? '';
-  const container = containerName(svc, rs);
+  const chosen = containerName(svc, rs, container);
   const pods = await kube.listPods(d.namespace, svc.podSelector ?? d.selector);
   const pod = pods.find(
     (p) =>
       p.podTemplateHash === hash &&
       p.phase === 'Running' &&
       !p.deleting &&
-      p.containers.some((c) => (container ? c.name === container : true) && c.running),
+      p.containers.some((c) => (chosen ? c.name === chosen : true) && c.running),
   );
-  if (pod) return { via: 'exec', pod: pod.name, container, revisionHash: hash };
-  return { via: 'job', job: migrationJobName(rollbackId, purpose), container, revisionHash: hash };
+  if (pod) return { via: 'exec', pod: pod.name, container: chosen, revisionHash: hash };
+  return { via: 'job', job: migrationJobName(rollbackId, purpose), container: chosen, revisionHash: hash };
 }
 
 /**

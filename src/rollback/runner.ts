@@ -10,6 +10,7 @@ import { asCodedError, CodedError, type ErrorCode } from '../errors.js';
 import { assertMayDecide } from './authorize.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from './checklist.js';
 import { assertMayTickChecklist } from './checklist-access.js';
+import { createDataCleanup } from './data-cleanup.js';
 import { createDecide } from './decide.js';
 import { createLeases, type HeldLease } from './leases.js';
 import { lookupService } from './lookup-service.js';
@@ -428,6 +429,21 @@ export function createRunner(deps: RunnerDeps) {
       note: (r, actor, data) => event(r, 'note', actor, r.state, r.state, data),
       renderReport: deps.renderReport,
       kick: (id) => outbox.kick(id),
+    }),
+
+    /** Run cleanup: the catalog's data cleanup after a verified rollback (approvers, once, never automatic). */
+    runCleanup: createDataCleanup({
+      store,
+      kube,
+      clock,
+      logger,
+      system,
+      serviceOf,
+      event: (r, actor, type, data) => event(r, type, actor, r.state, r.state, data),
+      renderReport: deps.renderReport,
+      kick: (id) => outbox.kick(id),
+      background,
+      say: (thread, text) => background(safely('say', () => deps.notifier.say(thread, text))),
     }),
 
     /** Whether the person may approve (for showing refusals early; approve() checks again). */

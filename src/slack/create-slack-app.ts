@@ -10,6 +10,7 @@ import { type Logger, silentLogger } from '../rollback/ports.js';
 import type { Runner } from '../rollback/runner.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { createDirectory } from './directory.js';
+import { registerCleanupAction } from './listeners/cleanup-action.js';
 import { registerDecisionActions } from './listeners/decision-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
 import { pinWorkspace } from './middleware/pin-workspace.js';
@@ -112,6 +113,7 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
       const directory = createDirectory(app.client);
       registerRollbackCommand(app, { runner, catalog, logger, directory });
       registerDecisionActions(app, { runner, catalog, logger, directory });
+      registerCleanupAction(app, { runner, catalog, logger, directory });
     },
     start: () => app.start(),
     stop: () => app.stop(),

@@ -10,6 +10,7 @@ export const ACTION = {
   resumeSync: 'rollback_resume_sync',
   signOffReleaseManager: 'rollback_sign_off_release_manager',
   signOffEngineeringManager: 'rollback_sign_off_engineering_manager',
+  runCleanup: 'rollback_run_cleanup',
 } as const;
 
 export const BLOCK = {
@@ -17,4 +18,5 @@ export const BLOCK = {
   checklist: 'rollback_checklist_block',
   gitops: 'rollback_gitops',
   signOff: 'rollback_sign_off',
+  cleanup: 'rollback_cleanup',
 } as const;

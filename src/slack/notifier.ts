@@ -7,6 +7,7 @@ import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Rollback } from '../rollback/model.js';
 import type { Logger, NotifierPort } from '../rollback/ports.js';
 import { signers } from '../rollback/sign-off.js';
+import { buildCleanupOffer } from './blocks/cleanup-blocks.js';
 import {
   buildAssessment,
   buildChecklist,
@@ -203,6 +204,8 @@ export function createSlackNotifier(
       await track(
         inThread(r, 'Post-rollback checklist', buildChecklist(r.id, POST_ROLLBACK_CHECKLIST, new Set())),
       );
+      const offer = buildCleanupOffer(r, catalog.services.get(r.service));
+      if (offer.length) await track(inThread(r, `Data cleanup: ${r.service}`, offer));
     },
 
     async reportUpdated(r, report, why) {

@@ -137,7 +137,13 @@ describe('rollback engine: fail closed', () => {
     const currentRs = waiting.assessment?.from?.replicaSet ?? '?';
     await e.runner.approve(r.id, BOB);
     const gate = await e.runner.waitFor(r.id, ['awaiting_migration_approval'], 90_000);
-    expect(gate.migrationGate).toEqual({ kind: 'downgrade', current: 'bbb222', target: 'aaa111' });
+    // Offered only once the current image's history was confirmed to know the target's head.
+    expect(gate.migrationGate).toMatchObject({
+      kind: 'downgrade',
+      current: 'bbb222',
+      target: 'aaa111',
+      checks: [{ name: 'migration history', passed: true }],
+    });
     await e.runner.approveMigration(r.id, ALICE);
     const done = await e.runner.waitFor(r.id, ['completed', 'failed'], 120_000);
     expect(done.migration?.started.via).toBe('exec');

@@ -86,7 +86,13 @@ describe('rollback engine: happy path', () => {
     // having notified people and changed nothing.
     const gated = await runner.waitFor(r.id, ['awaiting_migration_approval'], 90_000);
     // Read with the current (newer) image, in a Job, since a kubelet refuses exec into a crash loop.
-    expect(gated.migrationGate).toEqual({ kind: 'downgrade', current: 'bbb222', target: 'aaa111' });
+    // Offered only once the current image's history was confirmed to know the target's head.
+    expect(gated.migrationGate).toMatchObject({
+      kind: 'downgrade',
+      current: 'bbb222',
+      target: 'aaa111',
+      checks: [{ name: 'migration history', passed: true }],
+    });
     await eventually('downgrade approval asked for', async () =>
       notifier.notices.some((n) => n.kind === 'migrationApprovalNeeded'),
     );

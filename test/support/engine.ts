@@ -42,10 +42,26 @@ export function worldCatalog(
   svc.metrics.baselineOffsetSeconds = 1;
   svc.verify = { restartWindowSeconds: 3, settleSeconds: 60 };
   svc.rollout = { timeoutSeconds: 60 };
+  // The example's schema check runs in an app=db pod and its integrity scripts in every verification:
+  // only the tests about database care ship a db pod and opt in (exampleDatabaseCare).
+  if (svc.migrations) delete svc.migrations.schemaCheck;
+  svc.integrityChecks = [];
   tweak?.(svc);
   // The example's one Deployment service only: its other entries (the StatefulSet) would bring their
   // own approver groups, watches and namespaces into every test.
   return { services: new Map([['release-manager', svc]]) };
+}
+
+/** The worked example's database care (schema check, cleanup, integrity checks), exactly as written. */
+export function exampleDatabaseCare(): Pick<CatalogEntry, 'cleanup' | 'integrityChecks'> & {
+  schemaCheck: NonNullable<CatalogEntry['migrations']>['schemaCheck'];
+} {
+  const svc = parseCatalog(readFileSync(EXAMPLE_CATALOG, 'utf8')).services.get('release-manager')!;
+  return {
+    schemaCheck: svc.migrations?.schemaCheck,
+    cleanup: svc.cleanup,
+    integrityChecks: svc.integrityChecks,
+  };
 }
 
 export interface Notice {

@@ -2,11 +2,14 @@
 // Started at most once per rollback: where it was started is saved before it runs, and a resumed
 // rollback awaits that Job, or, for an exec whose process died with us, re-reads the head and asks a
 // person unless the database is already at the target. Every outcome other than "the database is at
-// the target head now" goes back to a person with what is known (fail closed).
+// the target head now" goes back to a person with what is known (fail closed). Right before it starts,
+// the checks before a downgrade (history, schema) run again; a failed one goes back to a person too.
 import { asCodedError, CodedError } from '../../errors.js';
-import { kindOf, type MigrationGate, type Rollback } from '../model.js';
+import { excerptOutput } from '../command-output.js';
+import { kindOf, type MigrationGate, type PreDowngradeCheck, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
-import { readDatabaseHead } from '../read-migration-gate.js';
+import { checkBeforeDowngrade } from '../pre-downgrade-checks.js';
+import { readDatabaseHead, runTargetOf } from '../read-migration-gate.js';
 import { runThere, type Where, whereToRun } from '../run-in-current-revision.js';
 import { assertWorkloadUnchanged } from '../workload-change.js';
 import type { StepContext } from './context.js';
@@ -27,12 +30,13 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   const sets = await kube.listRevisions(d);
   assertWorkloadUnchanged(assessed.value, d, `${r.namespace}/${r.deployment}`, 'database downgrade');
   const runDeps = { kube, clock };
-  const ask = (reasons: string[], current?: string): Promise<Rollback> => {
+  const ask = (reasons: string[], current?: string, checks?: PreDowngradeCheck[]): Promise<Rollback> => {
     const unknown: MigrationGate = {
       kind: 'unknown',
       reasons,
       target: gate.target,
       ...(current ? { current } : {}),
+      ...(checks ? { checks } : {}),
     };
     return ctx.move(
       r,
@@ -66,6 +70,15 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
     }
     where = { via: 'job', job: job.name, container: m.container ?? svc.container, revisionHash: '' };
   } else {
+    // The gate's checks may be an hour old (the approval waited): confirmed again right before.
+    const checks = await checkBeforeDowngrade(runDeps, svc, runTargetOf(r), { d, sets }, gate.target);
+    const failed = checks.filter((c) => !c.passed);
+    if (failed.length)
+      return ask(
+        failed.map((c) => `right before the downgrade ${gate.current} → ${gate.target}: ${c.detail}`),
+        gate.current,
+        checks,
+      );
     where = await whereToRun(kube, svc, d, sets, r.id, PURPOSE);
     const started = {
       at: clock.now().toISOString(),
@@ -76,7 +89,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
     r = await ctx.save(
       r,
       lease,
-      { migration: { started } },
+      { migration: { started }, migrationGate: { ...gate, checks } },
       {
         milestone: `database downgrade ${gate.current} → ${gate.target} started in ${where.via === 'exec' ? `pod ${where.pod}` : `Job ${where.job}`} (current revision's image)`,
       },
@@ -100,12 +113,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
     });
     exitCode = res.exitCode;
     outcome = `\`${argv.join(' ')}\` exited ${res.exitCode}`;
-    r = await ctx.save(
-      r,
-      lease,
-      {},
-      { milestone: outcome, output: `${res.stdout}\n${res.stderr}`.trim().slice(-4000) },
-    );
+    r = await ctx.save(r, lease, {}, { milestone: outcome, output: excerptOutput(res.stdout, res.stderr) });
   } catch (err) {
     outcome = `\`${argv.join(' ')}\` failed: ${asCodedError(err).message}`;
   } finally {

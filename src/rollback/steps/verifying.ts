@@ -2,6 +2,7 @@
 // that the rollback held: the workload still has the target's template (nothing, e.g. an undetected
 // GitOps controller, re-applied the bad release meanwhile) and a suspended GitOps owner still is.
 import { isSuspendedByUs, ownerText } from '../gitops.js';
+import { integrityChecks } from '../integrity-checks.js';
 import { type CheckResult, kindOf, type Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
 import {
@@ -40,6 +41,7 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
       assessment: r.assessment,
     },
   );
+  verification.checks.push(...(await integrityChecks(ctx, r)));
   verification.checks.push(...(await heldChecks(ctx, r)));
   verification.passed = verification.checks.every((c) => c.passed);
   const failed = verification.checks.filter((c) => !c.passed).map((c) => c.name);

@@ -3,7 +3,9 @@
 // ships (the world's `alembic` reads ALEMBIC_REVISIONS). KWOK's exec config has no notion of the pod it
 // serves, so every pod gets its own KWOK `Exec` object (CRD mode) carrying these as env, one entry per
 // container, created when the pod appears; the env is read from the pod itself (its spec's image and
-// its template's HEAD_ANNOTATION), never from the Deployment.
+// its template's HEAD_ANNOTATION), never from the Deployment. A PostgreSQL image's pod (the database's
+// `app=db` pod of the procedure) also gets PGHOST/PGPORT, so `psql -U postgres -d release_manager` in it
+// talks to the world's PostgreSQL.
 import type { CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
 import { formatShippedMigrations, HEAD_ANNOTATION, migrationsShippedBy } from '../releases.js';
 
@@ -14,11 +16,30 @@ export interface ExecSettings {
   databaseUrl: string;
 }
 
+/**
+ * A PostgreSQL image (`…/postgres:<tag>`): the database's own pod. `psql` in it reaches the world's
+ * PostgreSQL without a URL, as psql in a postgres container reaches its local server (PGHOST, PGPORT).
+ */
+export function isDatabaseImage(image: string): boolean {
+  const repo = image.replace(/[:@].*$/, '');
+  return repo.slice(repo.lastIndexOf('/') + 1) === 'postgres';
+}
+
+function databaseEnv(url: string): Record<string, string> {
+  try {
+    const u = new URL(url);
+    return { PGHOST: u.hostname, PGPORT: u.port || '5432' };
+  } catch {
+    return {};
+  }
+}
+
 /** The env a command in `container` of `pod` runs with (on top of the host's, exec-bin first on PATH). */
 export function containerEnv(pod: V1Pod, container: string, s: ExecSettings): Record<string, string> {
   const image = pod.spec?.containers.find((c) => c.name === container)?.image ?? '';
   const shipped = migrationsShippedBy(image, pod.metadata?.annotations?.[HEAD_ANNOTATION]);
   return {
+    ...(isDatabaseImage(image) ? databaseEnv(s.databaseUrl) : {}),
     DATABASE_URL: s.databaseUrl,
     POD_NAMESPACE: pod.metadata?.namespace ?? '',
     POD_NAME: pod.metadata?.name ?? '',

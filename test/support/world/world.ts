@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installGitOpsCrds, readGitOpsCrds } from '../crds.js';
 import { writeAlembic } from './alembic.js';
+import { writeAppScripts } from './app-scripts.js';
 import { buildBinaries, startCluster } from './cluster.js';
 import { ensureDebianPackages } from './debian.js';
 import { freePorts } from './ports.js';
@@ -89,6 +90,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   mkdirSync(logDir);
   mkdirSync(execBin);
   writeAlembic(execBin);
+  writeAppScripts(root);
   log(`[world] starting in ${root} (logs: ${logDir})`);
 
   const procs: ManagedProcess[] = [];
