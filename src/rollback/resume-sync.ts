@@ -63,7 +63,7 @@ export function createResumeSync(deps: ResumeSyncDeps) {
     const next: Rollback = { ...r, gitops: { ...g, resumed: { by: actor, at, outcome } } };
     const text =
       outcome === 'restored'
-        ? `:arrow_forward: Sync of *${who}* resumed by <@${actor.id}>: its settings are back as they were (${JSON.stringify(g.previous)}). It applies what Git holds now.`
+        ? `:arrow_forward: Sync of *${who}* resumed by ${actor.name ?? actor.id}: its settings are back as they were (${JSON.stringify(g.previous)}). It applies what Git holds now.`
         : `:warning: *${who}* is no longer as the bot left it (someone changed its sync settings), so the bot did not touch it. Check its sync settings.`;
     const event = deps.note(r, actor, { kind: 'resume_sync', owner: who, outcome, restored: g.previous });
     const events = [...(await store.events(id)), event];
@@ -75,7 +75,7 @@ export function createResumeSync(deps: ResumeSyncDeps) {
       r.thread
         ? [
             { kind: 'say', text },
-            { kind: 'reportUpdated', text: `sync of ${who} resumed by <@${actor.id}>` },
+            { kind: 'reportUpdated', text: `sync of ${who} resumed by ${actor.name ?? actor.id}` },
           ]
         : [],
     );

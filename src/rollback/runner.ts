@@ -404,7 +404,7 @@ export function createRunner(deps: RunnerDeps) {
           milestone: 'report re-rendered with the checklist',
         }),
         undefined,
-        r.thread ? [{ kind: 'reportUpdated', text: `checklist ticked by <@${actor.id}>` }] : [],
+        r.thread ? [{ kind: 'reportUpdated', text: `checklist ticked by ${actor.name ?? actor.id}` }] : [],
       );
       outbox.kick(id);
       return saved;

@@ -63,7 +63,9 @@ export function createSignOff(deps: SignOffDeps) {
       { ...next, report },
       event,
       undefined,
-      r.thread ? [{ kind: 'reportUpdated', text: `signed off as ${label} by <@${actor.id}>` }] : [],
+      r.thread
+        ? [{ kind: 'reportUpdated', text: `signed off as ${label} by ${actor.name ?? actor.id}` }]
+        : [],
     );
     deps.kick(id);
     return saved;
