@@ -159,6 +159,38 @@ export const serviceSchema = z
         baselineOffsetSeconds: z.number().nonnegative().default(60),
         /** Verification passes when p99 <= baseline * this factor (or <= the threshold when there is no baseline). */
         p99BaselineFactor: z.number().min(1).default(1.5),
+        /**
+         * The dashboard review's bar (procedure: "error rate should return to normal levels (< 0.1%)"),
+         * stricter than passErrorRatio and measured later: a follow-up for people, not a pass/fail check.
+         */
+        dashboardErrorRatio: z.number().min(0).max(1).default(0.001),
+        /**
+         * PromQL for the error ratio over the dashboard window; {{window}} becomes that window (`300s`),
+         * {{namespace}} and {{deployment}} as above.
+         */
+        dashboardErrorRatioQuery: z
+          .string()
+          .default(
+            'sum(increase(errors_total{namespace="{{namespace}}",deployment="{{deployment}}"}[{{window}}])) / sum(increase(requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[{{window}}]))',
+          ),
+        /**
+         * PromQL for the CPU of the busiest pod, in cores, from cAdvisor's series (the kubelet's
+         * /metrics/cadvisor). {{pods}} becomes a regex of the workload's pod names (by kind: a
+         * Deployment's `<name>-<hash>-<suffix>`, a StatefulSet's `<name>-<ordinal>`, a DaemonSet's
+         * `<name>-<suffix>`), so the query finds the pre-release pods too. `container=""` (the pod's
+         * cgroup) and `POD` (the pause container) are left out, or each pod would count twice.
+         */
+        cpuQuery: z
+          .string()
+          .default(
+            'max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="{{namespace}}",pod=~"{{pods}}",container!="",container!="POD"}[1m])))',
+          ),
+        /** PromQL for the memory working set of the busiest pod, in bytes (what the OOM killer looks at). */
+        memoryQuery: z
+          .string()
+          .default(
+            'max(sum by (pod) (container_memory_working_set_bytes{namespace="{{namespace}}",pod=~"{{pods}}",container!="",container!="POD"}))',
+          ),
       })
       .prefault({}),
     migrations: z
@@ -269,6 +301,17 @@ export const serviceSchema = z
         restartWindowSeconds: z.number().nonnegative().default(60),
         /** How long metrics may take to come back under the thresholds. */
         settleSeconds: z.number().nonnegative().default(300),
+        /**
+         * CPU and memory pass when at most this × their pre-release baseline (read, like the metrics'
+         * baseline, metrics.baselineOffsetSeconds before the bad revision was created). Without a
+         * baseline they are unknown, and the verification does not pass.
+         */
+        resourceFactor: z.number().min(1).default(1.5),
+        /**
+         * The dashboard review's window, after the metrics settled (procedure: 5 minutes): the
+         * dashboard error ratio is measured over it, and firing alerts are read at its end.
+         */
+        dashboardWindowSeconds: z.number().int().positive().default(300),
       })
       .prefault({}),
     logs: z

@@ -23,6 +23,11 @@ export const envSchema = z.object({
   KUBE_CONTEXT: optionalString,
   /** Prometheus base URL for error rate and p99; unset means metrics are reported unavailable. */
   PROMETHEUS_URL: z.url().optional(),
+  /**
+   * Alertmanager base URL (without /api/v2), asked after a rollback whether new alerts fire for the
+   * service. Unset: that check shows as "not configured" (logged once at start).
+   */
+  ALERTMANAGER_URL: optionalString.pipe(z.url().optional()),
   /** Slack bot token (xoxb-…). */
   SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'must be a bot token starting with xoxb-').optional(),
   /** Slack app-level token (xapp-…) for Socket Mode. */

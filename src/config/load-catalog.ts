@@ -109,6 +109,7 @@ function defaultQueriesFor(kind: WorkloadKind, m: CatalogEntry['metrics']): Cata
     ...m,
     errorRatioQuery: swap(m.errorRatioQuery, DEFAULTS.errorRatioQuery),
     p99Query: swap(m.p99Query, DEFAULTS.p99Query),
+    dashboardErrorRatioQuery: swap(m.dashboardErrorRatioQuery, DEFAULTS.dashboardErrorRatioQuery),
   };
 }
 

@@ -39,8 +39,10 @@ export function worldCatalog(
   const window = `[${world.timings.rateWindow}]`;
   svc.metrics.errorRatioQuery = svc.metrics.errorRatioQuery.replaceAll('[1m]', window);
   svc.metrics.p99Query = svc.metrics.p99Query.replaceAll('[1m]', window);
+  svc.metrics.cpuQuery = svc.metrics.cpuQuery.replaceAll('[1m]', window);
   svc.metrics.baselineOffsetSeconds = 1;
-  svc.verify = { restartWindowSeconds: 3, settleSeconds: 60 };
+  // The dashboard review's window: seconds, not the procedure's 5 minutes (at least two scrapes).
+  svc.verify = { ...svc.verify, restartWindowSeconds: 3, settleSeconds: 60, dashboardWindowSeconds: 4 };
   svc.rollout = { timeoutSeconds: 60 };
   // The example's schema check runs in an app=db pod and its integrity scripts in every verification:
   // only the tests about database care ship a db pod and opt in (exampleDatabaseCare).
