@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'kube_unavailable'
   | 'kube_exec_failed'
   | 'observe_unavailable'
+  | 'alerts_unavailable'
   | 'internal';
 
 export class CodedError extends Error {

@@ -98,6 +98,27 @@ export interface ObservePort {
   ): Promise<{ status: number; ms: number; error?: string; body?: string }>;
 }
 
+/** One alert Alertmanager holds as firing (active: not silenced, not inhibited). */
+export interface FiringAlert {
+  /** Its `alertname` label. */
+  name: string;
+  fingerprint: string;
+  /** When it started firing (ISO): after the undo means the rolled-back service caused it. */
+  startsAt: string;
+  labels: Record<string, string>;
+  summary?: string;
+}
+
+/** What Alertmanager says is firing; the verification's "no new alerts" check asks it. */
+export interface AlertsPort {
+  /**
+   * The alerts firing now for a catalogued service, matched to it as incoming alerts are (its
+   * namespace plus a deployment, pod or service label), silenced and inhibited ones left out.
+   * `source` is the request, for the evidence. Throws alerts_unavailable.
+   */
+  firing(service: string): Promise<{ source: string; alerts: FiringAlert[] }>;
+}
+
 export interface Clock {
   now(): Date;
   sleep(ms: number): Promise<void>;
