@@ -3,11 +3,13 @@
 import { userInfo } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { createAlertmanagerClient } from './alerts/alertmanager-client.js';
 import { createWatchTriggers } from './alerts/watch-triggers.js';
 import { createWebhookHandler } from './alerts/webhook-handler.js';
 import { parseArgs } from './cli/parse-args.js';
 import { runCli } from './cli/run-cli.js';
 import type { Catalog } from './config/catalog-schema.js';
+import { catalogWarnings } from './config/catalog-warnings.js';
 import { type Env, loadEnv } from './config/env-schema.js';
 import { loadCatalog } from './config/load-catalog.js';
 import { asCodedError } from './errors.js';
@@ -130,10 +132,20 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
       )
     : undefined;
   const observe = createObserve({ prometheusUrl: env.PROMETHEUS_URL });
+  const alerts = env.ALERTMANAGER_URL
+    ? createAlertmanagerClient({ url: env.ALERTMANAGER_URL, catalog })
+    : undefined;
+  // Once, at start: what no verification of a service will check (each shows as "not configured").
+  for (const warning of catalogWarnings(catalog, {
+    alertmanager: Boolean(alerts),
+    prometheus: Boolean(env.PROMETHEUS_URL),
+  }))
+    logger.warn('verification not configured', { warning });
   const runner = createRunner({
     store,
     kube,
     observe,
+    ...(alerts ? { alerts } : {}),
     notifier,
     ...(pager ? { pager } : {}),
     catalog,

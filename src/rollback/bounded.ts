@@ -21,6 +21,17 @@ export async function bounded<T>(timeoutMs: number, fn: () => Promise<T>): Promi
   }
 }
 
-export function fillQuery(template: string, vars: { namespace: string; deployment: string }): string {
-  return template.replaceAll('{{namespace}}', vars.namespace).replaceAll('{{deployment}}', vars.deployment);
+/**
+ * Fills a catalog query's placeholders: {{namespace}}, {{deployment}} (the workload's name, whatever
+ * its kind), and where the query has them {{pods}} (a regex of the workload's pod names) and
+ * {{window}} (a PromQL range such as `300s`).
+ */
+export function fillQuery(
+  template: string,
+  vars: { namespace: string; deployment: string; pods?: string; window?: string },
+): string {
+  let q = template.replaceAll('{{namespace}}', vars.namespace).replaceAll('{{deployment}}', vars.deployment);
+  if (vars.pods !== undefined) q = q.replaceAll('{{pods}}', vars.pods);
+  if (vars.window !== undefined) q = q.replaceAll('{{window}}', vars.window);
+  return q;
 }

@@ -148,18 +148,45 @@ export interface Assessment {
   gitops?: GitOpsAssessment;
 }
 
+/**
+ * How a check ended. `passed`/`failed`: it was checked and cleared the bar or not. `unknown`: it could
+ * not be checked (no data, no baseline, a source unreachable, a head that cannot be read): never a
+ * pass, so it fails the verification like `failed`. `not_configured`: the catalog or environment gives
+ * it nothing to check (no /health URL, no smoke checks, no ALERTMANAGER_URL…): shown so that nobody
+ * reads its absence as a pass, and left out of the verdict (see verificationPassed).
+ */
+export type CheckStatus = 'passed' | 'failed' | 'unknown' | 'not_configured';
+
 export interface CheckResult {
   name: string;
+  /** true exactly when status is `passed` (kept for readers of `passed` alone). */
   passed: boolean;
+  /** Absent on records made before it: read it with statusOf() (`passed` → passed, else failed). */
+  status?: CheckStatus;
   /** What was asked (query, command, URL), what came back, and the bar it had to clear. */
+  evidence: { source: string; value: string; threshold: string };
+  detail?: string;
+}
+
+/**
+ * Something the procedure asks to watch after the pass/fail checks (its "Monitoring Dashboard Review"):
+ * recorded for people to follow up, never part of the verdict. `met` false also when it could not be
+ * measured (the evidence says why).
+ */
+export interface FollowUp {
+  name: string;
+  met: boolean;
   evidence: { source: string; value: string; threshold: string };
   detail?: string;
 }
 
 export interface Verification {
   at: string;
+  /** No check failed or unknown, and at least one passed (not-configured ones count neither way). */
   passed: boolean;
   checks: CheckResult[];
+  /** Absent on records made before follow-ups. */
+  followUps?: FollowUp[];
 }
 
 export type SignOffRole = 'release_manager' | 'engineering_manager';

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { createAlertmanagerClient } from '../../src/alerts/alertmanager-client.js';
 import type { Catalog, CatalogEntry } from '../../src/config/catalog-schema.js';
 import { parseCatalog } from '../../src/config/load-catalog.js';
 import { createKube } from '../../src/kube/create-kube.js';
@@ -119,6 +120,8 @@ export interface EngineOptions {
   owner?: string;
   leaseMs?: number;
   prometheusUrl?: string;
+  /** Alertmanager for "no new alerts firing": the world's by default; false leaves it not configured. */
+  alertmanagerUrl?: string | false;
   logger?: RunnerDeps['logger'];
   reapIntervalMs?: number;
   /** Another identity than the world's admin (e.g. a ServiceAccount token), to prove what rights do. */
@@ -137,6 +140,14 @@ export function createTestEngine(world: WorldInfo, o: EngineOptions) {
     store,
     kube,
     observe: createObserve({ prometheusUrl: o.prometheusUrl ?? world.prometheusUrl }),
+    ...(o.alertmanagerUrl === false
+      ? {}
+      : {
+          alerts: createAlertmanagerClient({
+            url: o.alertmanagerUrl ?? world.alertmanagerUrl,
+            catalog: o.catalog,
+          }),
+        }),
     notifier,
     pager: recordingPager(notifier.notices),
     catalog: o.catalog,

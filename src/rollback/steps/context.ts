@@ -3,6 +3,7 @@
 import type { Catalog, CatalogEntry } from '../../config/catalog-schema.js';
 import type { Actor, Notice, Rollback, RollbackEvent } from '../model.js';
 import type {
+  AlertsPort,
   Clock,
   KubePort,
   Lease,
@@ -18,6 +19,8 @@ export interface RunnerDeps {
   store: StorePort;
   kube: KubePort;
   observe: ObservePort;
+  /** Alertmanager, for "no new alerts firing"; unset (no ALERTMANAGER_URL): that check is not configured. */
+  alerts?: AlertsPort;
   notifier: NotifierPort;
   pager?: PagerPort;
   catalog: Catalog;

@@ -1,6 +1,7 @@
 // `verifying`: the procedure's step 4, on the revision the workload runs now, ending with two checks
 // that the rollback held: the workload still has the target's template (nothing, e.g. an undetected
 // GitOps controller, re-applied the bad release meanwhile) and a suspended GitOps owner still is.
+import { blockingChecks, checkResult, statusOf, verificationPassed } from '../check-results.js';
 import { isSuspendedByUs, ownerText } from '../gitops.js';
 import { integrityChecks } from '../integrity-checks.js';
 import { type CheckResult, kindOf, type Rollback } from '../model.js';
@@ -28,7 +29,14 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
       ? templateAnnotations(rs.template)[svc.migrations.expectedHeadAnnotation]
       : undefined;
   const verification = await verify(
-    { kube, observe, clock, pollMs: deps.verifyPollMs ?? 5000, execTimeoutMs: 60_000 },
+    {
+      kube,
+      observe,
+      ...(deps.alerts ? { alerts: deps.alerts } : {}),
+      clock,
+      pollMs: deps.verifyPollMs ?? 5000,
+      execTimeoutMs: 60_000,
+    },
     {
       svc,
       selector: svc.podSelector ?? d.selector,
@@ -39,19 +47,23 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
       targetHash: podHashOf(rs),
       targetHead,
       assessment: r.assessment,
+      undoneAt: r.undo?.at,
     },
   );
   verification.checks.push(...(await integrityChecks(ctx, r)));
   verification.checks.push(...(await heldChecks(ctx, r)));
-  verification.passed = verification.checks.every((c) => c.passed);
-  const failed = verification.checks.filter((c) => !c.passed).map((c) => c.name);
+  verification.passed = verificationPassed(verification.checks);
+  const failed = blockingChecks(verification.checks);
+  const notConfigured = verification.checks
+    .filter((c) => statusOf(c) === 'not_configured')
+    .map((c) => c.name);
   return ctx.move(
     r,
     'verified',
     lease,
     ctx.system,
     { verification },
-    { passed: verification.passed, failed },
+    { passed: verification.passed, failed, ...(notConfigured.length ? { notConfigured } : {}) },
   );
 }
 
@@ -63,31 +75,23 @@ async function heldChecks(ctx: StepContext, r: Rollback): Promise<CheckResult[]>
   const rs = ownedReplicaSets(now, await kube.listRevisions(now)).find((x) => x.name === target?.replicaSet);
   const held = rs !== undefined && atRevision(now, rs);
   const checks: CheckResult[] = [
-    {
-      name: 'still on the target revision',
-      passed: held,
-      evidence: {
-        source: `${now.kind} ${r.namespace}/${r.deployment} spec.template`,
-        value: held
-          ? `revision ${target?.revision}'s template`
-          : `images ${imagesOf(now.template).join(', ')}`,
-        threshold: `revision ${target?.revision ?? '?'}'s template (nothing re-applied the old one)`,
-      },
-    },
+    checkResult('still on the target revision', held ? 'passed' : 'failed', {
+      source: `${now.kind} ${r.namespace}/${r.deployment} spec.template`,
+      value: held ? `revision ${target?.revision}'s template` : `images ${imagesOf(now.template).join(', ')}`,
+      threshold: `revision ${target?.revision ?? '?'}'s template (nothing re-applied the old one)`,
+    }),
   ];
   const g = r.gitops;
   if (g?.suspendedAt && !g.resumed) {
     const owner = await kube.readOwner(g.owner);
     const still = owner !== undefined && isSuspendedByUs(g.owner, owner);
-    checks.push({
-      name: 'GitOps sync still suspended',
-      passed: still,
-      evidence: {
+    checks.push(
+      checkResult('GitOps sync still suspended', still ? 'passed' : 'failed', {
         source: ownerText(g.owner),
         value: owner ? (still ? 'suspended' : 'syncing again') : 'gone',
         threshold: 'suspended until Resume sync',
-      },
-    });
+      }),
+    );
   }
   return checks;
 }
