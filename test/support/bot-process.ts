@@ -52,6 +52,8 @@ export async function startBot(
       REDIS_URL: world.redisUrl,
       KUBECONFIG: world.kubeconfig,
       PROMETHEUS_URL: world.prometheusUrl,
+      // The bot asks the world's Alertmanager what fires after a rollback ("no new alerts firing").
+      ALERTMANAGER_URL: world.alertmanagerUrl,
       ...env,
     },
     stdio: ['ignore', out, out],

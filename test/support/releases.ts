@@ -3,7 +3,12 @@
 // Also the world's release catalog: which images exist, how each behaves, and which alembic migrations
 // each image ships. The world's `alembic` (in `kubectl exec` and in Job pods) knows exactly the
 // revisions of the image its pod runs, so an old image cannot downgrade from a head it never shipped.
+import { serviceSchema } from '../../src/config/catalog-schema.js';
+import { fillQuery } from '../../src/rollback/bounded.js';
+import type { WorkloadKind } from '../../src/rollback/kube-types.js';
+import { podNamePattern } from '../../src/rollback/pod-names.js';
 import { deploymentYaml, eventually, kubectlOk } from './kubectl.js';
+import { isBadImage } from './standin/bad-image.js';
 import type { WorldInfo } from './world/world.js';
 
 export const HEAD_ANNOTATION = 'release-manager.example.com/alembic-head';
@@ -43,6 +48,10 @@ export const IMAGES = {
   slowReady: 'registry.test/release-manager:v2024.01.16-slow',
   /** A healthy release whose pods show restartCount 1 (an old restart), stable: ships bbb222. */
   restarted: 'registry.test/release-manager:v2024.01.16-restarted',
+  /** A healthy release using 6× the CPU and 4× the memory of the others: ships aaa111. */
+  hungry: 'registry.test/release-manager:v2024.01.13-hungry',
+  /** A release failing 2.5% of requests, otherwise healthy: ships aaa111. */
+  flaky: 'registry.test/release-manager:v2024.01.13-flaky',
 } as const;
 
 /** The newest migration each catalog image ships. */
@@ -53,6 +62,8 @@ export const IMAGE_HEADS: Readonly<Record<string, string>> = {
   [IMAGES.degraded]: 'bbb222',
   [IMAGES.slowReady]: 'bbb222',
   [IMAGES.restarted]: 'bbb222',
+  [IMAGES.hungry]: 'aaa111',
+  [IMAGES.flaky]: 'aaa111',
 };
 
 /** A catalog image as one release for shipReleases(): its change-cause and its head. */
@@ -88,37 +99,113 @@ export interface Release {
   head: string;
 }
 
+export interface ShipOptions {
+  replicas?: number;
+  minReadySeconds?: number;
+  /**
+   * Let each release but the last run until Prometheus holds its pods' CPU and memory, as a release
+   * CD shipped a while ago would (default): the next release's rollback then has a pre-release
+   * baseline, without which its resource checks are unknown. false: ship back to back.
+   */
+  baseline?: boolean;
+}
+
 export async function shipReleases(
   world: WorldInfo,
   namespace: string,
   releases: Release[],
-  opts: { replicas?: number; minReadySeconds?: number } = {},
+  opts: ShipOptions = {},
 ): Promise<void> {
   for (const [i, rel] of releases.entries()) {
-    await kubectlOk(
-      world,
-      ['apply', '-f', '-'],
-      deploymentYaml({
-        namespace,
-        name: NAME,
-        app: 'release-manager',
-        image: rel.image,
-        replicas: opts.replicas ?? 3,
-        ...(opts.minReadySeconds ? { minReadySeconds: opts.minReadySeconds } : {}),
-        changeCause: rel.cause,
-        templateAnnotations: { [HEAD_ANNOTATION]: rel.head },
-      }),
-    );
-    await eventually(`revision ${i + 1} of ${namespace}/${NAME}`, async () => {
-      const d = JSON.parse(
-        await kubectlOk(world, ['get', 'deployment', NAME, '-n', namespace, '-o', 'json']),
-      );
-      return (
-        d.status?.observedGeneration >= d.metadata.generation &&
-        d.metadata.annotations['deployment.kubernetes.io/revision'] === String(i + 1)
-      );
-    });
+    await shipRelease(world, namespace, rel, i + 1, opts);
+    if (i < releases.length - 1 && opts.baseline !== false) await resourceBaseline(world, namespace, rel);
   }
+}
+
+/** Applies one release and waits until the controller has recorded it as `revision`. */
+export async function shipRelease(
+  world: WorldInfo,
+  namespace: string,
+  rel: Release,
+  revision: number,
+  opts: ShipOptions = {},
+): Promise<void> {
+  await kubectlOk(
+    world,
+    ['apply', '-f', '-'],
+    deploymentYaml({
+      namespace,
+      name: NAME,
+      app: 'release-manager',
+      image: rel.image,
+      replicas: opts.replicas ?? 3,
+      ...(opts.minReadySeconds ? { minReadySeconds: opts.minReadySeconds } : {}),
+      changeCause: rel.cause,
+      templateAnnotations: { [HEAD_ANNOTATION]: rel.head },
+    }),
+  );
+  await eventually(`revision ${revision} of ${namespace}/${NAME}`, async () => {
+    const d = JSON.parse(await kubectlOk(world, ['get', 'deployment', NAME, '-n', namespace, '-o', 'json']));
+    return (
+      d.status?.observedGeneration >= d.metadata.generation &&
+      d.metadata.annotations['deployment.kubernetes.io/revision'] === String(revision)
+    );
+  });
+}
+
+/** The verification's CPU and memory queries for a workload, with the world's rate window. */
+export function resourceQueries(
+  world: WorldInfo,
+  namespace: string,
+  name = NAME,
+  kind: WorkloadKind = 'Deployment',
+) {
+  const m = serviceSchema.shape.metrics.parse({});
+  const vars = { namespace, deployment: name, pods: podNamePattern(kind, name) };
+  return {
+    cpu: fillQuery(m.cpuQuery.replaceAll('[1m]', `[${world.timings.rateWindow}]`), vars),
+    memory: fillQuery(m.memoryQuery, vars),
+  };
+}
+
+/** An instant query of the world's Prometheus (at `at`, default now); undefined when empty. */
+export async function promValue(world: WorldInfo, query: string, at?: Date): Promise<number | undefined> {
+  const params = new URLSearchParams({ query, ...(at ? { time: String(at.getTime() / 1000) } : {}) });
+  const res = await fetch(`${world.prometheusUrl}/api/v1/query?${params}`);
+  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+  const v = body.data?.result?.[0]?.value[1];
+  return v === undefined ? undefined : Number(v);
+}
+
+/**
+ * Waits until a release has run (rolled out, unless it crash-loops) and Prometheus could read its
+ * CPU and memory as a baseline if the next release shipped now: the baseline is read
+ * metrics.baselineOffsetSeconds (1 s in worldCatalog) before that release, so 2 s back is asked.
+ * Returns what it read.
+ */
+export async function resourceBaseline(
+  world: WorldInfo,
+  namespace: string,
+  rel: Release,
+): Promise<{ cpu: number; memory: number }> {
+  if (!isBadImage(rel.image))
+    await kubectlOk(world, ['rollout', 'status', `deployment/${NAME}`, '-n', namespace, '--timeout=60s']);
+  return resourcesRecorded(world, namespace, NAME, 'Deployment');
+}
+
+/** Waits until Prometheus holds the workload's CPU and memory 2 s back (a baseline the next release has). */
+export async function resourcesRecorded(
+  world: WorldInfo,
+  namespace: string,
+  name: string,
+  kind: WorkloadKind,
+): Promise<{ cpu: number; memory: number }> {
+  const q = resourceQueries(world, namespace, name, kind);
+  return eventually(`CPU and memory of ${kind} ${namespace}/${name} in Prometheus`, async () => {
+    const at = new Date(Date.now() - 2000);
+    const [cpu, memory] = await Promise.all([promValue(world, q.cpu, at), promValue(world, q.memory, at)]);
+    return cpu !== undefined && memory !== undefined ? { cpu, memory } : undefined;
+  });
 }
 
 export async function generationOf(world: WorldInfo, namespace: string): Promise<number> {

@@ -4,6 +4,7 @@
 import type { Catalog, CatalogEntry } from '../../src/config/catalog-schema.js';
 import { worldCatalog } from './engine.js';
 import { eventually, kubectlOk, statefulSetYaml } from './kubectl.js';
+import { resourcesRecorded } from './releases.js';
 import type { WorldInfo } from './world/world.js';
 
 export const LEDGER = 'ledger';
@@ -57,8 +58,9 @@ export async function shipStatefulSet(
         ? true
         : undefined;
     });
-    // The first release comes up before the next one ships (CD waits for a healthy release).
-    if (i === 0)
+    // The first release comes up before the next one ships (CD waits for a healthy release), and runs
+    // long enough for Prometheus to hold its CPU and memory: the next release's pre-release baseline.
+    if (i === 0) {
       await kubectlOk(world, [
         'rollout',
         'status',
@@ -67,6 +69,8 @@ export async function shipStatefulSet(
         namespace,
         '--timeout=60s',
       ]);
+      if (releases.length > 1) await resourcesRecorded(world, namespace, LEDGER, 'StatefulSet');
+    }
   }
 }
 
@@ -102,6 +106,10 @@ export function ledgerCatalog(
       ...base.metrics,
       errorRatioQuery: base.metrics.errorRatioQuery.replaceAll('deployment=', 'statefulset='),
       p99Query: base.metrics.p99Query.replaceAll('deployment=', 'statefulset='),
+      dashboardErrorRatioQuery: base.metrics.dashboardErrorRatioQuery.replaceAll(
+        'deployment=',
+        'statefulset=',
+      ),
     },
   };
   delete svc.migrations;

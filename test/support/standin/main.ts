@@ -4,7 +4,8 @@
 //   healthy or not according to the image the workload's template names;
 // - sends itself traffic for every such workload (5 req/s each) so request/error/latency series are real,
 //   labelled like kube-state-metrics labels workloads: `deployment`, `statefulset` or `daemonset`;
-// - exports the kube-state-metrics series the alert rules use (KSM itself is not on the module proxy);
+// - exports the kube-state-metrics series the alert rules use (KSM itself is not on the module proxy),
+//   and the kubelet's cAdvisor CPU and memory series for every pod, by its image (bad-image.ts);
 // - gives every pod a KWOK `Logs` object pointing at good or bad CRI log files, by the pod's image
 //   (a Job pod's: the output of its command);
 // - gives every pod a KWOK `Exec` object with its identity and its image's migrations (pod-exec.ts);
@@ -25,7 +26,7 @@ import {
   type V1Pod,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
-import { isBadImage, isDegradedImage, isSlowReadyImage } from './bad-image.js';
+import { isBadImage, isDegradedImage, isFlakyImage, isSlowReadyImage, resourcesOf } from './bad-image.js';
 import { createJobRunner, isJobPod } from './job-runner.js';
 import { startKubeletFront } from './kubelet-front.js';
 import { writeLogFiles } from './log-files.js';
@@ -138,16 +139,19 @@ function trafficFor(key: string): Traffic {
   return t;
 }
 
-// A bad release fails every 12th request (8.3%) and makes every 25th wait 2.5 s (4% > 2 s, so p99 > 2 s).
+// A bad release fails every 12th request (8.3%) and makes every 25th wait 2.5 s (4% > 2 s, so p99 > 2 s);
+// a flaky one fails every 40th (2.5%) and is otherwise fast.
 // Deterministic, so the error ratio does not wander around the 5% threshold.
 async function work(key: string, res: ServerResponse): Promise<void> {
   const t = trafficFor(key);
   const n = ++t.seq;
-  const bad = badImages(findWorkload(key)).length > 0;
+  const w = findWorkload(key);
+  const bad = badImages(w).length > 0;
+  const flaky = (w?.spec?.template.spec?.containers ?? []).some((c) => isFlakyImage(c.image ?? ''));
   const started = process.hrtime.bigint();
   const delay = bad && n % 25 === 0 ? 2500 : 20 + (n % 7) * 8;
   await new Promise((r) => setTimeout(r, delay));
-  const failed = bad && n % 12 === 0;
+  const failed = bad ? n % 12 === 0 : flaky && n % 40 === 0;
   t.requests += 1;
   if (failed) t.errors += 1;
   t.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -228,7 +232,53 @@ function metrics(): string {
     }
     available.samples.push({ labels: { namespace, deployment }, value: d.status?.availableReplicas ?? 0 });
   }
-  return renderSeries([reqs, errs, lat, waiting, restarts, ready, cond, available]);
+  return renderSeries([reqs, errs, lat, waiting, restarts, ready, cond, available, ...cadvisorSeries()]);
+}
+
+/**
+ * The kubelet's cAdvisor series for every pod on the node, as /metrics/cadvisor names and labels them:
+ * per container, plus the pod's own cgroup (`container=""`) and the pause container (`POD`), which a
+ * per-pod sum must leave out. The CPU counter grows at the image's rate since the pod was created
+ * (resourcesOf), so `rate()` gives the image's use; a pod gone from the informer is gone from here.
+ */
+function cadvisorSeries(): Series[] {
+  const cpu: Series = {
+    name: 'container_cpu_usage_seconds_total',
+    help: 'Cumulative cpu time consumed in seconds.',
+    type: 'counter',
+    samples: [],
+  };
+  const mem: Series = {
+    name: 'container_memory_working_set_bytes',
+    help: 'Current working set in bytes.',
+    type: 'gauge',
+    samples: [],
+  };
+  const now = Date.now();
+  for (const p of pods.list() as V1Pod[]) {
+    const namespace = p.metadata?.namespace ?? '';
+    const pod = p.metadata?.name ?? '';
+    if (namespace === 'kube-system' || !p.spec?.nodeName || isJobPod(p)) continue;
+    if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
+    const created = p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : now;
+    const seconds = Math.max(0, (now - created) / 1000);
+    let podCpu = 0;
+    let podMem = 0;
+    const containers = [
+      ...(p.spec.containers ?? []).map((c) => ({ name: c.name, use: resourcesOf(c.image ?? '') })),
+      { name: 'POD', use: { cpuCores: 0.001, memoryBytes: 2 ** 20 } },
+    ];
+    for (const c of containers) {
+      const labels = { namespace, pod, container: c.name };
+      cpu.samples.push({ labels, value: c.use.cpuCores * seconds });
+      mem.samples.push({ labels, value: c.use.memoryBytes });
+      podCpu += c.use.cpuCores * seconds;
+      podMem += c.use.memoryBytes;
+    }
+    cpu.samples.push({ labels: { namespace, pod, container: '' }, value: podCpu });
+    mem.samples.push({ labels: { namespace, pod, container: '' }, value: podMem });
+  }
+  return [cpu, mem];
 }
 
 function send(res: ServerResponse, status: number, body: object): void {
