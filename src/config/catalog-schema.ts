@@ -179,11 +179,14 @@ export const serviceSchema = z
          * Deployment's `<name>-<hash>-<suffix>`, a StatefulSet's `<name>-<ordinal>`, a DaemonSet's
          * `<name>-<suffix>`), so the query finds the pre-release pods too. `container=""` (the pod's
          * cgroup) and `POD` (the pause container) are left out, or each pod would count twice.
+         * `irate`, not `rate`: rate() divides by the whole window, so a pod younger than the window
+         * (the pods a rollback just started) reads low and would pass whatever it uses; irate is the
+         * rate between the last two samples, right as soon as there are two.
          */
         cpuQuery: z
           .string()
           .default(
-            'max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="{{namespace}}",pod=~"{{pods}}",container!="",container!="POD"}[1m])))',
+            'max(sum by (pod) (irate(container_cpu_usage_seconds_total{namespace="{{namespace}}",pod=~"{{pods}}",container!="",container!="POD"}[1m])))',
           ),
         /** PromQL for the memory working set of the busiest pod, in bytes (what the OOM killer looks at). */
         memoryQuery: z
