@@ -234,6 +234,7 @@ type Baseline = { kind: 'value'; value: number } | { kind: 'none'; why: string }
 function resourceReading(
   name: string,
   query: string,
+  baselineQuery: string,
   baseline: Baseline,
   baselineAt: Date | undefined,
   now: number | undefined | Error,
@@ -251,25 +252,33 @@ function resourceReading(
         name,
         'unknown',
         { source: query, value, threshold: `≤ baseline × ${factor}: no baseline` },
-        `no pre-release baseline: ${why}`,
+        `no pre-release baseline: ${why}${baselineAt ? ` (${baselineQuery})` : ''}`,
       ),
       final: true,
     };
   }
   if (!baseline) {
     return {
-      check: checkResult(name, 'unknown', {
-        source: query,
-        value,
-        threshold: `≤ baseline × ${factor} (baseline at ${baselineAt.toISOString()} unavailable)`,
-      }),
+      check: checkResult(
+        name,
+        'unknown',
+        {
+          source: query,
+          value,
+          threshold: `≤ baseline × ${factor} (baseline at ${baselineAt.toISOString()} unavailable)`,
+        },
+        `baseline: ${baselineQuery}`,
+      ),
       final: false,
     };
   }
   const limit = baseline.value * factor;
   const threshold = `≤ ${fmt(limit)} (baseline ${fmt(baseline.value)} at ${baselineAt.toISOString()} × ${factor})`;
   const status: CheckStatus = typeof now !== 'number' ? 'unknown' : now <= limit ? 'passed' : 'failed';
-  return { check: checkResult(name, status, { source: query, value, threshold }), final: false };
+  return {
+    check: checkResult(name, status, { source: query, value, threshold }, `baseline: ${baselineQuery}`),
+    final: false,
+  };
 }
 
 async function readBaseline(
@@ -295,21 +304,26 @@ const valueOr = async (deps: VerifyDeps, q: string): Promise<number | undefined 
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
 
+/** The pods' exact names as a PromQL regex (a dot in a name is literal). */
+const namesPattern = (pods: PodSnapshot[]) => pods.map((p) => p.name.replaceAll('.', '[.]')).join('|');
+
 /**
  * Polls error rate, p99, CPU and memory until each has passed or cannot change by waiting, or the
  * settle time is over; the last reading is the evidence.
  */
-async function settleChecks(deps: VerifyDeps, v: VerifyInput): Promise<CheckResult[]> {
+async function settleChecks(deps: VerifyDeps, v: VerifyInput, pods: PodSnapshot[]): Promise<CheckResult[]> {
   const m = v.svc.metrics;
-  const vars = {
-    namespace: v.svc.namespace,
-    deployment: v.svc.deployment,
-    pods: podNamePattern(v.svc.kind, v.svc.deployment),
-  };
+  const vars = { namespace: v.svc.namespace, deployment: v.svc.deployment };
   const erq = fillQuery(m.errorRatioQuery, vars);
   const p99q = fillQuery(m.p99Query, vars);
-  const cpuq = fillQuery(m.cpuQuery, vars);
-  const memq = fillQuery(m.memoryQuery, vars);
+  // Now: the pods verified, by name. A pod deleted by the rollout (the bad release's) stays in a
+  // rate() window for the window's length after it is gone, and would hold CPU up for that long.
+  // Before: the pods that ran then are gone, so they are matched by the names their controller gives.
+  const cpuq = fillQuery(m.cpuQuery, { ...vars, pods: namesPattern(pods) });
+  const memq = fillQuery(m.memoryQuery, { ...vars, pods: namesPattern(pods) });
+  const before = { ...vars, pods: podNamePattern(v.svc.kind, v.svc.deployment) };
+  const cpuBaseQ = fillQuery(m.cpuQuery, before);
+  const memBaseQ = fillQuery(m.memoryQuery, before);
   const factor = v.svc.verify.resourceFactor;
   const baseline = v.assessment?.metrics.ok ? v.assessment.metrics.value.baselineP99Seconds : undefined;
   const p99Limit =
@@ -328,8 +342,8 @@ async function settleChecks(deps: VerifyDeps, v: VerifyInput): Promise<CheckResu
   const deadline = deps.clock.now().getTime() + v.svc.verify.settleSeconds * 1000;
   for (;;) {
     [cpuBase, memBase] = await Promise.all([
-      readBaseline(deps, cpuq, baselineAt, cpuBase),
-      readBaseline(deps, memq, baselineAt, memBase),
+      readBaseline(deps, cpuBaseQ, baselineAt, cpuBase),
+      readBaseline(deps, memBaseQ, baselineAt, memBase),
     ]);
     const [a, b, cpu, mem] = await Promise.all([
       valueOr(deps, erq),
@@ -362,8 +376,8 @@ async function settleChecks(deps: VerifyDeps, v: VerifyInput): Promise<CheckResu
         (x) => `${x.toFixed(3)} s`,
         p99Threshold,
       ),
-      resourceReading('cpu', cpuq, cpuBase, baselineAt, cpu, factor, cores),
-      resourceReading('memory', memq, memBase, baselineAt, mem, factor, mib),
+      resourceReading('cpu', cpuq, cpuBaseQ, cpuBase, baselineAt, cpu, factor, cores),
+      resourceReading('memory', memq, memBaseQ, memBase, baselineAt, mem, factor, mib),
     ];
     const settled = readings.every((r) => r.check.passed || r.final);
     if (settled || deps.clock.now().getTime() >= deadline) return readings.map((r) => r.check);
@@ -452,8 +466,9 @@ export async function alertsCheck(deps: VerifyDeps, v: VerifyInput): Promise<Che
 async function settleThenReview(
   deps: VerifyDeps,
   v: VerifyInput,
+  pods: PodSnapshot[],
 ): Promise<{ settled: CheckResult[]; alerts: CheckResult; followUps: FollowUp[] }> {
-  const settled = await settleChecks(deps, v);
+  const settled = await settleChecks(deps, v, pods);
   await deps.clock.sleep(v.svc.verify.dashboardWindowSeconds * 1000);
   const [followUp, alerts] = await Promise.all([dashboardFollowUp(deps, v), alertsCheck(deps, v)]);
   return { settled, alerts, followUps: [followUp] };
@@ -462,7 +477,7 @@ async function settleThenReview(
 export async function verify(deps: VerifyDeps, v: VerifyInput): Promise<Verification> {
   const { check: pods, pods: podList } = await podsCheck(deps, v);
   const svc = v.svc;
-  const review = settleThenReview(deps, v);
+  const review = settleThenReview(deps, v, podList);
   const jobs: Promise<CheckResult>[] = [restartCheck(deps, v, podList)];
   jobs.push(
     svc.health.url
