@@ -25,6 +25,7 @@ export function catalogWarnings(catalog: Catalog, env: DeploymentSettings): stri
       svc.health.readyUrl ? '' : '/ready (health.readyUrl)',
       svc.smokeChecks.length ? '' : 'smoke checks (smokeChecks)',
       svc.migrations ? '' : 'migrations (no migrations section: right if it has no database)',
+      svc.integrityChecks.length ? '' : 'data integrity checks (integrityChecks)',
     ].filter(Boolean);
     if (missing.length)
       out.push(

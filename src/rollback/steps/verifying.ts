@@ -1,7 +1,13 @@
 // `verifying`: the procedure's step 4, on the revision the workload runs now, ending with two checks
 // that the rollback held: the workload still has the target's template (nothing, e.g. an undetected
 // GitOps controller, re-applied the bad release meanwhile) and a suspended GitOps owner still is.
-import { blockingChecks, checkResult, statusOf, verificationPassed } from '../check-results.js';
+import {
+  blockingChecks,
+  checkResult,
+  notConfigured,
+  statusOf,
+  verificationPassed,
+} from '../check-results.js';
 import { isSuspendedByUs, ownerText } from '../gitops.js';
 import { integrityChecks } from '../integrity-checks.js';
 import { type CheckResult, kindOf, type Rollback } from '../model.js';
@@ -50,20 +56,22 @@ export async function verifying(ctx: StepContext, r: Rollback, lease: Lease): Pr
       undoneAt: r.undo?.at,
     },
   );
-  verification.checks.push(...(await integrityChecks(ctx, r)));
+  verification.checks.push(
+    ...(svc.integrityChecks.length
+      ? await integrityChecks(ctx, r)
+      : [notConfigured('data integrity checks', 'catalog integrityChecks', 'each exits 0')]),
+  );
   verification.checks.push(...(await heldChecks(ctx, r)));
   verification.passed = verificationPassed(verification.checks);
   const failed = blockingChecks(verification.checks);
-  const notConfigured = verification.checks
-    .filter((c) => statusOf(c) === 'not_configured')
-    .map((c) => c.name);
+  const unconfigured = verification.checks.filter((c) => statusOf(c) === 'not_configured').map((c) => c.name);
   return ctx.move(
     r,
     'verified',
     lease,
     ctx.system,
     { verification },
-    { passed: verification.passed, failed, ...(notConfigured.length ? { notConfigured } : {}) },
+    { passed: verification.passed, failed, ...(unconfigured.length ? { notConfigured: unconfigured } : {}) },
   );
 }
 

@@ -53,9 +53,10 @@ describe('start-up warnings', () => {
     health: { url: "http://full/health", readyUrl: "http://full/ready" }
     migrations: { expectedHeadAnnotation: head }
     smokeChecks: [{ name: api, http: { url: "http://full/api" } }]
+    integrityChecks: [{ name: rows, command: [./check.sh] }]
 `);
     expect(catalogWarnings(catalog, { alertmanager: true, prometheus: true })).toEqual([
-      'services.bare: verification shows as "not configured", neither passed nor failed: /health (health.url), /ready (health.readyUrl), smoke checks (smokeChecks), migrations (no migrations section: right if it has no database)',
+      'services.bare: verification shows as "not configured", neither passed nor failed: /health (health.url), /ready (health.readyUrl), smoke checks (smokeChecks), migrations (no migrations section: right if it has no database), data integrity checks (integrityChecks)',
     ]);
     const env = catalogWarnings(catalog, { alertmanager: false, prometheus: false });
     expect(env[0]).toMatch(/^PROMETHEUS_URL is not set: .* no verification can pass/);
@@ -65,6 +66,6 @@ describe('start-up warnings', () => {
   it('has a warning for the worked example only where it really has nothing (ledger: no smoke checks)', () => {
     const w = catalogWarnings(parseCatalog(example), { alertmanager: true, prometheus: true });
     expect(w).toHaveLength(1);
-    expect(w[0]).toMatch(/^services\.ledger: .*\/ready.*smoke checks.*migrations/);
+    expect(w[0]).toMatch(/^services\.ledger: .*\/ready.*smoke checks.*migrations.*integrityChecks/);
   });
 });
