@@ -6,6 +6,7 @@ import type { Agent } from 'node:https';
 import { event } from '@pagerduty/pdjs';
 import { CodedError } from '../errors.js';
 import { createRedactor, type Redactor } from '../redact.js';
+import { statusOf } from '../rollback/check-results.js';
 import type { Rollback } from '../rollback/model.js';
 import type { Incident, Logger, PagerPort } from '../rollback/ports.js';
 
@@ -142,7 +143,10 @@ export function createPager(
         component: r.deployment,
         group: r.namespace,
         class: r.mode === 'auto' ? 'automatic rollback' : 'manual rollback',
-        custom_details: { ...details(r), verification: r.verification?.checks.filter((c) => !c.passed) },
+        custom_details: {
+          ...details(r),
+          verification: r.verification?.checks.filter((c) => ['failed', 'unknown'].includes(statusOf(c))),
+        },
       });
       return { action: 'trigger', dedupKey: key };
     },

@@ -4,6 +4,7 @@
 // from pods, alerts, Kubernetes or people goes through `v()` (mrkdwn-inert, and no Markdown link or
 // HTML). Secrets are not this module's business: the composition root redacts the finished text.
 import { escapeMrkdwn } from '../escape-mrkdwn.js';
+import { statusOf } from '../rollback/check-results.js';
 import { checklistState, POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
 import type { Actor, Rollback, RollbackEvent } from '../rollback/model.js';
 import { databaseLines } from './database-section.js';
@@ -95,6 +96,13 @@ function describeEvent(r: Rollback, e: RollbackEvent): string | undefined {
   }
 }
 
+const RESULT = {
+  passed: 'pass',
+  failed: '**FAIL**',
+  unknown: '**UNKNOWN** (not a pass)',
+  not_configured: 'not configured',
+} as const;
+
 const has = (events: RollbackEvent[], type: RollbackEvent['type']) => events.some((e) => e.type === type);
 const notes = (events: RollbackEvent[], kind: string) =>
   events.filter((e) => e.type === 'note' && e.data?.kind === kind);
@@ -138,12 +146,13 @@ function actionsTaken(r: Rollback, events: RollbackEvent[]): string[] {
   return out;
 }
 
-/** The procedure's budgets per step (rollback-procedure.md: assess 1–2 min, notify 1, execute 2–3, verify 3–5). */
+/** The procedure's budgets per step (rollback-procedure.md: assess 1–2 min, notify 1, execute 2–3, verify 3–5 + the 5 min dashboard review). */
 const BUDGETS: { step: string; states: string[]; budgetMin: number }[] = [
   { step: 'Assess', states: ['requested', 'assessing'], budgetMin: 2 },
   { step: 'Notify', states: ['notifying'], budgetMin: 1 },
   { step: 'Execute', states: ['migrating', 'undoing'], budgetMin: 3 },
-  { step: 'Verify', states: ['verifying'], budgetMin: 5 },
+  // Step 4 (3–5 min) plus the dashboard review's window (5 min), which verification now waits out.
+  { step: 'Verify', states: ['verifying'], budgetMin: 10 },
 ];
 
 /** Time spent in each step, from the state changes in the audit trail; waits for people apart. */
@@ -228,8 +237,17 @@ export function buildReport(r: Rollback, events: RollbackEvent[]): string {
     out.push('| check | result | value | threshold | source |', '|---|---|---|---|---|');
     for (const c of r.verification.checks) {
       out.push(
-        `| ${cell(c.name)} | ${c.passed ? 'pass' : '**FAIL**'} | ${cell(c.evidence.value)} | ${cell(c.evidence.threshold)} | \`${cell(c.evidence.source)}\` |`,
+        `| ${cell(c.name)} | ${RESULT[statusOf(c)]} | ${cell(c.evidence.value)} | ${cell(c.evidence.threshold)} | \`${cell(c.evidence.source)}\` |`,
       );
+    }
+    // The dashboard review's bars: reported, never a verdict (the procedure's step 4 bars decide).
+    const followUps = r.verification.followUps ?? [];
+    if (followUps.length) {
+      out.push('', 'Follow-up findings (dashboard review, not part of the verdict):');
+      for (const f of followUps)
+        out.push(
+          `- ${f.met ? 'met' : '**not met**'}: ${line(f.name)}: ${line(f.evidence.value)} (bar ${line(f.evidence.threshold)}; \`${line(f.evidence.source)}\`)`,
+        );
     }
   } else {
     out.push('No verification was run.');

@@ -39,6 +39,8 @@ export async function integrityChecks(ctx: StepContext, r: Rollback): Promise<Ch
     out.push({
       name: `${INTEGRITY_PREFIX}${check.name}`,
       passed,
+      // A command that could not run says nothing about the data: unknown, never a pass.
+      status: passed ? 'passed' : run.exitCode === undefined ? 'unknown' : 'failed',
       evidence: {
         source: `${command} in ${run.where}`,
         value: `${outcomeOf(run)}${said ? `: ${said}` : ''}`,

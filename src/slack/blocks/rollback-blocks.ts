@@ -3,6 +3,7 @@
 // or code(), which escapes its lines; catalog names, ids and the bot's own mentions are kept as they are.
 
 import { defuseMrkdwn, escapeMrkdwn as e } from '../../escape-mrkdwn.js';
+import { statusOf } from '../../rollback/check-results.js';
 import type { Assessment, Rollback, SignOffRole } from '../../rollback/model.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { clip, code, context, header, type KnownBlock, STATE_LABEL, section, utc } from './text.js';
@@ -297,6 +298,9 @@ export function buildSignOff(r: Rollback, roles: SignOffRole[]): KnownBlock[] {
   ];
 }
 
+/** ✓ passed, ✗ failed, ? unknown (never a pass), – nothing configured to check. */
+const MARK = { passed: '✓', failed: '✗', unknown: '?', not_configured: '–' } as const;
+
 export function buildSummary(r: Rollback, signOffRoles: SignOffRole[] = []): KnownBlock[] {
   const v = r.verification;
   const lines = [
@@ -309,9 +313,21 @@ export function buildSummary(r: Rollback, signOffRoles: SignOffRole[] = []): Kno
   if (v) {
     const rows = v.checks.map(
       (c) =>
-        `${c.passed ? '✓' : '✗'} ${clip(c.name, 34).padEnd(34)} ${clip(c.evidence.value, 40).padEnd(40)} (${clip(c.evidence.threshold, 40)})`,
+        `${MARK[statusOf(c)]} ${clip(c.name, 34).padEnd(34)} ${clip(c.evidence.value, 40).padEnd(40)} (${clip(c.evidence.threshold, 40)})`,
     );
     blocks.push(section(`*Verification*\n${code(rows)}`));
+    const followUps = v.followUps ?? [];
+    if (followUps.length)
+      blocks.push(
+        section(
+          `*Follow-up (dashboard review, not part of the verdict)*\n${followUps
+            .map(
+              (f) =>
+                `${f.met ? '✓' : ':warning:'} ${e(f.name)}: ${e(f.evidence.value)} (bar ${e(f.evidence.threshold)})`,
+            )
+            .join('\n')}`,
+        ),
+      );
   }
   blocks.push(...buildGitOps(r));
   blocks.push(...buildSignOff(r, signOffRoles));

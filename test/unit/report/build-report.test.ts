@@ -164,7 +164,45 @@ describe('incident report', () => {
     expect(text).toContain('| Assess | 30.0 s | 2 min |  |');
     expect(text).toContain('| Notify | 10.0 s | 1 min |  |');
     expect(text).toContain('| Execute | 5.0 min | 3 min | **over budget** |');
-    expect(text).toContain('| Verify | 2.0 min | 5 min |  |');
+    expect(text).toContain('| Verify | 2.0 min | 10 min |  |');
     expect(text).toContain('| Waiting for a person | 5.0 min | | |');
+  });
+
+  it('marks unknown and not-configured checks for what they are, and lists follow-ups apart from the verdict', () => {
+    const v: Rollback = {
+      ...r,
+      state: 'failed',
+      verification: {
+        at: r.verification!.at,
+        passed: false,
+        checks: [
+          {
+            name: 'cpu',
+            passed: false,
+            status: 'unknown',
+            evidence: { source: 'q', value: 'no baseline', threshold: '≤ 1.5×' },
+          },
+          {
+            name: '/ready',
+            passed: false,
+            status: 'not_configured',
+            evidence: { source: 'health.readyUrl', value: 'not configured', threshold: '200' },
+          },
+        ],
+        followUps: [
+          {
+            name: 'error rate back to normal (dashboard review)',
+            met: false,
+            evidence: { source: 'q2', value: '0.25%', threshold: '< 0.10%' },
+          },
+        ],
+      },
+    };
+    const text = buildReport(v, events);
+    expect(text).toContain('| cpu | **UNKNOWN** (not a pass) | no baseline |');
+    expect(text).toContain('| /ready | not configured | not configured |');
+    expect(text).toContain(
+      '- **not met**: error rate back to normal (dashboard review): 0.25% (bar &lt; 0.10%; `q2`)',
+    );
   });
 });
