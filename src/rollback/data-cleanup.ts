@@ -190,6 +190,11 @@ export function createDataCleanup(deps: DataCleanupDeps) {
               ? `:broom: Data cleanup finished: all ${commands.length} commands passed. The stored report is updated.`
               : ':warning: Data cleanup stopped at its first failure; the commands after it did not run. Look at the failure above, then finish by hand. The stored report is updated.',
         },
+        // The thread gets the re-rendered report too, so its file matches the stored one.
+        {
+          kind: 'reportUpdated',
+          text: outcome === 'passed' ? 'data cleanup finished' : 'data cleanup stopped at a failure',
+        },
       ],
     );
   }
