@@ -72,6 +72,17 @@ export function createOutbox(deps: OutboxDeps) {
     }
   }
 
+  /** An audit-trail note by this process about a delivery. */
+  const note = (r: Rollback, data: Record<string, unknown>) => ({
+    id: r.id,
+    type: 'note' as const,
+    from: r.state,
+    to: r.state,
+    actor: { kind: 'system' as const, id: deps.owner, name: 'rollback-bot' },
+    at: clock.now().toISOString(),
+    data,
+  });
+
   async function pump(id: string): Promise<void> {
     const lease: Lease | undefined = await store.acquireOutboxLease(id, deps.owner, deps.leaseMs);
     if (!lease) return; // another process is delivering; it keeps the order
@@ -104,21 +115,11 @@ export function createOutbox(deps: OutboxDeps) {
         try {
           const reached = await deliver(item, r);
           if (reached)
-            await store
-              .append({
-                id,
-                type: 'note',
-                from: r.state,
-                to: r.state,
-                actor: { kind: 'system', id: deps.owner, name: 'rollback-bot' },
-                at: clock.now().toISOString(),
-                data: reached,
-              })
-              .catch((err: unknown) =>
-                logger.warn(`rollback ${id}: could not record ${item.kind}`, {
-                  error: (err as Error).message,
-                }),
-              );
+            await store.append(note(r, reached)).catch((err: unknown) =>
+              logger.warn(`rollback ${id}: could not record ${item.kind}`, {
+                error: (err as Error).message,
+              }),
+            );
           await store.ackOutbox(id, item.seq);
           attempts = 0;
         } catch (err) {
@@ -126,15 +127,7 @@ export function createOutbox(deps: OutboxDeps) {
           const error = (err as Error).message;
           if (attempts >= MAX_ATTEMPTS) {
             logger.error(`rollback ${id}: notice ${item.kind} dropped after ${attempts} tries`, { error });
-            await store.append({
-              id,
-              type: 'note',
-              from: r.state,
-              to: r.state,
-              actor: { kind: 'system', id: deps.owner, name: 'rollback-bot' },
-              at: clock.now().toISOString(),
-              data: { kind: 'notice_dropped', notice: item.kind, error },
-            });
+            await store.append(note(r, { kind: 'notice_dropped', notice: item.kind, error }));
             await store.ackOutbox(id, item.seq);
             attempts = 0;
             continue;

@@ -1,10 +1,9 @@
 // Approve / Cancel clicks and checklist ticks. Authorization happens in the domain (approver rules);
 // the listener resolves the clicker's user groups, makes one domain call and re-renders.
-import type { App, BlockAction, ButtonAction, CheckboxesAction, RespondFn } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, CheckboxesAction } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import { asCodedError, CodedError } from '../../errors.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
-import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
 import { signers } from '../../rollback/sign-off.js';
@@ -13,6 +12,7 @@ import { buildDecided, buildGitOps, buildSignOff } from '../blocks/rollback-bloc
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { ownMentions } from '../own-mentions.js';
+import { createActorOf, refuse, refuseClick, replaceBlock, updateClicked } from './clicks.js';
 
 export interface ActionDeps {
   runner: Runner;
@@ -21,23 +21,8 @@ export interface ActionDeps {
   logger: Logger;
 }
 
-const refuse = (respond: RespondFn, text: string, blocks: ReturnType<typeof buildError>) =>
-  respond({ response_type: 'ephemeral', replace_original: false, text, blocks }).catch(() => {});
-
 export function registerDecisionActions(app: App, deps: ActionDeps): void {
-  const approverGroups = [...new Set([...deps.catalog.services.values()].flatMap((s) => s.approvers.groups))];
-
-  async function actorOf(body: BlockAction): Promise<Actor> {
-    const groups = approverGroups.length
-      ? await deps.directory.groupsOf(body.user.id, approverGroups).catch(() => [])
-      : [];
-    return {
-      kind: 'user',
-      id: body.user.id,
-      name: body.user.username ?? body.user.name ?? body.user.id,
-      groups,
-    };
-  }
+  const actorOf = createActorOf(deps.catalog, deps.directory);
 
   const decide = {
     approve: deps.runner.approve,
@@ -58,25 +43,14 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
         await ack();
         try {
           const r = await decide[decision](action.value ?? '', await actorOf(body));
-          const channel = body.container.channel_id as string | undefined;
-          const ts = body.container.message_ts as string | undefined;
-          const blocks = body.message?.blocks as { block_id?: string }[] | undefined;
-          if (channel && ts && blocks) {
-            const replaced = blocks.flatMap((b) =>
-              b.block_id === BLOCK.decision ? buildDecided(r, decision) : [b],
-            );
-            await client.chat.update({
-              channel,
-              ts,
-              text: `${said[decision]} by <@${body.user.id}>`,
-              blocks: replaced as never,
-            });
-          }
+          await updateClicked(
+            client,
+            body,
+            `${said[decision]} by <@${body.user.id}>`,
+            replaceBlock(BLOCK.decision, buildDecided(r, decision)),
+          );
         } catch (err) {
-          const e = asCodedError(err);
-          if (e.code === 'internal') deps.logger.error('decision failed', { error: e.message });
-          const keep = ownMentions(deps.catalog, body.user.id);
-          await refuse(respond, errorText(e, keep), buildError(e, keep));
+          await refuseClick(deps, respond, body, err, 'decision');
         }
       },
     );
@@ -88,23 +62,14 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     await ack();
     try {
       const r = await deps.runner.resumeSync(action.value ?? '', await actorOf(body));
-      const channel = body.container.channel_id as string | undefined;
-      const ts = body.container.message_ts as string | undefined;
-      const blocks = body.message?.blocks as { block_id?: string }[] | undefined;
-      if (channel && ts && blocks) {
-        const replaced = blocks.flatMap((b) => (b.block_id === BLOCK.gitops ? buildGitOps(r) : [b]));
-        await client.chat.update({
-          channel,
-          ts,
-          text: `Sync resumed by <@${body.user.id}>`,
-          blocks: replaced as never,
-        });
-      }
+      await updateClicked(
+        client,
+        body,
+        `Sync resumed by <@${body.user.id}>`,
+        replaceBlock(BLOCK.gitops, buildGitOps(r)),
+      );
     } catch (err) {
-      const e = asCodedError(err);
-      if (e.code === 'internal') deps.logger.error('resume sync failed', { error: e.message });
-      const keep = ownMentions(deps.catalog, body.user.id);
-      await refuse(respond, errorText(e, keep), buildError(e, keep));
+      await refuseClick(deps, respond, body, err, 'resume sync');
     }
   });
 
@@ -118,30 +83,18 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
       await ack();
       try {
         const r = await deps.runner.signOff(action.value ?? '', role, await actorOf(body));
-        const channel = body.container.channel_id as string | undefined;
-        const ts = body.container.message_ts as string | undefined;
-        const blocks = body.message?.blocks as { block_id?: string; type?: string }[] | undefined;
-        if (channel && ts && blocks) {
-          const svc = deps.catalog.services.get(r.service);
-          const roles = svc
-            ? (['release_manager', 'engineering_manager'] as const).filter((x) => signers(svc, x).length > 0)
-            : [];
-          // The sign-off context line and buttons are rebuilt; everything else stays.
+        const svc = deps.catalog.services.get(r.service);
+        const roles = svc
+          ? (['release_manager', 'engineering_manager'] as const).filter((x) => signers(svc, x).length > 0)
+          : [];
+        // The sign-off context line and buttons are rebuilt; everything else stays.
+        await updateClicked(client, body, `Signed off by <@${body.user.id}>`, (blocks) => {
           const kept = blocks.filter((b) => b.block_id !== BLOCK.signOff && !isSignOffContext(b));
           const at = kept.length > 0 && kept.at(-1)?.type === 'context' ? kept.length - 1 : kept.length;
-          const replaced = [...kept.slice(0, at), ...buildSignOff(r, [...roles]), ...kept.slice(at)];
-          await client.chat.update({
-            channel,
-            ts,
-            text: `Signed off by <@${body.user.id}>`,
-            blocks: replaced as never,
-          });
-        }
+          return [...kept.slice(0, at), ...buildSignOff(r, [...roles]), ...kept.slice(at)];
+        });
       } catch (err) {
-        const e = asCodedError(err);
-        if (e.code === 'internal') deps.logger.error('sign-off failed', { error: e.message });
-        const keep = ownMentions(deps.catalog, body.user.id);
-        await refuse(respond, errorText(e, keep), buildError(e, keep));
+        await refuseClick(deps, respond, body, err, 'sign-off');
       }
     });
   }
