@@ -11,7 +11,14 @@ import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { prometheusRuleCrd } from '../support/crds.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
-import { generationOf, imageOf, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
+import {
+  generationOf,
+  imageOf,
+  NAME,
+  resourceBaseline,
+  setDatabaseHead,
+  shipReleases,
+} from '../support/releases.js';
 import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
 import { hasButton, textOf } from '../support/slack-text.js';
 import { buildAlertRules, PRODUCTION_TIMINGS } from '../support/world/prometheus-rules.js';
@@ -250,7 +257,10 @@ describe('manifests/ on the test cluster', () => {
     expect(whoami.stdout).toBe('system:serviceaccount:rollback-bot:rollback-bot');
 
     await setDatabaseHead(world, 'aaa111');
-    await shipReleases(world, TARGET_NS, [{ image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' }]);
+    const good = { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' };
+    await shipReleases(world, TARGET_NS, [good]);
+    // The bad release ships below by hand: let the good one run long enough to be the resources' baseline.
+    await resourceBaseline(world, TARGET_NS, good);
     emu = await startSlackEmulator({
       botToken: 'xoxb-manifests',
       signingSecret: SECRET,
