@@ -447,9 +447,10 @@ describe('watch triggers you can trust', () => {
     await eventually(
       'RestartsClimbing',
       async () => second.seen.some((s) => s.name === 'RestartsClimbing'),
-      15_000,
+      // Generous: on a loaded machine the watch and the world take their time; this waits, it does not pass early.
+      45_000,
     );
-    const r = await eventually('a proposal', async () => (await e.store.listRecent(1))[0], 15_000);
+    const r = await eventually('a proposal', async () => (await e.store.listRecent(1))[0], 45_000);
     expect(r.mode).toBe('manual');
     expect(
       e.notifier.notices.some((n) => n.message?.includes('a fresh read did not confirm *RestartsClimbing*')),
