@@ -409,6 +409,8 @@ describe('watch triggers you can trust', () => {
   it('never rolls back a healthy release with restart history, nor after a watcher restart', async () => {
     const { ns, e, incidents } = await setup('restart-history', autoPolicy, { releases: HEALTHY });
     engines.push(e);
+    // The last release has rolled out (its pods, not the previous release's, are the ones to count).
+    await kubectlOk(world, ['rollout', 'status', `deployment/${NAME}`, '-n', ns, '--timeout=90s']);
     const hash = await eventually('current pods ready', async () => {
       const pods = await podsOf(ns);
       const out = await kubectlOk(world, ['get', 'pods', '-n', ns, '--no-headers']);
