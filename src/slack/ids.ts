@@ -18,5 +18,6 @@ export const BLOCK = {
   checklist: 'rollback_checklist_block',
   gitops: 'rollback_gitops',
   signOff: 'rollback_sign_off',
+  signOffDone: 'rollback_sign_off_done',
   cleanup: 'rollback_cleanup',
 } as const;

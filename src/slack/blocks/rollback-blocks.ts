@@ -279,7 +279,7 @@ export function buildSignOff(r: Rollback, roles: SignOffRole[]): KnownBlock[] {
   });
   const open = roles.filter((role) => !r.signOffs?.some((x) => x.role === role));
   return [
-    ...(done.length ? [context(done.join(' · '))] : []),
+    ...(done.length ? [{ ...context(done.join(' · ')), block_id: BLOCK.signOffDone } as KnownBlock] : []),
     ...(open.length
       ? [
           {

@@ -10,8 +10,19 @@ import type { KnownBlock } from '../blocks/text.js';
 import type { Directory } from '../directory.js';
 import { ownMentions } from '../own-mentions.js';
 
-export const refuse = (respond: RespondFn, text: string, blocks: ReturnType<typeof buildError>) =>
-  respond({ response_type: 'ephemeral', replace_original: false, text, blocks }).catch(() => {});
+/**
+ * The ephemeral refusal. The domain already changed nothing; if Slack loses the reply too, the log
+ * says what the person was not told.
+ */
+export const refuse = (
+  respond: RespondFn,
+  text: string,
+  blocks: ReturnType<typeof buildError>,
+  logger?: Logger,
+) =>
+  respond({ response_type: 'ephemeral', replace_original: false, text, blocks }).catch((err: unknown) =>
+    logger?.warn('refusal not delivered', { text, error: (err as Error).message }),
+  );
 
 /** The clicker as an actor, with the catalog's approver groups they belong to (none if unresolvable). */
 export function createActorOf(catalog: Catalog, directory: Directory) {
@@ -58,5 +69,5 @@ export async function refuseClick(
   const e = asCodedError(err);
   if (e.code === 'internal') deps.logger.error(`${what} failed`, { error: e.message });
   const keep = ownMentions(deps.catalog, body.user.id);
-  await refuse(respond, errorText(e, keep), buildError(e, keep));
+  await refuse(respond, errorText(e, keep), buildError(e, keep), deps.logger);
 }

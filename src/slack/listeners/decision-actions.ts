@@ -87,11 +87,13 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
         const roles = svc
           ? (['release_manager', 'engineering_manager'] as const).filter((x) => signers(svc, x).length > 0)
           : [];
-        // The sign-off context line and buttons are rebuilt; everything else stays.
+        // The sign-off line and buttons are rebuilt where they were; everything else stays.
+        const ours = new Set<string>([BLOCK.signOff, BLOCK.signOffDone]);
         await updateClicked(client, body, `Signed off by <@${body.user.id}>`, (blocks) => {
-          const kept = blocks.filter((b) => b.block_id !== BLOCK.signOff && !isSignOffContext(b));
-          const at = kept.length > 0 && kept.at(-1)?.type === 'context' ? kept.length - 1 : kept.length;
-          return [...kept.slice(0, at), ...buildSignOff(r, [...roles]), ...kept.slice(at)];
+          const first = blocks.findIndex((b) => ours.has(b.block_id ?? ''));
+          return blocks.flatMap((b, i) =>
+            i === first ? buildSignOff(r, [...roles]) : ours.has(b.block_id ?? '') ? [] : [b],
+          );
         });
       } catch (err) {
         await refuseClick(deps, respond, body, err, 'sign-off');
@@ -104,15 +106,20 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
   app.action(new RegExp(`^(?!(?:${known})$)`), async ({ ack, respond, body }) => {
     await ack();
     deps.logger.warn('unknown action refused', { user: body.user.id });
-    await refuse(respond, 'unknown action', [
-      {
-        type: 'section',
-        text: {
-          type: 'mrkdwn',
-          text: ':warning: This button is not one rollback-bot knows; nothing was done.',
+    await refuse(
+      respond,
+      'unknown action',
+      [
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: ':warning: This button is not one rollback-bot knows; nothing was done.',
+          },
         },
-      },
-    ]);
+      ],
+      deps.logger,
+    );
   });
 
   // Ticks: only the service's approvers and the requester (see rollback/checklist-access.ts); each
@@ -136,12 +143,7 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
       const e = asCodedError(err);
       if (e.code === 'internal')
         deps.logger.error('checklist tick failed', { rollback: id, error: e.message });
-      await refuse(respond, errorText(e, keep), buildError(e, keep));
+      await refuse(respond, errorText(e, keep), buildError(e, keep), deps.logger);
     }
   });
-}
-
-/** The context line buildSignOff puts above its buttons ("Release Manager: signed off by …"). */
-function isSignOffContext(b: { type?: string }): boolean {
-  return b.type === 'context' && JSON.stringify(b).includes(': signed off by ');
 }
