@@ -166,8 +166,8 @@ class Checker {
     return v;
   }
 
-  blocks(blocks: Json[]): void {
-    if (blocks.length > MAX_BLOCKS) this.fail(`no more than ${MAX_BLOCKS} items allowed`, '/blocks');
+  blocks(blocks: Json[], max = MAX_BLOCKS): void {
+    if (blocks.length > max) this.fail(`no more than ${max} items allowed`, '/blocks');
     blocks.forEach((b, i) => {
       this.block(b, `/blocks/${i}`);
     });
@@ -449,8 +449,17 @@ export function decodeBlocksArg(
   return { value: raw as Json };
 }
 
-/** Validates a decoded blocks value; on success returns a normalized deep copy. */
-export function checkBlocks(value: Json): BlocksResult {
+/**
+ * Validates a decoded blocks value; on success returns a normalized deep copy. A message holds 50
+ * blocks and 12,000 characters of text; a modal or Home tab 100 blocks and no text total (views.ts).
+ */
+export function checkBlocks(
+  value: Json,
+  limits: { maxBlocks: number; maxTotalText?: number } = {
+    maxBlocks: MAX_BLOCKS,
+    maxTotalText: MAX_TOTAL_BLOCK_TEXT,
+  },
+): BlocksResult {
   if (!Array.isArray(value)) {
     return {
       ok: false,
@@ -459,16 +468,16 @@ export function checkBlocks(value: Json): BlocksResult {
     };
   }
   const checker = new Checker();
-  checker.blocks(value);
+  checker.blocks(value, limits.maxBlocks);
   if (checker.errors.length > 0) {
     return { ok: false, error: 'invalid_blocks', messages: checker.errors.map((m) => `[ERROR] ${m}`) };
   }
   const total = totalText(value);
-  if (total > MAX_TOTAL_BLOCK_TEXT) {
+  if (limits.maxTotalText !== undefined && total > limits.maxTotalText) {
     return {
       ok: false,
       error: 'msg_blocks_too_long',
-      messages: [`[ERROR] blocks hold ${total} characters of text; the limit is ${MAX_TOTAL_BLOCK_TEXT}`],
+      messages: [`[ERROR] blocks hold ${total} characters of text; the limit is ${limits.maxTotalText}`],
     };
   }
   const blocks = structuredClone(value) as JsonObject[];

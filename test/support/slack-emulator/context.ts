@@ -11,6 +11,8 @@ export interface ApiContext {
   baseUrl: string;
   postLimiter: KeyedBuckets;
   updateLimiter: TokenBucket;
+  /** views.open, views.push, views.update, views.publish: Tier 4, one bucket per method. */
+  viewsLimiter: KeyedBuckets;
   /** Present when Socket Mode is enabled: hands out a WebSocket URL. */
   openSocketUrl?: () => string;
 }

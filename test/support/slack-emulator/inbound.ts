@@ -14,7 +14,7 @@
 // unless response_type is in_channel), as Slack does; block_actions from an ephemeral message carry
 // no `message` (the container still says is_ephemeral: true).
 
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { findElement } from './block-kit.js';
 import { mediaType } from './http.js';
 import { argsForLog, readContent } from './message-content.js';
@@ -70,22 +70,22 @@ export function signature(secret: string, timestamp: number, body: string): stri
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-const triggerId = () =>
-  `${Date.now()}.${Math.floor(Math.random() * 1e10)}.${randomBytes(16).toString('hex')}`;
-
 const actionTs = () => (Date.now() / 1000).toFixed(6);
 
 /** The bot's answer plus its content type (needed to read a slash command's ack body). */
-interface Delivered {
+export interface Delivered {
   result: InboundResult;
   contentType: string;
 }
 
-/** Sends a form body to the bot (HTTP) or an envelope (Socket Mode) and times the ack. */
-async function deliver(
+/**
+ * Sends a form body (commands, interactions) or a JSON body (Events API) to the bot over HTTP, or an
+ * envelope over Socket Mode, and times the ack.
+ */
+export async function deliver(
   ctx: InboundContext,
   o: DeliveryOptions,
-  form: URLSearchParams,
+  form: URLSearchParams | { json: JsonObject },
   socketType: string,
   socketPayload: JsonObject,
 ): Promise<Delivered> {
@@ -104,7 +104,9 @@ async function deliver(
       contentType: 'application/json',
     };
   }
-  const body = form.toString();
+  const body = form instanceof URLSearchParams ? form.toString() : JSON.stringify(form.json);
+  const contentType =
+    form instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : 'application/json';
   const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000);
   const secret = o.forgeSignature ? `forged-${ctx.ws.signingSecret}` : ctx.ws.signingSecret;
   let res: Response;
@@ -113,7 +115,7 @@ async function deliver(
     res = await fetch(o.botUrl, {
       method: 'POST',
       headers: {
-        'content-type': 'application/x-www-form-urlencoded',
+        'content-type': contentType,
         'x-slack-request-timestamp': String(timestamp),
         'x-slack-signature': signature(secret, timestamp, body),
         'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
@@ -140,7 +142,7 @@ function conversationFor(ws: Workspace, channelId: string): Conversation {
   return conv;
 }
 
-function requireUser(ws: Workspace, userId: string): { id: string; name: string } {
+export function requireUser(ws: Workspace, userId: string): { id: string; name: string } {
   const u = ws.users.get(userId);
   if (!u) throw new Error(`slack emulator: unknown user ${userId}`);
   return u;
@@ -168,7 +170,7 @@ export async function sendSlashCommand(
     source: 'slash_command',
   };
   const responseUrl = issueResponseUrl(ws, ctx.baseUrl, state);
-  const trigger = triggerId();
+  const trigger = ws.views.issueTrigger(user.id);
   const fields: Record<string, string> = {
     token: ws.verificationToken,
     team_id: o.asTeamId ?? ws.teamId,
@@ -399,7 +401,7 @@ function blockActionsPayload(
     api_app_id: o.asAppId ?? ws.appId,
     token: ws.verificationToken,
     container,
-    trigger_id: triggerId(),
+    trigger_id: ws.views.issueTrigger(user.id),
     team: { id: o.asTeamId ?? ws.teamId, domain: ws.teamDomain },
     enterprise: null,
     is_enterprise_install: false,

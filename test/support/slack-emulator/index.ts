@@ -11,7 +11,8 @@
 //
 // Layout: web-api.ts (methods) · block-kit.ts (validation) · message-content.ts (text/blocks rules)
 // · files.ts (upload v2) · response-url.ts · inbound.ts (signing, commands, clicks) · rate-limit.ts
-// · socket-mode.ts · workspace.ts (state) · http.ts (plumbing) · types.ts · channel-page.ts and
+// · socket-mode.ts · views.ts (modals, App Home) · view-inbound.ts (submissions, app_home_opened)
+// · workspace.ts (state) · http.ts (plumbing) · types.ts · channel-page.ts and
 // ui-render.ts (the workspace as a web page at `/`, for demos and browser tests; see pageUrl()).
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -24,6 +25,7 @@ import {
   type CheckboxOptions,
   type ClickOptions,
   clickButton,
+  type DeliveryOptions,
   type InboundContext,
   type SlashCommandOptions,
   sendSlashCommand,
@@ -42,6 +44,14 @@ import type {
   StoredFile,
   StoredMessage,
 } from './types.js';
+import {
+  closeView,
+  openAppHome,
+  type SubmitResult,
+  type SubmitViewOptions,
+  submitView,
+} from './view-inbound.js';
+import type { StoredView } from './views.js';
 import { callApi } from './web-api.js';
 import { Workspace } from './workspace.js';
 
@@ -49,6 +59,8 @@ export type { CheckboxOptions, ClickOptions, SlashCommandOptions } from './inbou
 export { signature } from './inbound.js';
 export { findLiveMarkup, type LiveMarkupOptions } from './live-markup.js';
 export type * from './types.js';
+export type { SubmitOutcome, SubmitResult, SubmitViewOptions } from './view-inbound.js';
+export type { StoredView } from './views.js';
 
 export interface SlackEmulator {
   /** Base URL, e.g. http://127.0.0.1:PORT. The Web API is at `${url}/api/` (use as slackApiUrl). */
@@ -61,6 +73,14 @@ export interface SlackEmulator {
   clickButton(o: ClickOptions): Promise<InboundResult>;
   /** Tick or untick one option of a checkboxes element (block_actions with selected_options). */
   toggleCheckbox(o: CheckboxOptions): Promise<InboundResult>;
+  /** Submit the user's top modal with their input by block_id; the bot's ack decides what follows. */
+  submitView(o: SubmitViewOptions): Promise<SubmitResult>;
+  /** The user closes their top modal (view_closed reaches the bot only with notify_on_close). */
+  closeView(o: DeliveryOptions & { userId: string }): Promise<InboundResult | undefined>;
+  /** The user opens the App Home tab: app_home_opened through the Events API. */
+  openAppHome(o: DeliveryOptions & { userId: string }): Promise<InboundResult>;
+  /** What one user sees: their open modals (root first, with errors shown) and their Home tab. */
+  views(userId: string): { modals: StoredView[]; home?: StoredView };
   /** Top-level messages of a channel in order, current content (broadcast replies included). */
   messages(channelId: string): StoredMessage[];
   /** Replies in a thread (without the parent), in order. */
@@ -125,6 +145,7 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
     baseUrl,
     postLimiter: new KeyedBuckets(o.rateLimit ?? { perSecond: 1, burst: 3 }),
     updateLimiter: new TokenBucket(o.updateRateLimit ?? { perSecond: 50 / 60, burst: 50 }),
+    viewsLimiter: new KeyedBuckets(o.viewsRateLimit ?? { perSecond: 100 / 60, burst: 100 }),
     ...(socket ? { openSocketUrl: () => socket.openUrl() } : {}),
   };
   const inbound: InboundContext = {
@@ -205,6 +226,13 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
     sendSlashCommand: (x) => sendSlashCommand(inbound, x),
     clickButton: (x) => clickButton(inbound, x),
     toggleCheckbox: (x) => toggleCheckbox(inbound, x),
+    submitView: (x) => submitView(inbound, x),
+    closeView: (x) => closeView(inbound, x),
+    openAppHome: (x) => openAppHome(inbound, x),
+    views: (userId) => {
+      const home = ws.views.home(userId);
+      return { modals: copy(ws.views.stack(userId)), ...(home ? { home: copy(home) } : {}) };
+    },
     messages: (channelId) => copy(topLevel(channelId)),
     thread: (channelId, threadTs) => copy(ws.allMessages(channelId).filter((m) => m.thread_ts === threadTs)),
     ephemerals: (filter = {}) =>

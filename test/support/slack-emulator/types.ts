@@ -46,6 +46,10 @@ export interface SlackEmulatorOptions {
   rateLimit?: TokenBucketOptions;
   /** chat.update per workspace (Slack tier 3, 50+/min). Default 50/60 per second, burst 50. */
   updateRateLimit?: TokenBucketOptions;
+  /** views.* per method per workspace (Slack tier 4, 100+/min). Default 100/60 per second, burst 100. */
+  viewsRateLimit?: TokenBucketOptions;
+  /** How long a trigger_id can open a view. Default 3000 ms (Slack's figure); tests of expiry lower it. */
+  triggerTtlMs?: number;
   /** How long a response_url stays usable. Default 30 minutes (Slack's figure). */
   responseUrlTtlMs?: number;
   /** How long Slack waits for the bot's HTTP ack before giving up. Default 3000 ms. */

@@ -18,6 +18,7 @@ import { completeUploadExternal, getUploadURLExternal } from './files.js';
 import type { DecodedArgs } from './http.js';
 import { argsForLog, readContent } from './message-content.js';
 import type { JsonObject, StoredEphemeral } from './types.js';
+import { viewsOpen, viewsPublish, viewsPush, viewsUpdate } from './views.js';
 import { type Conversation, publicMessage, type Workspace } from './workspace.js';
 
 type Handler = (ctx: ApiContext, a: Args) => ApiAnswer;
@@ -39,6 +40,10 @@ const METHODS: Record<string, { handler: Handler; token: 'bot' | 'app' }> = {
   'files.getUploadURLExternal': { handler: getUploadURLExternal, token: 'bot' },
   'files.completeUploadExternal': { handler: completeUploadExternal, token: 'bot' },
   'apps.connections.open': { handler: connectionsOpen, token: 'app' },
+  'views.open': { handler: viewsOpen, token: 'bot' },
+  'views.push': { handler: viewsPush, token: 'bot' },
+  'views.update': { handler: viewsUpdate, token: 'bot' },
+  'views.publish': { handler: viewsPublish, token: 'bot' },
 };
 
 /** Runs one Web API call and records it (calls(), rejected(), rateLimited()). */

@@ -13,6 +13,7 @@ import type {
   StoredFile,
   StoredMessage,
 } from './types.js';
+import { TRIGGER_TTL_MS, ViewStore } from './views.js';
 
 export interface Conversation {
   id: string;
@@ -75,6 +76,8 @@ export class Workspace {
   readonly rejections: Rejection[] = [];
   readonly warningLog: EmulatorWarning[] = [];
   rateLimitedCount = 0;
+  /** Modals, Home tabs and the trigger_ids that open them. */
+  readonly views: ViewStore;
 
   private readonly messagesByChannel = new Map<string, StoredMessage[]>();
   private readonly imByUser = new Map<string, string>();
@@ -92,6 +95,7 @@ export class Workspace {
     this.appId = o.appId ?? 'A0EMULATED';
     this.teamDomain = o.teamDomain ?? 'emulated';
     this.verificationToken = o.verificationToken ?? 'emulator-verification-token';
+    this.views = new ViewStore(o.triggerTtlMs ?? TRIGGER_TTL_MS);
     for (const u of o.users) this.users.set(u.id, u);
     for (const [id, members] of Object.entries(o.usergroups ?? {})) this.usergroups.set(id, [...members]);
     for (const c of o.channels) {
