@@ -6,6 +6,8 @@
 //   GET  /  and  /channel/<id>[?as=<user id>]   the page
 //   GET  /ui/state?channel=<id>&user=<id>       JSON the page polls: raw data plus rendered HTML
 //   POST /ui/click  {channelId, messageTs, actionId, userId, value?, ephemeral?}  → {ok, status, error?}
+//   POST /ui/submit {userId, values: {block_id: string | string[]}}  the acting user's top modal
+//   POST /ui/close  {userId}                       closes it;  POST /ui/home {userId}  opens App Home
 //   GET  /ui/files/<file id>                     an uploaded file's bytes
 //
 // Rendering happens here, on the server (ui-render.ts), so there is one renderer, type-checked and
@@ -17,7 +19,9 @@
 // `input[type=checkbox][data-action-id]`, `select#acting-user`, `#confirm-dialog` with
 // `#confirm-yes` / `#confirm-no` (buttons that carry a Slack `confirm`), `.click-error` under a
 // message whose click failed, `.file[data-file-id]`, and `document.body.dataset.ready === '1'`
-// once the first state is shown.
+// once the first state is shown. Views: `#modal[data-view-id]` (the acting user's top modal, hidden
+// when none) with `.field[data-block-id]`, inputs `[data-input-block]`, `.field-error`,
+// `#modal-submit` / `#modal-close` and `#modal-status`; `#open-home` and `#home` (the Home tab).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mediaType, sendJson, sendText } from './http.js';
@@ -36,8 +40,11 @@ import {
   escapeHtml,
   renderAttachments,
   renderBlocks,
+  renderInputField,
   renderMrkdwn,
 } from './ui-render.js';
+import { closeView, openAppHome, submitView } from './view-inbound.js';
+import { publicView, type StoredView } from './views.js';
 import type { Conversation, Workspace } from './workspace.js';
 
 export interface UiContext {
@@ -87,11 +94,19 @@ export async function handleUi(
     sendJson(res, answer.httpStatus, answer.body);
     return true;
   }
+  if ((path === '/ui/submit' || path === '/ui/close' || path === '/ui/home') && method === 'POST') {
+    const answer = await uiView(ui, req, body, path.slice('/ui/'.length) as 'submit' | 'close' | 'home');
+    sendJson(res, answer.httpStatus, answer.body);
+    return true;
+  }
   if (path.startsWith('/ui/files/') && method === 'GET') {
     sendFile(res, ui.ws, decodeURIComponent(path.slice('/ui/files/'.length)));
     return true;
   }
-  const wrongMethod = isPage || path === '/ui/state' || path === '/ui/click' || path.startsWith('/ui/files/');
+  const wrongMethod =
+    isPage ||
+    ['/ui/state', '/ui/click', '/ui/submit', '/ui/close', '/ui/home'].includes(path) ||
+    path.startsWith('/ui/files/');
   sendText(res, wrongMethod ? 405 : 404, wrongMethod ? 'method_not_allowed' : 'not_found');
   return true;
 }
@@ -116,7 +131,8 @@ const refused = (httpStatus: number, error: string): ClickAnswer => ({
   body: { ok: false, status: 0, error },
 });
 
-async function uiClick(ui: UiContext, req: IncomingMessage, raw: Buffer): Promise<ClickAnswer> {
+/** A JSON body from the page, or why not. */
+function pageJson(req: IncomingMessage, raw: Buffer): Record<string, unknown> | ClickAnswer {
   // JSON only: a form post from some other page in the same browser cannot make a JSON request
   // without a CORS preflight, which this server never grants.
   if (mediaType(req.headers['content-type']) !== 'application/json') {
@@ -128,7 +144,15 @@ async function uiClick(ui: UiContext, req: IncomingMessage, raw: Buffer): Promis
   } catch {
     return refused(400, 'the body is not JSON');
   }
-  const b = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  return (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+}
+
+const isAnswer = (x: Record<string, unknown> | ClickAnswer): x is ClickAnswer =>
+  typeof x.httpStatus === 'number' && typeof x.body === 'object';
+
+async function uiClick(ui: UiContext, req: IncomingMessage, raw: Buffer): Promise<ClickAnswer> {
+  const b = pageJson(req, raw);
+  if (isAnswer(b)) return b;
   const missing = ['channelId', 'messageTs', 'actionId', 'userId'].filter((k) => typeof b[k] !== 'string');
   if (missing.length > 0) return refused(400, `missing or not a string: ${missing.join(', ')}`);
   if (b.value !== undefined && typeof b.value !== 'string') return refused(400, 'value must be a string');
@@ -162,6 +186,48 @@ async function uiClick(ui: UiContext, req: IncomingMessage, raw: Buffer): Promis
     };
   }
   return { httpStatus: 200, body: { ok: true, status: 200 } };
+}
+
+/** Submitting or closing the acting user's modal, or opening their App Home, from the page. */
+async function uiView(
+  ui: UiContext,
+  req: IncomingMessage,
+  raw: Buffer,
+  what: 'submit' | 'close' | 'home',
+): Promise<{ httpStatus: number; body: Record<string, unknown> }> {
+  const b = pageJson(req, raw);
+  if (isAnswer(b)) return b;
+  if (typeof b.userId !== 'string') return refused(400, 'missing or not a string: userId');
+  const botUrl = ui.botUrl();
+  const o = { userId: b.userId, ...(botUrl !== undefined ? { botUrl } : {}) };
+  try {
+    if (what === 'home') {
+      const r = await openAppHome(ui.inbound, o);
+      return { httpStatus: 200, body: { ok: r.status === 200, status: r.status } };
+    }
+    if (what === 'close') {
+      await closeView(ui.inbound, o);
+      return { httpStatus: 200, body: { ok: true, status: 200 } };
+    }
+    const values = (typeof b.values === 'object' && b.values !== null ? b.values : {}) as Record<
+      string,
+      string | string[]
+    >;
+    const r = await submitView(ui.inbound, { ...o, values });
+    const failed = r.outcome === 'no_ack' || r.outcome === 'refused';
+    return {
+      httpStatus: 200,
+      body: {
+        ok: !failed,
+        status: r.status,
+        outcome: r.outcome,
+        errors: r.errors,
+        ...(failed ? { error: 'We had some trouble connecting. Try again?' } : {}),
+      },
+    };
+  } catch (e) {
+    return refused(400, e instanceof Error ? e.message : String(e));
+  }
 }
 
 // ---- files ---------------------------------------------------------------------------------------
@@ -258,6 +324,8 @@ function delivery(ui: UiContext): string {
 export function uiState(ui: UiContext, conv: Conversation, userId: string): Record<string, unknown> {
   const { ws } = ui;
   const v = viewer(ui, userId);
+  const modal = ws.views.stack(userId).at(-1);
+  const home = ws.views.home(userId);
   const withReplies = (channel: string) =>
     topLevel(ws, channel).map((m) => ({
       ...view(m),
@@ -283,11 +351,15 @@ export function uiState(ui: UiContext, conv: Conversation, userId: string): Reco
     ephemerals: ephemeralsFor(ws, conv.id, userId),
     dms: ims(ws).map((c) => ({ user: c.imUser ?? '', channel: c.id, messages: withReplies(c.id) })),
     files: ws.fileStore.map((f) => ({ ...fileInfo(f), url: `/ui/files/${encodeURIComponent(f.id)}` })),
+    modal: modal ? { ...publicView(modal), errors: modal.errors ?? {} } : null,
+    home: home ? publicView(home) : null,
     html: {
       sidebar: sidebarHtml(v, conv),
       messages: conversationHtml(v, conv),
       dms: dmsHtml(v, conv),
       files: filesHtml(v),
+      modal: modal ? modalHtml(v, modal) : '',
+      home: home ? homeHtml(v, home) : '<div class="none">Nothing published yet.</div>',
     },
   };
 }
@@ -493,6 +565,35 @@ function filesHtml(v: Viewer): string {
     .join('');
 }
 
+/** The top modal: its title, blocks (inputs as fields with the bot's errors), close and submit. */
+function modalHtml(v: Viewer, view: StoredView): string {
+  const ctx = blockContext(v, { channel: view.id, ts: view.id, edits: view.updates });
+  const body = view.blocks
+    .map((b) => {
+      if (b.type !== 'input') return renderBlocks([b], ctx);
+      const blockId = String(b.block_id);
+      const entry = view.state.values[blockId] as JsonObject | undefined;
+      const current = entry ? (Object.values(entry)[0] as JsonObject | undefined) : undefined;
+      return renderInputField(b, v.dir, view.errors?.[blockId], current);
+    })
+    .join('');
+  const label = (t: JsonObject | undefined, fallback: string) =>
+    escapeHtml(typeof t?.text === 'string' ? t.text : fallback);
+  const submit = view.submit
+    ? `<button type="button" id="modal-submit" class="btn primary">${label(view.submit, 'Submit')}</button>`
+    : '';
+  return (
+    `<div class="dialog modal-dialog"><h3 id="modal-title">${label(view.title, '')}</h3>` +
+    `<div class="modal-body">${body}</div><div id="modal-status" role="status"></div>` +
+    `<div class="dialog-buttons"><button type="button" id="modal-close" class="btn">${label(view.close, 'Cancel')}</button>${submit}</div></div>`
+  );
+}
+
+function homeHtml(v: Viewer, view: StoredView): string {
+  const ctx = blockContext(v, { channel: view.id, ts: view.id, edits: view.updates });
+  return `<div class="home-view" data-view-id="${attr(view.id)}">${renderBlocks(view.blocks, ctx)}</div>`;
+}
+
 const size = (n: number) => (n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KB`);
 
 // ---- the page ------------------------------------------------------------------------------------
@@ -545,9 +646,11 @@ function pageHtml(ui: UiContext, conv: Conversation, userId: string): string {
   <div id="messages" data-channel="${attr(conv.id)}"></div>
 </main>
 <aside id="side-panel">
+  <h2>App Home <button type="button" id="open-home" class="btn small">Open</button></h2><div id="home"></div>
   <h2>Direct messages</h2><div id="dms"></div>
   <h2>Files</h2><div id="files"></div>
 </aside>
+<div id="modal" role="dialog" aria-modal="true" hidden></div>
 <div id="confirm-dialog" role="dialog" aria-modal="true" hidden>
   <div class="dialog">
     <h3 id="confirm-title"></h3>
@@ -635,6 +738,18 @@ a{color:#1264a3}
 .dm .message,.dm .ephemeral{padding:6px 16px}
 .file{padding:8px 16px;border-bottom:1px solid #eee}
 .file-meta{font-size:12px;color:#616061}
+#modal{position:fixed;inset:0;background:rgba(0,0,0,.4);display:flex;align-items:center;justify-content:center}
+#modal[hidden]{display:none}
+.modal-dialog{width:520px;max-height:90vh;overflow-y:auto}
+.field{margin:10px 0}
+.field-label{display:block;font-weight:700;margin-bottom:4px}
+.field input[type=text],.field textarea,.field select{width:100%;font:inherit;padding:6px 8px;border:1px solid #bbb;border-radius:4px}
+.field.has-error input,.field.has-error select,.field.has-error textarea{border-color:#e01e5a}
+.field-error{color:#e01e5a;font-size:13px;margin-top:4px}
+.optional,.hint{font-size:12px;color:#616061;font-weight:400}
+#modal-status{color:#a01e3c;font-size:13px}
+.btn.small{font-size:11px;padding:1px 6px;margin-left:6px}
+.home-view{padding:8px 16px}
 #confirm-dialog{position:fixed;inset:0;background:rgba(0,0,0,.4);display:flex;align-items:center;justify-content:center}
 #confirm-dialog[hidden]{display:none}
 .dialog{background:#fff;border-radius:8px;padding:20px 24px;max-width:460px;box-shadow:0 10px 30px rgba(0,0,0,.3)}
@@ -687,12 +802,72 @@ const SCRIPT = `
     scroller.innerHTML = state.html.messages;
     document.getElementById('dms').innerHTML = state.html.dms;
     document.getElementById('files').innerHTML = state.html.files;
+    document.getElementById('home').innerHTML = state.html.home;
+    showModal(state);
     document.getElementById('delivery').textContent = state.delivery;
     showErrors();
     scroller.scrollTop = atBottom ? scroller.scrollHeight : top;
     panel.scrollTop = panelTop;
     document.body.dataset.ready = '1';
   }
+
+  // The modal is re-rendered only when the view itself changes, so typing is never overwritten.
+  var modalBox = document.getElementById('modal');
+  var modalKey = '';
+  function showModal(state) {
+    var m = state.modal;
+    var key = m ? m.id + '|' + m.hash + '|' + JSON.stringify(m.errors) : '';
+    if (key === modalKey) return;
+    modalKey = key;
+    modalBox.innerHTML = state.html.modal;
+    modalBox.hidden = !m;
+    if (m) modalBox.dataset.viewId = m.id; else delete modalBox.dataset.viewId;
+  }
+
+  function modalValues() {
+    var values = {};
+    modalBox.querySelectorAll('[data-input-block]').forEach(function (el) {
+      var id = el.dataset.inputBlock;
+      if (el.type === 'checkbox') {
+        values[id] = values[id] || [];
+        if (el.checked) values[id].push(el.value);
+      } else if (el.value !== '') {
+        values[id] = el.value;
+      }
+    });
+    return values;
+  }
+
+  function viewAction(path, body) {
+    var status = document.getElementById('modal-status');
+    body.userId = select.value;
+    return fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      .then(function (res) { return res.json(); })
+      .then(function (r) {
+        if (r.outcome === 'client_errors') {
+          modalBox.querySelectorAll('.field').forEach(function (f) {
+            var old = f.querySelector('.field-error');
+            if (old) old.remove();
+            var msg = r.errors[f.dataset.blockId];
+            if (!msg) return;
+            var box = document.createElement('div');
+            box.className = 'field-error';
+            box.setAttribute('role', 'alert');
+            box.textContent = msg;
+            f.appendChild(box);
+          });
+        } else if (!r.ok && status) status.textContent = r.error || ('the bot answered HTTP ' + r.status);
+      })
+      .catch(function (e) { if (status) status.textContent = 'the emulator is unreachable: ' + e; })
+      .then(function () { lastText = ''; modalKey = '~'; return refresh(); });
+  }
+
+  document.addEventListener('click', function (ev) {
+    var t = ev.target;
+    if (t.id === 'modal-submit') viewAction('/ui/submit', { values: modalValues() });
+    else if (t.id === 'modal-close') viewAction('/ui/close', {});
+    else if (t.id === 'open-home') viewAction('/ui/home', {});
+  });
 
   function showErrors() {
     Object.keys(errors).forEach(function (key) {

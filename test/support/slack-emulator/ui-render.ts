@@ -370,3 +370,78 @@ export function renderAttachments(attachments: JsonObject[], ctx: BlockContext):
     })
     .join('');
 }
+
+/** One option's value and label, from options or option_groups. */
+function choices(e: JsonObject): JsonObject[] {
+  return [...objects(e.options), ...objects(e.option_groups).flatMap((g) => objects(g.options))];
+}
+
+/**
+ * A modal's input block as a form field: the page reads fields by data-input-block (the block_id)
+ * when the user submits. Initial values are shown; the bot's error for the field sits under it.
+ */
+export function renderInputField(
+  b: JsonObject,
+  dir: Directory,
+  error: string | undefined,
+  current?: JsonObject,
+): string {
+  const blockId = escapeHtml(str(b.block_id));
+  // What the user entered last (state.values) replaces the element's initial value.
+  const e = { ...(isObject(b.element) ? b.element : {}) };
+  if (current) {
+    if ('value' in current) e.initial_value = current.value ?? '';
+    if ('selected_option' in current) e.initial_option = current.selected_option ?? null;
+    if ('selected_options' in current) e.initial_options = current.selected_options ?? [];
+  }
+  const type = str(e.type);
+  const name = `data-input-block="${blockId}" data-input-type="${escapeHtml(type)}"`;
+  let control: string;
+  switch (type) {
+    case 'plain_text_input':
+    case 'email_text_input':
+    case 'url_text_input':
+    case 'number_input': {
+      const value = escapeHtml(str(e.initial_value));
+      const placeholder = isObject(e.placeholder)
+        ? ` placeholder="${escapeHtml(textOf(e.placeholder))}"`
+        : '';
+      control =
+        e.multiline === true
+          ? `<textarea ${name}${placeholder}>${value}</textarea>`
+          : `<input type="text" ${name}${placeholder} value="${value}">`;
+      break;
+    }
+    case 'static_select':
+    case 'radio_buttons': {
+      const initial = isObject(e.initial_option) ? str(e.initial_option.value) : '';
+      const opts = choices(e).map((o) => {
+        const v = str(o.value);
+        return `<option value="${escapeHtml(v)}"${v === initial ? ' selected' : ''}>${escapeHtml(textOf(o.text))}</option>`;
+      });
+      control = `<select ${name}><option value="">Select an option</option>${opts.join('')}</select>`;
+      break;
+    }
+    case 'checkboxes': {
+      const initial = objects(e.initial_options).map((o) => str(o.value));
+      const boxes = choices(e).map((o) => {
+        const v = str(o.value);
+        return (
+          `<label class="checkbox"><input type="checkbox" ${name} value="${escapeHtml(v)}"${initial.includes(v) ? ' checked' : ''}>` +
+          `<span>${renderTextObject(o.text, dir)}</span></label>`
+        );
+      });
+      control = `<div class="checkboxes">${boxes.join('')}</div>`;
+      break;
+    }
+    default:
+      control = `<span class="unsupported">[${escapeHtml(type)} input]</span>`;
+  }
+  const optional = b.optional === true ? ' <span class="optional">(optional)</span>' : '';
+  const hint = isObject(b.hint) ? `<div class="hint">${renderTextObject(b.hint, dir)}</div>` : '';
+  const err = error ? `<div class="field-error" role="alert">${escapeHtml(error)}</div>` : '';
+  return (
+    `<div class="field${error ? ' has-error' : ''}" data-block-id="${blockId}">` +
+    `<label class="field-label">${renderTextObject(b.label, dir)}${optional}</label>${control}${hint}${err}</div>`
+  );
+}

@@ -134,11 +134,12 @@ export async function submitView(ctx: InboundContext, o: SubmitViewOptions): Pro
   if (!view) throw new Error(`slack emulator: ${o.userId} has no modal open`);
   if (!view.submit) throw new Error(`slack emulator: modal ${view.id} has no submit button`);
   const { values, clientErrors } = stateFor(view, o.values ?? {});
+  // What the user typed stays in the modal, whatever happens next (as in Slack's client).
+  view.state = { values };
   if (Object.keys(clientErrors).length) {
     view.errors = clientErrors;
     return { status: 0, body: '', ms: 0, timedOut: false, outcome: 'client_errors', errors: clientErrors };
   }
-  view.state = { values };
   const payload: JsonObject = {
     type: 'view_submission',
     team: { id: o.asTeamId ?? ws.teamId, domain: ws.teamDomain },
