@@ -1,5 +1,6 @@
 // The composition root: the only place that reads process.env and builds clients.
 // `serve` runs the bot; the other commands are the operator CLI.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
@@ -16,7 +17,9 @@ import { asCodedError } from './errors.js';
 import { createKube } from './kube/create-kube.js';
 import { pingKube } from './kube/ping.js';
 import { createLogger } from './logger.js';
+import { createBotMetrics } from './observe/create-bot-metrics.js';
 import { createObserve } from './observe/create-observe.js';
+import { withStoreMetrics } from './observe/with-store-metrics.js';
 import { createPager } from './pagerduty/create-pager.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { buildReport } from './report/build-report.js';
@@ -71,25 +74,51 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redactor = redactorFor(env);
   const logger = createLogger(undefined, redactor.redact);
   const kc = kubeConfig(env);
+  const metrics = createBotMetrics();
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
-  redis.on('error', (err) => logger.warn('redis', { error: err.message }));
-  const store = createRedisStore(redis, 'rb:', storeOptions(env, redactor));
+  redis.on('error', (err) => {
+    metrics.redisError();
+    logger.warn('redis', { error: err.message });
+  });
+  const store = withStoreMetrics(
+    createRedisStore(redis, 'rb:', storeOptions(env, redactor)),
+    metrics,
+    logger,
+  );
+  metrics.setOutboxDepth(async () => (await store.pendingOutboxes()).length);
   // The webhook route is registered before the incidents exist; signals arriving meanwhile are held.
   let incidents: Incidents | undefined;
   const held: Parameters<Incidents['signal']>[0][] = [];
   const onSignals = (signals: Parameters<Incidents['signal']>[0]) => {
+    for (const s of signals) metrics.signal(s.source, s.kind ?? 'none');
     if (incidents) void incidents.signal(signals);
     else held.push(signals);
   };
-  const routes = env.ALERT_WEBHOOK_TOKEN
-    ? [
-        {
-          path: '/alerts',
-          method: 'POST',
-          handler: createWebhookHandler({ token: env.ALERT_WEBHOOK_TOKEN, catalog, logger, onSignals }),
-        },
-      ]
-    : [];
+  const routes = [
+    ...(env.ALERT_WEBHOOK_TOKEN
+      ? [
+          {
+            path: '/alerts',
+            method: 'POST',
+            handler: createWebhookHandler({ token: env.ALERT_WEBHOOK_TOKEN, catalog, logger, onSignals }),
+          },
+        ]
+      : []),
+    {
+      // Prometheus' scrape (manifests/servicemonitor.yaml); a failed render is a 500, never a partial page.
+      path: '/metrics',
+      method: 'GET',
+      handler: (_req: IncomingMessage, res: ServerResponse) => {
+        metrics.render().then(
+          (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+          (err: unknown) => {
+            logger.warn('metrics render failed', { error: (err as Error).message });
+            res.writeHead(500).end();
+          },
+        );
+      },
+    },
+  ];
   const slack = createSlackApp(
     {
       botToken: env.SLACK_BOT_TOKEN ?? '',

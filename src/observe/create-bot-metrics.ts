@@ -41,7 +41,7 @@ export function createBotMetrics(): BotMetrics {
   });
   const signals = new Counter({
     name: 'rollback_bot_signals_total',
-    help: 'Signals received, by source (alertmanager, watch) and kind.',
+    help: 'Signals received, by source (alert, watch) and kind (none: nothing the bot can re-check).',
     labelNames: ['source', 'kind'] as const,
     registers: [registry],
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { loadCatalog } from '../../src/config/load-catalog.js';
 import { type BotProcess, startSlackBot } from '../support/bot-process.js';
-import { prometheusRuleCrd } from '../support/crds.js';
+import { PROMETHEUS_OPERATOR_CRDS, prometheusOperatorCrds } from '../support/crds.js';
 import { worldCatalog } from '../support/engine.js';
 import { eventually, kubectl, kubectlOk } from '../support/kubectl.js';
 import {
@@ -81,11 +81,11 @@ describe('manifests/ on the test cluster', () => {
     );
     // What a cluster that runs the bot already has: the services' namespace and the operator's CRD.
     await kubectlOk(world, ['create', 'namespace', TARGET_NS]);
-    await kubectlOk(world, ['apply', '--server-side', '-f', '-'], prometheusRuleCrd());
+    await kubectlOk(world, ['apply', '--server-side', '-f', '-'], prometheusOperatorCrds());
     await kubectlOk(world, [
       'wait',
       '--for=condition=Established',
-      'crd/prometheusrules.monitoring.coreos.com',
+      ...PROMETHEUS_OPERATOR_CRDS.map((c) => `crd/${c.name}`),
       '--timeout=60s',
     ]);
   });
@@ -113,6 +113,7 @@ describe('manifests/ on the test cluster', () => {
         'Service',
         'Service',
         'ServiceAccount',
+        'ServiceMonitor',
         'StatefulSet',
       ].sort(),
     );

@@ -251,6 +251,21 @@ describe('Slack end to end', () => {
     const id = rollbackIdOf(done!);
     const r = (await store.get(id)) as Rollback;
     expect(r.approvals).toHaveLength(1);
+    // The bot's own /metrics counted it: one completed manual rollback, each step it went through timed.
+    const scraped = await eventually('the rollback on /metrics', async () => {
+      const text = await (await fetch(`${bot.url}/metrics`)).text();
+      return /^rollback_bot_rollbacks_total\{service="release-manager",mode="manual",outcome="completed"\} 1$/m.test(
+        text,
+      )
+        ? text
+        : undefined;
+    });
+    for (const step of ['assessing', 'awaiting_approval', 'undoing', 'verifying', 'reporting'])
+      expect(scraped).toMatch(
+        new RegExp(`^rollback_bot_step_duration_seconds_count\\{step="${step}"\\} 1$`, 'm'),
+      );
+    expect(scraped).toMatch(/^rollback_bot_outbox_depth \d+$/m);
+    expect(scraped).toMatch(/^process_resident_memory_bytes \d+/m);
     const events = await store.events(id);
     expect(
       events.filter((e) => e.type === 'note' && e.data?.kind === 'unauthorized').map((e) => e.actor.id),

@@ -3,7 +3,7 @@
 // the real schemas rather than against a stand-in we wrote.
 //
 // Pins, and why these versions:
-// - prometheus-operator v0.85.0: the PrometheusRule our manifests ship.
+// - prometheus-operator v0.85.0: the PrometheusRule and ServiceMonitor our manifests ship.
 // - Argo CD v3.5.7: the newest release this machine's Go can read. v3.6.x's go.mod says `go 1.27`, and
 //   with GOTOOLCHAIN=local Go 1.26 refuses to download it ("requires go >= 1.27.0").
 // - Flux: kustomize-controller v1.9.5 and helm-controller v1.6.4 are the pair one Flux release ships
@@ -106,12 +106,15 @@ export function readCrd(source: CrdSource): string {
   return text;
 }
 
-export function prometheusRuleCrd(): string {
-  return readCrd({
-    name: 'prometheusrules.monitoring.coreos.com',
-    module: PROMETHEUS_OPERATOR,
-    path: 'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml',
-  });
+/** The prometheus-operator CRDs our manifests use: PrometheusRule and ServiceMonitor. */
+export const PROMETHEUS_OPERATOR_CRDS = ['prometheusrules', 'servicemonitors'].map((plural) => ({
+  name: `${plural}.monitoring.coreos.com`,
+  module: PROMETHEUS_OPERATOR,
+  path: `example/prometheus-operator-crd/monitoring.coreos.com_${plural}.yaml`,
+}));
+
+export function prometheusOperatorCrds(): string {
+  return PROMETHEUS_OPERATOR_CRDS.map(readCrd).join('\n---\n');
 }
 
 interface CrdStatus {
