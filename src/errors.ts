@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'rollback_revision_not_found'
   | 'rollback_no_history'
   | 'rollback_paused'
+  | 'rollback_not_paused'
   | 'rollback_in_progress'
   | 'rollback_not_found'
   | 'rollback_wrong_state'

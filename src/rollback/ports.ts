@@ -12,7 +12,7 @@ import type {
   WorkloadKind,
   WorkloadSnapshot,
 } from './kube-types.js';
-import type { Notice, OutboxItem, Rollback, RollbackEvent } from './model.js';
+import type { Actor, Notice, OutboxItem, Rollback, RollbackEvent } from './model.js';
 import type { RolloutStatus } from './rollout-status.js';
 import type { State } from './states.js';
 
@@ -144,6 +144,17 @@ export interface Lease {
   token: number;
 }
 
+/** Automatic rollbacks of one workload held back by an approver until `until` (pauses.ts). */
+export interface Pause {
+  service: string;
+  namespace: string;
+  deployment: string;
+  by: Actor;
+  at: string;
+  /** When it lapses by itself (ISO time). */
+  until: string;
+}
+
 export interface StorePort {
   /**
    * Stores a new rollback and its first event. With `lockDeployment`, also takes the Deployment's lock;
@@ -222,6 +233,19 @@ export interface StorePort {
    * keeps (the retention period, at most the 200 most recent).
    */
   listUndoneSince(namespace: string, deployment: string, sinceMs: number): Promise<Rollback[]>;
+  /**
+   * Pauses the workload's automatic rollbacks until `p.until` (the key expires then, so the pause
+   * lapses without any process), replacing a pause already there, and appends it to the audit trail.
+   */
+  pauseAuto(p: Pause): Promise<void>;
+  /** The workload's active pause, if any. */
+  pauseOf(namespace: string, deployment: string): Promise<Pause | undefined>;
+  /** Lifts the pause early and audits who did; the lifted pause, or undefined when there was none. */
+  liftPause(
+    namespace: string,
+    deployment: string,
+    audit: { by: Actor; at: string },
+  ): Promise<Pause | undefined>;
   /** Creates the incident unless one with its key exists; either way returns the stored one. */
   claimIncident(incident: Incident): Promise<{ created: boolean; incident: Incident }>;
   saveIncident(incident: Incident): Promise<void>;

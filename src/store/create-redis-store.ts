@@ -9,10 +9,10 @@ import type { Redis } from 'ioredis';
 import { CodedError } from '../errors.js';
 import { boundEventForStorage, boundForStorage } from '../rollback/bound-record.js';
 import type { Actor, OutboxItem, Rollback, RollbackEvent } from '../rollback/model.js';
-import type { Incident, Lease, StorePort } from '../rollback/ports.js';
+import type { Incident, Lease, Pause, StorePort } from '../rollback/ports.js';
 import { TERMINAL } from '../rollback/states.js';
 import { createKeys } from './keys.js';
-import { ACK, ACQUIRE, APPEND, COMMIT, CREATE, RELEASE, RENEW, UNLOCK } from './scripts.js';
+import { ACK, ACQUIRE, APPEND, COMMIT, CREATE, LIFT_PAUSE, RELEASE, RENEW, UNLOCK } from './scripts.js';
 
 export interface StoreOptions {
   /** Days a finished rollback (record and events) is kept; also how far back the lists reach. Default 30. */
@@ -390,6 +390,30 @@ export function createRedisStore(redis: Redis, prefix = 'rb:', opts: StoreOption
         ...audit,
       });
       return (await guarded(() => run(UNLOCK, [lock, k.audit()], [holder, entry]))) === 1;
+    },
+
+    async pauseAuto(p) {
+      const entry = JSON.stringify({ action: 'pause', at: p.at, by: p.by, pause: p });
+      await guarded(() =>
+        redis
+          .multi()
+          .set(k.pause(p.namespace, p.deployment), JSON.stringify(p), 'PXAT', Date.parse(p.until))
+          .xadd(k.audit(), 'MAXLEN', '~', '10000', '*', 'e', entry)
+          .exec(),
+      );
+    },
+
+    async pauseOf(namespace, deployment) {
+      const stored = await guarded(() => redis.get(k.pause(namespace, deployment)));
+      return stored ? (JSON.parse(stored) as Pause) : undefined;
+    },
+
+    async liftPause(namespace, deployment, audit) {
+      const entry = JSON.stringify({ action: 'resume', ...audit });
+      const lifted = await guarded(() =>
+        run(LIFT_PAUSE, [k.pause(namespace, deployment), k.audit()], [entry]),
+      );
+      return typeof lifted === 'string' ? (JSON.parse(lifted) as Pause) : undefined;
     },
 
     async claimIncident(incident) {

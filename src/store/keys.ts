@@ -28,7 +28,9 @@ export function createKeys(prefix: string) {
     readyProbe: (owner: string) => `${prefix}ready:${owner}`,
     incident: (key: string) => `${prefix}incident:${key}`,
     incidentSignals: (key: string) => `${prefix}incident:${key}:signals`,
-    /** Operator actions outside a rollback's own trail (unlock). */
+    /** A workload's pause of automatic rollbacks; expires when the pause does. */
+    pause: (namespace: string, deployment: string) => `${prefix}pause:${namespace}/${deployment}`,
+    /** Operator actions outside a rollback's own trail (unlock, pause, resume). */
     audit: () => `${prefix}audit`,
   };
 }

@@ -175,6 +175,20 @@ return 0
  * KEYS: 1 deployment lock, 2 audit stream   ARGV: 1 expected holder, 2 audit JSON
  * returns: 1 | 0
  */
+/**
+ * lift a pause: deletes it and audits who lifted it, only if there is one.
+ * KEYS: 1 pause key, 2 audit stream   ARGV: 1 audit entry (JSON, without the pause)   returns: the pause | false
+ */
+export const LIFT_PAUSE = `
+local p = redis.call("GET", KEYS[1])
+if not p then return false end
+redis.call("DEL", KEYS[1])
+local e = cjson.decode(ARGV[1])
+e.pause = cjson.decode(p)
+redis.call("XADD", KEYS[2], "MAXLEN", "~", "10000", "*", "e", cjson.encode(e))
+return p
+`;
+
 export const UNLOCK = `
 if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call("DEL", KEYS[1])
