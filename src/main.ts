@@ -174,7 +174,16 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   for (const s of held.splice(0)) void incidents.signal(s);
   const watch =
     env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
-  await watch?.start();
+  if (watch) {
+    const t0 = performance.now();
+    await watch.start();
+    // Per namespace, not per service: how long the lists and watches took, for a slow start's reader.
+    logger.info('watch triggers started', {
+      services: catalog.services.size,
+      namespaces: new Set([...catalog.services.values()].map((s) => s.namespace)).size,
+      ms: Math.round(performance.now() - t0),
+    });
+  }
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',
