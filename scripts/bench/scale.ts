@@ -1,14 +1,16 @@
-// Scale: 200 catalogued services (real Deployments, 10 in each of 20 namespaces) with the watch
+// Scale: 200 catalogued services (real Deployments, 10 in each of 20 namespaces; entries shaped as
+// manifests/catalog.yaml writes its example) with the watch
 // triggers on, as in production. How long the bot takes to be ready with its watches open, what it
 // costs idle (RSS, CPU over 30 s), and whether its watch connections follow namespaces or services.
 // The watches are counted by the apiserver itself (apiserver_longrunning_requests, verb WATCH): the
 // same 20 namespaces with 20 services (one each) and with 200 must open as many; 5 namespaces fewer.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import type { Catalog, CatalogEntry } from '../../src/config/catalog-schema.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadCatalog } from '../../src/config/load-catalog.js';
-import { type BotProcess, startSlackBot, writeCatalog } from '../../test/support/bot-process.js';
-import { worldCatalog } from '../../test/support/engine.js';
+import { type BotProcess, startBot } from '../../test/support/bot-process.js';
+import { EXAMPLE_CATALOG } from '../../test/support/engine.js';
 import { deploymentYaml, kubectlOk } from '../../test/support/kubectl.js';
 import { addKwokNode } from '../../test/support/kwok-nodes.js';
 import { deleteNamespaces, freshNamespace } from '../../test/support/namespaces.js';
@@ -92,27 +94,34 @@ async function idleCpuPercent(pid: number, seconds: number): Promise<number> {
   return ((cpuSeconds(pid, tick) - c0) / wall) * 100;
 }
 
-/** One entry per Deployment, from the worked example's entry (as worldCatalog wires it to the world). */
-function scaleCatalog(world: WorldInfo, deployments: { ns: string; name: string }[]): Catalog {
-  const base = worldCatalog(world, deployments[0]?.ns ?? 'default', (svc) => {
-    svc.channel = C;
-    svc.notify = {};
-  }).services.get('release-manager');
-  if (!base) throw new Error('worldCatalog lost release-manager');
-  const services = new Map<string, CatalogEntry>();
+/**
+ * One entry per Deployment, as a team writes them: the worked example's release-manager entry as it
+ * stands in manifests/catalog.yaml (not its parsed form, where every default is spelled out and an
+ * entry is twice the size), pointed at the world. Written as YAML and loaded as the bot loads it.
+ */
+function scaleCatalog(world: WorldInfo, deployments: { ns: string; name: string }[], file: string): string {
+  const example = parseYaml(readFileSync(EXAMPLE_CATALOG, 'utf8')).services['release-manager'];
+  if (!example) throw new Error('the example catalog lost release-manager');
+  const services: Record<string, unknown> = {};
   for (const { ns, name } of deployments) {
-    const svc = structuredClone(base);
     const url = `${world.standinUrl}/d/${ns}/${name}`;
-    svc.name = `${ns}-${name}`;
-    svc.namespace = ns;
-    svc.deployment = name;
-    svc.podSelector = `app=${name}`;
-    svc.health.url = `${url}/health`;
-    svc.health.readyUrl = `${url}/ready`;
-    svc.smokeChecks = [{ name: 'api responds', http: { url: `${url}/ready`, expectStatus: 200 } }];
-    services.set(svc.name, svc);
+    services[`${ns}-${name}`] = {
+      ...structuredClone(example),
+      namespace: ns,
+      deployment: name,
+      podSelector: `app=${name}`,
+      channel: C,
+      notify: {},
+      health: { ...example.health, url: `${url}/health`, readyUrl: `${url}/ready` },
+      smokeChecks: [{ name: 'api responds', http: { url: `${url}/ready`, expectStatus: 200 } }],
+    };
   }
-  return { services };
+  const path = join(world.root, `catalog-${file}.yaml`);
+  writeFileSync(path, stringifyYaml({ services }));
+  const loaded = loadCatalog(path).services.size;
+  if (loaded !== deployments.length)
+    throw new Error(`${path}: ${loaded} of ${deployments.length} entries loaded`);
+  return path;
 }
 
 export const benchScale: Section = async ({ world, log }) => {
@@ -175,22 +184,21 @@ export const benchScale: Section = async ({ world, log }) => {
     );
 
     /** Starts the bot on `catalog`; measures ready, its watches, idle RSS and CPU; stops it. */
-    const run = async (name: string, catalog: Catalog, opts: { idle: boolean }) => {
-      // The catalog as the bot reads it: all its entries must load.
-      const loaded = loadCatalog(writeCatalog(world, catalog, `check-${name}`)).services.size;
-      if (loaded !== catalog.services.size)
-        throw new Error(`catalog ${name}: ${loaded} of ${catalog.services.size} entries loaded`);
+    const run = async (name: string, catalogPath: string, services: number, opts: { idle: boolean }) => {
       const before = await watchesByResource(world);
       const started = Date.now();
-      const bot = await startSlackBot(world, {
-        slack,
-        botToken: 'xoxb-bench',
-        signingSecret: 'bench-secret',
-        catalog,
-        name: `bench-scale-${name}-${process.pid}`,
-        env: { WATCH_TRIGGERS: 'true' },
-        compiled: true,
-      });
+      const bot = await startBot(
+        world,
+        {
+          CATALOG_PATH: catalogPath,
+          SLACK_BOT_TOKEN: 'xoxb-bench',
+          SLACK_SIGNING_SECRET: 'bench-secret',
+          SLACK_API_URL: `${slack.url}/api/`,
+          WATCH_TRIGGERS: 'true',
+        },
+        `bench-scale-${name}-${process.pid}`,
+        { compiled: true },
+      );
       bots.push(bot);
       const readyAt = Date.now();
       // /ready answers once Slack listens; the watches are open when the bot logs "started".
@@ -221,23 +229,17 @@ export const benchScale: Section = async ({ world, log }) => {
       await bot.stop();
       bots.pop();
       log(
-        `[scale] ${name}: ${catalog.services.size} services, ready ${readyMs} ms (${breakdown}), watches ${sumOf(watches)} (${describeWatches(watches)}), RSS ${rss.toFixed(0)} MB, idle CPU ${cpu.toFixed(2)}%, ${warnings} warning(s)`,
+        `[scale] ${name}: ${services} services, ready ${readyMs} ms (${breakdown}), watches ${sumOf(watches)} (${describeWatches(watches)}), RSS ${rss.toFixed(0)} MB, idle CPU ${cpu.toFixed(2)}%, ${warnings} warning(s)`,
       );
       return { readyMs, breakdown, watches, rss, cpu, warnings };
     };
 
-    const oneEach = scaleCatalog(
-      world,
-      namespaces.map((ns) => ({ ns, name: 'svc-00' })),
-    );
-    const fewNamespaces = scaleCatalog(
-      world,
-      namespaces.slice(0, 5).map((ns) => ({ ns, name: 'svc-00' })),
-    );
-    const full = scaleCatalog(world, all);
-    const small = await run('20svc-20ns', oneEach, { idle: true });
-    const big = await run('200svc-20ns', full, { idle: true });
-    const few = await run('5svc-5ns', fewNamespaces, { idle: false });
+    const oneEach = namespaces.map((ns) => ({ ns, name: 'svc-00' }));
+    const small = await run('20svc-20ns', scaleCatalog(world, oneEach, 'scale-20'), 20, { idle: true });
+    const big = await run('200svc-20ns', scaleCatalog(world, all, 'scale-200'), all.length, { idle: true });
+    const few = await run('5svc-5ns', scaleCatalog(world, oneEach.slice(0, 5), 'scale-5'), 5, {
+      idle: false,
+    });
 
     const smallW = sumOf(small.watches);
     const bigW = sumOf(big.watches);
