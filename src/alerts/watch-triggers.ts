@@ -194,9 +194,21 @@ export function createWatchTriggers(o: {
         })
         .finally(() => {
           active--;
+          firstReads(svc);
           drain();
         });
     }
+  }
+
+  /** Workloads not yet read since start; logged once all are (the start-up reads are over). */
+  const unread = new Set<CatalogEntry>();
+  let startedMs = 0;
+  function firstReads(svc: CatalogEntry): void {
+    if (!unread.delete(svc) || unread.size) return;
+    o.logger.info('watch triggers: every workload read', {
+      services: services.length,
+      ms: Math.round(performance.now() - startedMs),
+    });
   }
 
   function schedule(svc: CatalogEntry): void {
@@ -214,6 +226,8 @@ export function createWatchTriggers(o: {
   return {
     async start(): Promise<void> {
       stopped = false;
+      startedMs = performance.now();
+      for (const svc of services) unread.add(svc);
       await pods.start();
       // Every workload is read once at start, with or without pods (a Deployment that cannot create
       // any, e.g. over its quota, still runs out of its progress deadline).

@@ -74,8 +74,9 @@ describe('watch triggers, shared per namespace', () => {
     const e = createTestEngine(world, { catalog });
     stops.push(() => e.close());
     const warnings: string[] = [];
+    const infos: string[] = [];
     const logger: Logger = {
-      info() {},
+      info: (m, d) => infos.push(`${m} ${JSON.stringify(d)}`),
       error: (m, d) => warnings.push(`${m} ${JSON.stringify(d)}`),
       warn: (m, d) => warnings.push(`${m} ${JSON.stringify(d)}`),
     };
@@ -90,7 +91,7 @@ describe('watch triggers, shared per namespace', () => {
       onSignals: (s) => seen.push(...s),
     });
     stops.push(() => w.stop());
-    return { w, watch, seen, warnings };
+    return { w, watch, seen, warnings, infos };
   }
 
   it('opens one watch per namespace for 1 service or 6, and signals only the service whose pods crash', async () => {
@@ -112,6 +113,10 @@ describe('watch triggers, shared per namespace', () => {
       `/api/v1/namespaces/${b}/pods`,
     ]);
 
+    // Each workload is read once at start, and the triggers say when all of them have been.
+    await eventually('every workload read', async () =>
+      six.infos.find((x) => x.startsWith('watch triggers: every workload read {"services":6,')),
+    );
     await kubectlOk(world, ['set', 'image', 'deployment/svc-3', '-n', a, `app=${IMAGES.bad}`]);
     const crash = await eventually(
       'a CrashLoopBackOff signal',
