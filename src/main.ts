@@ -185,6 +185,15 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     // The report is uploaded to Slack and kept in the store: redacted once, here, as it is rendered.
     renderReport: (r, events) => redactor.redact(buildReport(r, events)),
   });
+  // The watches open (one list and watch per namespace) while Slack starts and the runner resumes:
+  // their signals are held until the incidents exist. Settled here, awaited before "started".
+  const watch =
+    env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
+  const t0 = performance.now();
+  const watchStarting = watch?.start().then(
+    () => Math.round(performance.now() - t0),
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
   slack.listen(runner, catalog, logger);
   await slack.start();
   const resumed = await runner.resume();
@@ -201,9 +210,16 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     logger,
   });
   for (const s of held.splice(0)) void incidents.signal(s);
-  const watch =
-    env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
-  await watch?.start();
+  if (watchStarting) {
+    const started = await watchStarting;
+    if (started instanceof Error) throw started;
+    // Per namespace, not per service: how long the lists and watches took, for a slow start's reader.
+    logger.info('watch triggers started', {
+      services: catalog.services.size,
+      namespaces: new Set([...catalog.services.values()].map((s) => s.namespace)).size,
+      ms: started,
+    });
+  }
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',

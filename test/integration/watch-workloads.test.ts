@@ -1,6 +1,6 @@
-// The watch triggers on a StatefulSet, as the bot runs them: an informer on the named StatefulSet (not
-// a Deployment of that name) and its pods, and the crash loop seen on the current revision's pods,
-// found by controller-revision-hash.
+// The watch triggers on a StatefulSet, as the bot runs them: the StatefulSet read by kind (not a
+// Deployment of that name), its pods found in the namespace's shared cache by their StatefulSet owner,
+// and the crash loop seen on the current revision's pods, found by controller-revision-hash.
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createWatchTriggers } from '../../src/alerts/watch-triggers.js';
 import type { Logger } from '../../src/rollback/ports.js';
