@@ -1,10 +1,8 @@
 // The composition root: the only place that reads process.env and builds clients.
 // `serve` runs the bot; the other commands are the operator CLI.
 import { userInfo } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { createAlertmanagerClient } from './alerts/alertmanager-client.js';
-import { createWatchTriggers } from './alerts/watch-triggers.js';
 import { createWebhookHandler } from './alerts/webhook-handler.js';
 import { parseArgs } from './cli/parse-args.js';
 import { runCli } from './cli/run-cli.js';
@@ -14,6 +12,7 @@ import { type Env, loadEnv } from './config/env-schema.js';
 import { loadCatalog } from './config/load-catalog.js';
 import { asCodedError } from './errors.js';
 import { createKube } from './kube/create-kube.js';
+import { type KubeAccess, loadKubeAccess } from './kube/kube-access.js';
 import { pingKube } from './kube/ping.js';
 import { createLogger } from './logger.js';
 import { createObserve } from './observe/create-observe.js';
@@ -27,12 +26,38 @@ import { createSlackApp } from './slack/create-slack-app.js';
 import { createSlackNotifier } from './slack/notifier.js';
 import { createRedisStore, type StoreOptions } from './store/create-redis-store.js';
 
-function kubeConfig(env: Env): KubeConfig {
+/**
+ * The apiserver's address and credentials, without loading the client's generated API (kube-access.ts):
+ * the bot's raw requests, watch and exec need no more.
+ */
+function kubeAccess(env: Env): KubeAccess {
+  return loadKubeAccess({
+    // In a pod: the apiserver's address as the kubelet sets it (not part of the validated Env).
+    env: process.env,
+    ...(env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
+    ...(env.KUBE_CONTEXT ? { context: env.KUBE_CONTEXT } : {}),
+  });
+}
+
+/**
+ * The watch triggers use the client's typed API and informers, so they load the whole library: only
+ * when they are on (WATCH_TRIGGERS), and only then is its KubeConfig read.
+ */
+async function startWatchTriggers(
+  env: Env,
+  deps: Omit<Parameters<typeof import('./alerts/watch-triggers.js').createWatchTriggers>[0], 'kc'>,
+) {
+  const [{ createWatchTriggers }, { KubeConfig }] = await Promise.all([
+    import('./alerts/watch-triggers.js'),
+    import('@kubernetes/client-node'),
+  ]);
   const kc = new KubeConfig();
   if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromCluster();
   if (env.KUBE_CONTEXT) kc.setCurrentContext(env.KUBE_CONTEXT);
-  return kc;
+  const watch = createWatchTriggers({ kc, ...deps });
+  await watch.start();
+  return watch;
 }
 
 /** The password in a redis:// URL, if any (decoded: it is matched as it would be printed). */
@@ -70,7 +95,7 @@ function storeOptions(env: Env, redactor: Redactor): StoreOptions {
 async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redactor = redactorFor(env);
   const logger = createLogger(undefined, redactor.redact);
-  const kc = kubeConfig(env);
+  const kc = kubeAccess(env);
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => logger.warn('redis', { error: err.message }));
   const store = createRedisStore(redis, 'rb:', storeOptions(env, redactor));
@@ -173,8 +198,9 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   });
   for (const s of held.splice(0)) void incidents.signal(s);
   const watch =
-    env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
-  await watch?.start();
+    env.WATCH_TRIGGERS === 'true'
+      ? await startWatchTriggers(env, { kube, catalog, logger, onSignals })
+      : undefined;
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',
@@ -212,7 +238,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   try {
     await runCli(args, {
       catalog,
-      kube: createKube(kubeConfig(env)),
+      kube: createKube(kubeAccess(env)),
       observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
       store: () => {
         redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });
