@@ -66,6 +66,20 @@ describe('loadKubeAccess', () => {
     expect(seen).toEqual(Array(5).fill('Bearer tok-1'));
   });
 
+  it('opens concurrent connections with one SecureContext (no certificate parsing per socket)', async () => {
+    const access = loadKubeAccess({ kubeconfig: kubeconfig({ token: 'tok-2' }) });
+    const before = connections;
+    await Promise.all(Array.from({ length: 10 }, () => rawGetJson(access, '/version', 'version')));
+    expect(connections - before).toBeGreaterThan(1);
+    const opts: RequestOptions = {};
+    await access.applyToHTTPSOptions(opts);
+    const agentOptions = (
+      opts.agent as unknown as { options: { secureContext?: object; keepAlive?: boolean } }
+    ).options;
+    expect(agentOptions.keepAlive).toBe(true);
+    expect(agentOptions.secureContext?.constructor.name).toBe('SecureContext');
+  });
+
   it('reads the pod service account in the cluster: its CA and its (rotating) token file', async () => {
     const sa = mkdtempSync(join(tmpdir(), 'sa-'));
     writeFileSync(join(sa, 'ca.crt'), readFileSync(caFile));
