@@ -41,12 +41,10 @@ function kubeAccess(env: Env): KubeAccess {
 
 /**
  * The watch triggers use the client's typed API and informers, so they load the whole library: only
- * when they are on (WATCH_TRIGGERS), and only then is its KubeConfig read.
+ * when they are on (WATCH_TRIGGERS), and before the bot listens. Evaluating the library blocks the
+ * event loop for a second or more; after listening, that would hold up the acks of the first commands.
  */
-async function startWatchTriggers(
-  env: Env,
-  deps: Omit<Parameters<typeof import('./alerts/watch-triggers.js').createWatchTriggers>[0], 'kc'>,
-) {
+async function loadWatchTriggers(env: Env) {
   const [{ createWatchTriggers }, { KubeConfig }] = await Promise.all([
     import('./alerts/watch-triggers.js'),
     import('@kubernetes/client-node'),
@@ -55,9 +53,11 @@ async function startWatchTriggers(
   if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromCluster();
   if (env.KUBE_CONTEXT) kc.setCurrentContext(env.KUBE_CONTEXT);
-  const watch = createWatchTriggers({ kc, ...deps });
-  await watch.start();
-  return watch;
+  return async (deps: Omit<Parameters<typeof createWatchTriggers>[0], 'kc'>) => {
+    const watch = createWatchTriggers({ kc, ...deps });
+    await watch.start();
+    return watch;
+  };
 }
 
 /** The password in a redis:// URL, if any (decoded: it is matched as it would be printed). */
@@ -94,6 +94,7 @@ function storeOptions(env: Env, redactor: Redactor): StoreOptions {
 
 async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redactor = redactorFor(env);
+  const startWatchTriggers = env.WATCH_TRIGGERS === 'true' ? await loadWatchTriggers(env) : undefined;
   const logger = createLogger(undefined, redactor.redact);
   const kc = kubeAccess(env);
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
@@ -197,10 +198,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     logger,
   });
   for (const s of held.splice(0)) void incidents.signal(s);
-  const watch =
-    env.WATCH_TRIGGERS === 'true'
-      ? await startWatchTriggers(env, { kube, catalog, logger, onSignals })
-      : undefined;
+  const watch = await startWatchTriggers?.({ kube, catalog, logger, onSignals });
   logger.info('rollback-bot started', {
     port: env.PORT,
     mode: env.SLACK_APP_TOKEN ? 'socket' : 'http',

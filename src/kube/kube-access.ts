@@ -229,7 +229,12 @@ class Delegated implements KubeAccess {
   constructor(
     private readonly o: KubeAccessOptions,
     private readonly cluster: Cluster,
-  ) {}
+  ) {
+    // Loaded now, at start: evaluating the library blocks the event loop for a second or more, which
+    // must not happen in the middle of serving. A failure here is thrown to every caller of load();
+    // this catch only keeps it from being an unhandled rejection meanwhile.
+    this.load().catch(() => undefined);
+  }
 
   getCurrentCluster(): Cluster {
     return this.cluster;
