@@ -2,10 +2,8 @@
 // `serve` runs the bot; the other commands are the operator CLI.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { createAlertmanagerClient } from './alerts/alertmanager-client.js';
-import { createWatchTriggers } from './alerts/watch-triggers.js';
 import { createWebhookHandler } from './alerts/webhook-handler.js';
 import { parseArgs } from './cli/parse-args.js';
 import { runCli } from './cli/run-cli.js';
@@ -15,6 +13,7 @@ import { type Env, loadEnv } from './config/env-schema.js';
 import { loadCatalog } from './config/load-catalog.js';
 import { asCodedError } from './errors.js';
 import { createKube } from './kube/create-kube.js';
+import { type KubeAccess, loadKubeAccess } from './kube/kube-access.js';
 import { pingKube } from './kube/ping.js';
 import { createLogger } from './logger.js';
 import { createBotMetrics } from './observe/create-bot-metrics.js';
@@ -30,12 +29,35 @@ import { createSlackApp } from './slack/create-slack-app.js';
 import { createSlackNotifier } from './slack/notifier.js';
 import { createRedisStore, type StoreOptions } from './store/create-redis-store.js';
 
-function kubeConfig(env: Env): KubeConfig {
+/**
+ * The apiserver's address and credentials, without loading the client's generated API (kube-access.ts):
+ * the bot's raw requests, watch and exec need no more.
+ */
+function kubeAccess(env: Env): KubeAccess {
+  return loadKubeAccess({
+    // In a pod: the apiserver's address as the kubelet sets it (not part of the validated Env).
+    env: process.env,
+    ...(env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
+    ...(env.KUBE_CONTEXT ? { context: env.KUBE_CONTEXT } : {}),
+  });
+}
+
+/**
+ * The watch triggers use the client's typed API and informers, so they load the whole library: only
+ * when they are on (WATCH_TRIGGERS), and before the bot listens. Evaluating the library blocks the
+ * event loop for a second or more; after listening, that would hold up the acks of the first commands.
+ */
+async function loadWatchTriggers(env: Env) {
+  const [{ createWatchTriggers }, { KubeConfig }] = await Promise.all([
+    import('./alerts/watch-triggers.js'),
+    import('@kubernetes/client-node'),
+  ]);
   const kc = new KubeConfig();
   if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
   else kc.loadFromCluster();
   if (env.KUBE_CONTEXT) kc.setCurrentContext(env.KUBE_CONTEXT);
-  return kc;
+  return (deps: Omit<Parameters<typeof createWatchTriggers>[0], 'kc'>) =>
+    createWatchTriggers({ kc, ...deps });
 }
 
 /** The password in a redis:// URL, if any (decoded: it is matched as it would be printed). */
@@ -72,8 +94,9 @@ function storeOptions(env: Env, redactor: Redactor): StoreOptions {
 
 async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redactor = redactorFor(env);
+  const makeWatchTriggers = env.WATCH_TRIGGERS === 'true' ? await loadWatchTriggers(env) : undefined;
   const logger = createLogger(undefined, redactor.redact);
-  const kc = kubeConfig(env);
+  const kc = kubeAccess(env);
   const metrics = createBotMetrics();
   const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => {
@@ -187,8 +210,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   });
   // The watches open (one list and watch per namespace) while Slack starts and the runner resumes:
   // their signals are held until the incidents exist. Settled here, awaited before "started".
-  const watch =
-    env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
+  const watch = makeWatchTriggers?.({ kube, catalog, logger, onSignals });
   const t0 = performance.now();
   const watchStarting = watch?.start().then(
     () => Math.round(performance.now() - t0),
@@ -257,7 +279,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   try {
     await runCli(args, {
       catalog,
-      kube: createKube(kubeConfig(env)),
+      kube: createKube(kubeAccess(env)),
       observe: createObserve({ prometheusUrl: env.PROMETHEUS_URL }),
       store: () => {
         redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });

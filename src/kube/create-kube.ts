@@ -1,13 +1,14 @@
 // The Kubernetes port, with @kubernetes/client-node for credentials, watch, logs and exec.
-// Reads of Deployments and ReplicaSets are raw JSON (see raw-request.ts for why).
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+// Reads of Deployments and ReplicaSets are raw JSON (see raw-request.ts for why); so are pod logs, the
+// one call that used the typed client, whose module is the generated API (see kube-access.ts).
 import { CodedError, isCodedError } from '../errors.js';
 import type { JsonObject, WorkloadKind, WorkloadSnapshot } from '../rollback/kube-types.js';
 import type { KubePort } from '../rollback/ports.js';
 import { describeWorkloadChange } from '../rollback/workload-change.js';
 import { execInPod } from './exec-in-pod.js';
 import { gitopsOwners } from './gitops-owners.js';
-import { mapClientError, mapStatusError } from './map-error.js';
+import type { KubeAccess } from './kube-access.js';
+import { mapStatusError } from './map-error.js';
 import { workloadsPath } from './paths.js';
 import { rawGetJson, rawRequest } from './raw-request.js';
 import { toControllerRevision, toEvent, toJob, toPod, toReplicaSet, toWorkload } from './snapshots.js';
@@ -18,7 +19,7 @@ type RawList = { items: any[]; metadata?: { continue?: string } };
 
 const enc = encodeURIComponent;
 
-async function listAll(kc: KubeConfig, path: string, what: string): Promise<RawList['items']> {
+async function listAll(kc: KubeAccess, path: string, what: string): Promise<RawList['items']> {
   const items: RawList['items'] = [];
   let cont: string | undefined;
   do {
@@ -33,8 +34,7 @@ async function listAll(kc: KubeConfig, path: string, what: string): Promise<RawL
 /** How many times an undo retries when only the workload's status moved between read and patch. */
 const STATUS_ONLY_RETRIES = 5;
 
-export function createKube(kc: KubeConfig): KubePort {
-  const core = kc.makeApiClient(CoreV1Api);
+export function createKube(kc: KubeAccess): KubePort {
   const jobsPath = (ns: string) => `/apis/batch/v1/namespaces/${enc(ns)}/jobs`;
   const workloadPath = (kind: WorkloadKind, ns: string, name: string) =>
     `${workloadsPath(kind, ns)}/${enc(name)}`;
@@ -83,18 +83,22 @@ export function createKube(kc: KubeConfig): KubePort {
     },
 
     async readLogs(namespace, pod, opts) {
-      try {
-        return await core.readNamespacedPodLog({
-          name: pod,
-          namespace,
-          ...(opts.container ? { container: opts.container } : {}),
-          tailLines: opts.tailLines,
-          limitBytes: opts.limitBytes,
-          previous: opts.previous ?? false,
-        });
-      } catch (err) {
-        throw mapClientError(err, `logs of ${namespace}/${pod}`);
-      }
+      const what = `logs of ${namespace}/${pod}`;
+      const query = new URLSearchParams({
+        ...(opts.container ? { container: opts.container } : {}),
+        tailLines: String(opts.tailLines),
+        limitBytes: String(opts.limitBytes),
+        previous: String(opts.previous ?? false),
+      });
+      const path = `/api/v1/namespaces/${enc(namespace)}/pods/${enc(pod)}/log?${query}`;
+      // The log is text; a failure is a JSON Status (what the typed client asked for too).
+      const res = await rawRequest(kc, 'GET', path, { accept: 'application/json, */*;q=0.8' }).catch(
+        (err: unknown) => {
+          throw mapStatusError(0, '', what, err);
+        },
+      );
+      if (res.status < 200 || res.status > 299) throw mapStatusError(res.status, res.body, what);
+      return res.body;
     },
 
     async patchUndo(expected, patch, opts = {}) {

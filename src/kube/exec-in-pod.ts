@@ -1,8 +1,11 @@
 // Exec through the apiserver's exec subresource (WebSocket), argv only: no shell ever.
 import { Writable } from 'node:stream';
-import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
+import type { V1Status } from '@kubernetes/client-node';
+// The library's Exec module alone: its index loads the whole generated API (see kube-access.ts).
+import { Exec } from '@kubernetes/client-node/dist/exec.js';
 import { CodedError } from '../errors.js';
 import type { ExecResult } from '../rollback/ports.js';
+import { asClientConfig, type KubeAccess } from './kube-access.js';
 
 const MAX_OUTPUT = 256 * 1024;
 
@@ -20,7 +23,7 @@ function collector(): { stream: Writable; text: () => string } {
 }
 
 export async function execInPod(
-  kc: KubeConfig,
+  kc: KubeAccess,
   namespace: string,
   pod: string,
   container: string | undefined,
@@ -35,7 +38,7 @@ export async function execInPod(
       reject(new CodedError('kube_exec_failed', `${what} timed out after ${timeoutMs} ms`));
       socket?.then((ws) => ws.close()).catch(() => {});
     }, timeoutMs);
-    const socket: Promise<{ close(): void }> | undefined = new Exec(kc)
+    const socket: Promise<{ close(): void }> | undefined = new Exec(asClientConfig(kc))
       .exec(namespace, pod, container ?? '', argv, out.stream, err.stream, null, false, (s) => {
         clearTimeout(timer);
         resolve(s);

@@ -1,10 +1,10 @@
 // The GitOps owners' objects (Argo CD Applications, Flux Kustomizations and HelmReleases), read and
 // patched as raw JSON: the bot only touches the sync settings it suspends and puts back.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { CodedError, isCodedError } from '../errors.js';
 import { type GitOpsOwner, OWNER_API, ownerText } from '../rollback/gitops.js';
 import type { JsonObject } from '../rollback/kube-types.js';
 import type { KubePort } from '../rollback/ports.js';
+import type { KubeAccess } from './kube-access.js';
 import { mapStatusError } from './map-error.js';
 import { rawGetJson, rawRequest } from './raw-request.js';
 
@@ -15,7 +15,7 @@ function ownerPath(o: GitOpsOwner): string {
   return `/apis/${api.group}/${api.version}/namespaces/${enc(o.namespace)}/${api.plural}/${enc(o.name)}`;
 }
 
-export function gitopsOwners(kc: KubeConfig): Pick<KubePort, 'readOwner' | 'patchOwner' | 'mayPatchOwner'> {
+export function gitopsOwners(kc: KubeAccess): Pick<KubePort, 'readOwner' | 'patchOwner' | 'mayPatchOwner'> {
   return {
     async readOwner(o) {
       try {

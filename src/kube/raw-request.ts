@@ -2,7 +2,7 @@
 // the typed client model drops fields it does not know, and an undo must copy a template exactly.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from './kube-access.js';
 import { mapStatusError } from './map-error.js';
 
 export interface RawResponse {
@@ -11,15 +11,15 @@ export interface RawResponse {
 }
 
 export async function rawRequest(
-  kc: KubeConfig,
+  kc: KubeAccess,
   method: 'GET' | 'PATCH' | 'POST' | 'DELETE',
   path: string,
-  opts: { body?: string; contentType?: string; timeoutMs?: number } = {},
+  opts: { body?: string; contentType?: string; timeoutMs?: number; accept?: string } = {},
 ): Promise<RawResponse> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server + path);
-  const reqOpts: RequestOptions = { method, headers: { accept: 'application/json' } };
+  const reqOpts: RequestOptions = { method, headers: { accept: opts.accept ?? 'application/json' } };
   await kc.applyToHTTPSOptions(reqOpts);
   const headers = reqOpts.headers as Record<string, string>;
   if (opts.body !== undefined) {
@@ -44,7 +44,7 @@ export async function rawRequest(
 }
 
 /** GET returning parsed JSON; non-2xx become coded errors. */
-export async function rawGetJson<T>(kc: KubeConfig, path: string, what: string): Promise<T> {
+export async function rawGetJson<T>(kc: KubeAccess, path: string, what: string): Promise<T> {
   let res: RawResponse;
   try {
     res = await rawRequest(kc, 'GET', path);

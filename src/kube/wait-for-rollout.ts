@@ -1,11 +1,13 @@
 // `kubectl rollout status`, as a watch on the one workload: the condition is checked on every event,
 // and the watch is re-opened (from the last resourceVersion, or afresh after 410 Gone) whenever the
 // server or the network ends it, until the rollout is done, fails, or the timeout passes.
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+// The library's Watch module alone: its index loads the whole generated API (see kube-access.ts).
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import { CodedError } from '../errors.js';
 import type { WorkloadKind, WorkloadSnapshot } from '../rollback/kube-types.js';
 import type { KubePort } from '../rollback/ports.js';
 import { type RolloutStatus, rolloutStatus } from '../rollback/rollout-status.js';
+import { asClientConfig, type KubeAccess } from './kube-access.js';
 import { workloadsPath } from './paths.js';
 import { toWorkload } from './snapshots.js';
 
@@ -16,14 +18,14 @@ type Result = Awaited<ReturnType<KubePort['waitForRollout']>>;
 const WATCH_SECONDS = 60;
 
 export function waitForRollout(
-  kc: KubeConfig,
+  kc: KubeAccess,
   readWorkload: (kind: WorkloadKind, ns: string, name: string) => Promise<WorkloadSnapshot>,
   kind: WorkloadKind,
   namespace: string,
   name: string,
   opts: Opts,
 ): Promise<Result> {
-  const watch = new Watch(kc);
+  const watch = new Watch(asClientConfig(kc));
   const path = workloadsPath(kind, namespace);
   return new Promise<Result>((resolve, reject) => {
     let finished = false;

@@ -38,6 +38,12 @@ function bad(message: string, remedy: string): CodedError {
   return new CodedError('rollback_bad_revision', message, { remedy });
 }
 
+/** `/rollback` and `/rollback help`: answered in the ack (cheaper than parsing the whole command). */
+export function isHelp(text: string): boolean {
+  const t = text.trim();
+  return t === '' || t === 'help' || /^help\s/.test(t);
+}
+
 export function parseCommand(text: string): Command {
   const words = text.trim().split(/\s+/).filter(Boolean).map(normaliseFlag);
   const [first, ...rest] = words;

@@ -1,4 +1,6 @@
 // /rollback: ack at once (never after Kubernetes or Redis), then parse, check and start.
+// Help is the ack itself: a constant answer needs no second request to response_url, and under a burst
+// of commands that second request (and its redaction) was half of the bot's work per help.
 import type { App, RespondFn, SlashCommand } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import { asCodedError, CodedError } from '../../errors.js';
@@ -12,7 +14,7 @@ import { section } from '../blocks/text.js';
 import type { Directory } from '../directory.js';
 import { SLASH_COMMAND } from '../ids.js';
 import { ownMentions } from '../own-mentions.js';
-import { parseCommand } from '../parse-command.js';
+import { isHelp, parseCommand } from '../parse-command.js';
 
 export interface CommandDeps {
   runner: Runner;
@@ -29,14 +31,20 @@ function inChannel(channel: string, command: SlashCommand): boolean {
 }
 
 export function registerRollbackCommand(app: App, deps: CommandDeps): void {
+  // Built once: the command list is constant (no user text, nothing for the redactor to mask).
+  const help = { response_type: 'ephemeral' as const, text: 'rollback help', blocks: buildHelp() };
   app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
+    if (isHelp(command.text)) {
+      await ack(help);
+      return;
+    }
     await ack();
     const actor: Actor = { kind: 'user', id: command.user_id, name: command.user_name };
     const keep = ownMentions(deps.catalog, actor.id);
     try {
       const cmd = parseCommand(command.text);
       switch (cmd.kind) {
-        case 'help':
+        case 'help': // reached only if isHelp and parseCommand ever disagree
           await ephemeral(respond, buildHelp(), 'rollback help');
           return;
         case 'status':

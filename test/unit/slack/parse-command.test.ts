@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCodedError } from '../../../src/errors.js';
-import { parseCommand } from '../../../src/slack/parse-command.js';
+import { isHelp, parseCommand } from '../../../src/slack/parse-command.js';
 
 describe('/rollback text', () => {
   it('parses a rollback with flags and a free-text reason', () => {
@@ -60,5 +60,28 @@ describe('/rollback text', () => {
     expect(() => parseCommand('rm --to-revision=`<!channel>`')).toThrow(
       '"ˋ&lt;!channel&gt;ˋ" is not a revision number',
     );
+  });
+
+  it('isHelp (answered in the ack) agrees with parseCommand on what is help', () => {
+    const texts = [
+      '',
+      '  ',
+      'help',
+      ' help ',
+      'help me',
+      'help\tstatus',
+      'helpme',
+      'status',
+      'release-manager help',
+    ];
+    for (const t of texts) {
+      let parsed: string;
+      try {
+        parsed = parseCommand(t).kind;
+      } catch {
+        parsed = 'error';
+      }
+      expect([t, isHelp(t)]).toEqual([t, parsed === 'help']);
+    }
   });
 });
