@@ -23,7 +23,7 @@ import { eventually, kubectlOk } from '../../test/support/kubectl.js';
 import { freshNamespace } from '../../test/support/namespaces.js';
 import { IMAGES, NAME, setDatabaseHead, shipReleases } from '../../test/support/releases.js';
 import { type SlackEmulator, startSlackEmulator } from '../../test/support/slack-emulator/index.js';
-import { hasButton, textOf } from '../../test/support/slack-text.js';
+import { hasButton } from '../../test/support/slack-text.js';
 import { percentile } from '../../test/support/stats.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
 import type { Section } from './context.js';
@@ -31,7 +31,8 @@ import { type Figure, ratioFigure } from './figures.js';
 
 const C = 'C0INCIDENTS';
 const U = 'U0SRE00001';
-const RUNS = 10;
+/** The issue asks for 10 runs; BENCH_ROLLBACK_RUNS lowers it while working on the section. */
+const RUNS = Number(process.env.BENCH_ROLLBACK_RUNS ?? 10);
 const HEAD = 'aaa111';
 /** Both releases ship the same migration head: the database gate passes, no downgrade approval. */
 const RELEASES = [
@@ -50,6 +51,8 @@ interface Run {
   /** After the watch saw the rollout complete: the bot's record, and the thread post. */
   recordAfterWatch: number;
   threadAfterWatch: number;
+  /** The root message's update to "verifying" (informational). */
+  rootAfterWatch: number;
   steps: Record<string, number>;
 }
 
@@ -114,20 +117,33 @@ async function eventsOf(redis: Redis, id: string): Promise<(RollbackEvent & { co
   }));
 }
 
-/** The time the emulator received the bot's thread post (or update) saying the rollout completed. */
-function threadPostAt(slack: SlackEmulator, threadTs: string, after: number): number | undefined {
+const DONE = /successfully rolled out/;
+
+/**
+ * When the emulator received the bot's thread post saying the rollout completed: the progress
+ * message of this thread, posted with that text or updated to it.
+ */
+function threadPostAt(slack: SlackEmulator, threadTs: string): number | undefined {
+  const progress = slack.thread(C, threadTs).find((m) => DONE.test(m.text));
+  if (!progress) return undefined;
   return slack
     .calls()
     .filter(
       (c) =>
         c.ok &&
-        (c.method === 'chat.postMessage' || c.method === 'chat.update') &&
-        c.args.channel === C &&
-        // the progress post is in the thread (postMessage) or its ts is updated (update)
-        /successfully rolled out/.test(String(c.args.text)) &&
-        (c.args.thread_ts === threadTs || c.method === 'chat.update') &&
-        c.at >= after - 60_000,
+        DONE.test(String(c.args.text)) &&
+        ((c.method === 'chat.postMessage' && c.args.thread_ts === threadTs) ||
+          (c.method === 'chat.update' && c.args.ts === progress.ts)),
     )
+    .map((c) => c.at)
+    .sort((a, b) => a - b)[0];
+}
+
+/** When the root message was updated to say the rollback is verifying (the rollout is done). */
+function rootVerifyingAt(slack: SlackEmulator, rootTs: string): number | undefined {
+  return slack
+    .calls('chat.update')
+    .filter((c) => c.ok && c.args.ts === rootTs && /: verifying$/.test(String(c.args.text)))
     .map((c) => c.at)
     .sort((a, b) => a - b)[0];
 }
@@ -171,8 +187,8 @@ async function oneRun(
         .slice(rootsBefore)
         .find((m) => m.via === 'chat.postMessage' && m.text.includes(o.service)),
     );
-    const id = /id `([0-9a-f-]{36})`/.exec(textOf(root))?.[1];
-    if (!id) throw new Error(`no rollback id in the root message: ${root.text}`);
+    // The request holds the workload's lock: its holder is the rollback.
+    const id = await eventually('the rollback holding the lock', () => store.holderOf(o.botNs, NAME));
     const assessment = await eventually(
       'assessment with Roll back',
       async () => slack.thread(C, root.ts).find((m) => hasButton(m, 'rollback_approve')),
@@ -216,11 +232,14 @@ async function oneRun(
     const watchSaw = await eventually('the watch saw completion', async () =>
       watch.completedAfter(genBefore),
     );
-    const threadAt = await eventually('the thread post', async () => threadPostAt(slack, root.ts, watchSaw));
+    const threadAt = await eventually('the thread post', async () => threadPostAt(slack, root.ts));
+    const rootAt = await eventually('the root update', async () => rootVerifyingAt(slack, root.ts));
     const events = await eventsOf(redis, id);
-    const run = measure(done, events, { watchSaw, threadAt, kubectlUndoWait });
+    const run = measure(done, events, { watchSaw, threadAt, rootAt, kubectlUndoWait });
+    // Where the bot's noticing went: its wait resolving (undo.rollout.at), then the commit.
+    const waited = Date.parse(done.undo?.rollout?.at ?? '') - watchSaw;
     log(
-      `[bench] rollback run ${i}: bot undo+wait ${run.botUndoWait.toFixed(0)} ms, kubectl ${kubectlUndoWait.toFixed(0)} ms; record +${run.recordAfterWatch} ms, thread +${run.threadAfterWatch} ms after the watch; steps ${JSON.stringify(run.steps)}`,
+      `[bench] rollback run ${i}: bot undo+wait ${run.botUndoWait.toFixed(0)} ms, kubectl ${kubectlUndoWait.toFixed(0)} ms; after the watch: wait resolved +${waited} ms, record +${run.recordAfterWatch} ms, thread +${run.threadAfterWatch} ms, root +${run.rootAfterWatch} ms; steps ${JSON.stringify(run.steps)}`,
     );
     return run;
   } finally {
@@ -231,7 +250,7 @@ async function oneRun(
 function measure(
   r: Rollback,
   events: (RollbackEvent & { committed: number })[],
-  m: { watchSaw: number; threadAt: number; kubectlUndoWait: number },
+  m: { watchSaw: number; threadAt: number; rootAt: number; kubectlUndoWait: number },
 ): Run {
   const at = (pred: (e: RollbackEvent) => boolean, what: string) => {
     const e = events.find(pred);
@@ -253,6 +272,7 @@ function measure(
     kubectlUndoWait: m.kubectlUndoWait,
     recordAfterWatch: undone.committed - m.watchSaw,
     threadAfterWatch: m.threadAt - m.watchSaw,
+    rootAfterWatch: m.rootAt - m.watchSaw,
     steps: {
       notify: t(notified) - t(approve),
       undo: t(patched) - t(notified),
@@ -351,6 +371,19 @@ export const benchRollback: Section = async ({ world, log }) => {
         goal: '≤ 100 ms after the watch',
         met: thread95 <= 100,
         note: `${runs.length} runs, max ${Math.max(...runs.map((r) => r.threadAfterWatch))} ms`,
+      },
+      {
+        section: 'rollback',
+        figure: 'completion noticed: root message says verifying (p95, informational)',
+        anchor: watchAnchor,
+        value: percentile(
+          runs.map((r) => r.rootAfterWatch),
+          95,
+        ),
+        unit: 'ms',
+        goal: '—',
+        met: true,
+        note: `${runs.length} runs`,
       },
     ];
     for (const step of Object.keys(runs[0]?.steps ?? {})) {
