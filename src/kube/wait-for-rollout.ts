@@ -49,24 +49,30 @@ export function waitForRollout(
     const finish = (fn: () => void) => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       abort?.abort();
       fn();
     };
-    const timer = setTimeout(() => {
-      finish(() =>
-        reject(
-          new CodedError(
-            'rollback_timeout',
-            `timed out waiting for the rollout of ${namespace}/${name} (${lastMessage || 'no status yet'})`,
-            {
-              remedy: 'Check the pods of the target revision; the thread has the last status.',
-              details: { lastMessage },
-            },
+    // The rollout's time starts once `act` has made the change: the wait never gives up while the patch
+    // is in flight (a timeout then would leave a patch it did not see the end of).
+    let timer: NodeJS.Timeout | undefined;
+    const startTimer = () => {
+      timer = setTimeout(() => {
+        finish(() =>
+          reject(
+            new CodedError(
+              'rollback_timeout',
+              `timed out waiting for the rollout of ${namespace}/${name} (${lastMessage || 'no status yet'})`,
+              {
+                remedy: 'Check the pods of the target revision; the thread has the last status.',
+                details: { lastMessage },
+              },
+            ),
           ),
-        ),
-      );
-    }, opts.timeoutMs);
+        );
+      }, opts.timeoutMs);
+    };
+    if (!opts.act) startTimer();
 
     const evaluate = (d: WorkloadSnapshot) => {
       latest = d;
@@ -90,6 +96,7 @@ export function waitForRollout(
         (g) => {
           gate = g;
           acting = false;
+          if (!finished) startTimer();
           if (latest && !finished) evaluate(latest);
         },
         (err: unknown) => finish(() => reject(err)),

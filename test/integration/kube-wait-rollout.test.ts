@@ -104,7 +104,7 @@ describe('waitForRollout with act', () => {
     ).toBe(IMAGES.good);
   });
 
-  it('ends with the error of a failed act and closes its watch', async () => {
+  it('ends with the error of a failed act, even one slower than the timeout, and closes its watch', async () => {
     const before = await namedDeploymentWatches();
     const refused = new CodedError(
       'rollback_concurrent_change',
@@ -112,8 +112,10 @@ describe('waitForRollout with act', () => {
     );
     await expect(
       kube.waitForRollout('Deployment', ns, NAME, {
-        timeoutMs: 60_000,
+        // The rollout's timeout starts after act: a slow patch is never cut off by it.
+        timeoutMs: 200,
         act: async () => {
+          await new Promise((r) => setTimeout(r, 1000));
           throw refused;
         },
       }),
