@@ -203,17 +203,17 @@ async function oneRun(
     });
     if (click.status !== 200) throw new Error(`the click answered ${click.status}`);
 
-    // The twin starts the moment the bot's record says it is undoing.
-    await eventually(
-      'the bot undoing',
-      async () => {
-        const r = await store.get(id);
-        if (r && ['completed', 'failed', 'cancelled'].includes(r.state))
-          throw new Error(`rollback ended ${r.state} before undoing: ${r.failure?.message ?? ''}`);
-        return r && r.state !== 'awaiting_approval' && r.state !== 'notifying' ? true : undefined;
-      },
-      60_000,
-    );
+    // The twin starts the moment the bot's record says it is undoing (polled every 10 ms, not at
+    // eventually()'s 250 ms, so both rollouts run at the same moment).
+    const undoingBy = Date.now() + 60_000;
+    for (;;) {
+      const r = await store.get(id);
+      if (r && ['completed', 'failed', 'cancelled'].includes(r.state))
+        throw new Error(`rollback ended ${r.state} before undoing: ${r.failure?.message ?? ''}`);
+      if (r && r.state !== 'awaiting_approval' && r.state !== 'notifying') break;
+      if (Date.now() > undoingBy) throw new Error(`rollback ${id} not undoing after 60 s (is ${r?.state})`);
+      await sleep(10);
+    }
     const t0 = performance.now();
     await kubectlOk(world, ['rollout', 'undo', `deployment/${NAME}`, '-n', o.twinNs]);
     await kubectlOk(world, ['rollout', 'status', `deployment/${NAME}`, '-n', o.twinNs, '--timeout=120s']);
