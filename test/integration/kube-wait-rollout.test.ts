@@ -1,15 +1,17 @@
 // The rollout wait with `act` (the undo's patch): the watch is open on the apiserver before the patch
 // is sent, nothing from before the patch is evaluated (a ProgressDeadlineExceeded the undo clears does
-// not fail it), and a failed patch ends the wait with its error and closes the watch.
+// not fail it), and a failed patch ends the wait with its error and closes the watch. Then the engine's
+// undoing step: its patch goes out with the rollout watch already open.
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CodedError } from '../../src/errors.js';
 import { createKube } from '../../src/kube/create-kube.js';
 import { rawRequest } from '../../src/kube/raw-request.js';
 import { planUndo } from '../../src/rollback/revisions.js';
+import { createTestEngine, worldCatalog } from '../support/engine.js';
 import { eventually, kubectlOk } from '../support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
-import { IMAGES, NAME, shipReleases } from '../support/releases.js';
+import { IMAGES, NAME, setDatabaseHead, shipReleases } from '../support/releases.js';
 
 const world = inject('world');
 const RELEASES = [
@@ -17,29 +19,30 @@ const RELEASES = [
   { image: IMAGES.bad, cause: 'Release v2024.01.15', head: 'aaa111' },
 ];
 
-describe('waitForRollout with act', () => {
-  const kc = new KubeConfig();
-  kc.loadFromFile(world.kubeconfig);
-  const kube = createKube(kc);
+const kc = new KubeConfig();
+kc.loadFromFile(world.kubeconfig);
 
-  /**
-   * WATCH requests on one named Deployment being served now (the apiserver's own metrics; a watch with
-   * `metadata.name=` counts as scope "resource"). The world's other watchers (controllers, the
-   * stand-in) watch cluster-wide, and test files run one at a time.
-   */
-  async function namedDeploymentWatches(): Promise<number> {
-    const res = await rawRequest(kc, 'GET', '/metrics');
-    const line = res.body
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith('apiserver_longrunning_requests{') &&
-          l.includes('resource="deployments"') &&
-          l.includes('scope="resource"') &&
-          l.includes('verb="WATCH"'),
-      );
-    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-  }
+/**
+ * WATCH requests on one named Deployment being served now (the apiserver's own metrics; a watch with
+ * `metadata.name=` counts as scope "resource"). The world's other watchers (controllers, the
+ * stand-in) watch cluster-wide, and test files run one at a time.
+ */
+async function namedDeploymentWatches(): Promise<number> {
+  const res = await rawRequest(kc, 'GET', '/metrics');
+  const line = res.body
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('apiserver_longrunning_requests{') &&
+        l.includes('resource="deployments"') &&
+        l.includes('scope="resource"') &&
+        l.includes('verb="WATCH"'),
+    );
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+describe('waitForRollout with act', () => {
+  const kube = createKube(kc);
 
   let ns: string;
   beforeAll(async () => {
@@ -121,5 +124,40 @@ describe('waitForRollout with act', () => {
       }),
     ).rejects.toBe(refused);
     await eventually('the watch closed', async () => (await namedDeploymentWatches()) <= before, 10_000);
+  });
+});
+
+describe('the undoing step', () => {
+  afterAll(() => deleteNamespaces(world));
+  it('sends the patch with the rollout watch already open', async () => {
+    await setDatabaseHead(world, 'aaa111');
+    const ns = await freshNamespace(world, 'undo-watch');
+    await shipReleases(world, ns, RELEASES, { baseline: false });
+    const e = createTestEngine(world, { catalog: worldCatalog(world, ns) });
+    try {
+      const watchesAtPatch: number[] = [];
+      const patchUndo = e.kube.patchUndo.bind(e.kube);
+      e.kube.patchUndo = async (d, patch, opts) => {
+        if (!opts?.dryRun) watchesAtPatch.push(await namedDeploymentWatches());
+        return patchUndo(d, patch, opts);
+      };
+      const r = await e.runner.request({
+        service: 'release-manager',
+        reason: 'bad release',
+        actor: { kind: 'user', id: 'U0SRE00001', name: 'alice' },
+      });
+      await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
+      const before = await namedDeploymentWatches();
+      await e.runner.approve(r.id, { kind: 'user', id: 'U0SRE00002', name: 'bob' });
+      const past = await e.runner.waitFor(r.id, ['verifying'], 60_000);
+      expect(past.state, past.failure?.message).toBe('verifying');
+      expect(watchesAtPatch).toHaveLength(1);
+      expect(watchesAtPatch[0], 'a watch on the Deployment was open when the patch went out').toBeGreaterThan(
+        before,
+      );
+      await e.runner.idle();
+    } finally {
+      await e.close();
+    }
   });
 });
