@@ -9,6 +9,7 @@ import { benchAck } from './bench/ack.js';
 import { benchAlerts } from './bench/alerts.js';
 import type { Section } from './bench/context.js';
 import { type Figure, missed, table, writeJson } from './bench/figures.js';
+import { benchRollback } from './bench/rollback.js';
 import { benchScale } from './bench/scale.js';
 
 // In the order they run: the idle and latency figures first, on a quiet world.
@@ -16,6 +17,7 @@ const SECTIONS: Record<string, Section> = {
   ack: benchAck,
   alerts: benchAlerts,
   scale: benchScale,
+  rollback: benchRollback,
 };
 
 const { values } = parseArgs({

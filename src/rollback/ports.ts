@@ -56,6 +56,13 @@ export interface KubePort {
       timeoutMs: number;
       staleDeadlineBefore?: Date;
       onProgress?: (s: RolloutStatus, d: WorkloadSnapshot) => void;
+      /**
+       * The change the wait is for, run once the watch is open (watch first, then act): a rollout
+       * that completes within a watch's connection time is then seen when the apiserver reports it.
+       * Until it resolves nothing is evaluated; then only its `generation` and newer, with its
+       * `staleDeadlineBefore`. Its rejection ends the wait with the same error.
+       */
+      act?: () => Promise<{ generation: number; staleDeadlineBefore: Date }>;
     },
   ): Promise<{ status: RolloutStatus; deployment: WorkloadSnapshot }>;
   exec(

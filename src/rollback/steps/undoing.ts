@@ -1,5 +1,7 @@
 // `undoing`: the procedure's step 3. `kubectl rollout undo` (kubectl's exact patch), guarded by a
-// re-read of the workload, then the wait of `kubectl rollout status`.
+// re-read of the workload, then the wait of `kubectl rollout status`. The wait's watch is opened
+// before the patch is sent (the patch is its `act`), so a rollout that finishes at once is seen when
+// the apiserver reports it, not when a watch opened afterwards has connected.
 import { CodedError } from '../../errors.js';
 import type { ReplicaSetSnapshot } from '../kube-types.js';
 import { kindOf, type Rollback } from '../model.js';
@@ -38,20 +40,31 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
     );
   }
   let current = r;
+  /** When the wait for the rollout began: after the patch is saved (rollout.durationMs). */
+  let started = 0;
   const patch = patchFor(d, rs);
+  let act: (() => Promise<{ generation: number; staleDeadlineBefore: Date }>) | undefined;
   if (patch) {
     assertWorkloadUnchanged(expectedBefore(r, rs), d, `${r.namespace}/${r.deployment}`, 'undo');
     if (d.kind === 'Deployment' && d.paused) throw new CodedError('rollback_paused', PAUSED_MESSAGE);
     current = await suspendGitOps(ctx, current, lease);
-    const patched = await kube.patchUndo(d, patch);
-    current = await save(
-      current,
-      lease,
-      { undo: { outcome: 'patched', at: clock.now().toISOString(), generation: patched.generation } },
-      {
-        milestone: `Rolled back to revision ${target.revision} (${target.images.join(', ')}): ${d.kind} patched, generation ${patched.generation}`,
-      },
-    );
+    const before = current;
+    // Run once by the wait, as soon as its watch is open. Its failure (a refused guard, a lost
+    // lease) ends the wait and this step with the same error.
+    act = async () => {
+      const patched = await kube.patchUndo(d, patch);
+      const at = clock.now().toISOString();
+      current = await save(
+        before,
+        lease,
+        { undo: { outcome: 'patched', at, generation: patched.generation } },
+        {
+          milestone: `Rolled back to revision ${target.revision} (${target.images.join(', ')}): ${d.kind} patched, generation ${patched.generation}`,
+        },
+      );
+      started = clock.now().getTime();
+      return { generation: patched.generation, staleDeadlineBefore: new Date(at) };
+    };
   } else if (!r.undo) {
     // At the target with no patch on record: either it already was when assessed, or this process
     // patched it and died before saving. The assessed template tells which.
@@ -74,10 +87,11 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
     );
   }
   const undoAt = new Date(current.undo?.at ?? clock.now().toISOString());
-  const started = clock.now().getTime();
+  started = clock.now().getTime();
   const { status } = await kube.waitForRollout(kindOf(r), r.namespace, r.deployment, {
     timeoutMs: svc.rollout.timeoutSeconds * 1000,
     staleDeadlineBefore: undoAt,
+    ...(act ? { act } : {}),
     onProgress: (s) => notify(r.id, 'progress', () => deps.notifier.progress(current, s.message)),
   });
   if (status.state === 'failed') {
