@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { userInfo } from 'node:os';
 import { Redis } from 'ioredis';
 import { createAlertmanagerClient } from './alerts/alertmanager-client.js';
+import { createWatchTriggers } from './alerts/watch-triggers.js';
 import { createWebhookHandler } from './alerts/webhook-handler.js';
 import { parseArgs } from './cli/parse-args.js';
 import { runCli } from './cli/run-cli.js';
@@ -42,24 +43,6 @@ function kubeAccess(env: Env): KubeAccess {
   });
 }
 
-/**
- * The watch triggers use the client's typed API and informers, so they load the whole library: only
- * when they are on (WATCH_TRIGGERS), and before the bot listens. Evaluating the library blocks the
- * event loop for a second or more; after listening, that would hold up the acks of the first commands.
- */
-async function loadWatchTriggers(env: Env) {
-  const [{ createWatchTriggers }, { KubeConfig }] = await Promise.all([
-    import('./alerts/watch-triggers.js'),
-    import('@kubernetes/client-node'),
-  ]);
-  const kc = new KubeConfig();
-  if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
-  else kc.loadFromCluster();
-  if (env.KUBE_CONTEXT) kc.setCurrentContext(env.KUBE_CONTEXT);
-  return (deps: Omit<Parameters<typeof createWatchTriggers>[0], 'kc'>) =>
-    createWatchTriggers({ kc, ...deps });
-}
-
 /** The password in a redis:// URL, if any (decoded: it is matched as it would be printed). */
 function urlPassword(url: string | undefined): string | undefined {
   if (!url) return undefined;
@@ -94,7 +77,6 @@ function storeOptions(env: Env, redactor: Redactor): StoreOptions {
 
 async function serve(env: Env, catalog: Catalog): Promise<void> {
   const redactor = redactorFor(env);
-  const makeWatchTriggers = env.WATCH_TRIGGERS === 'true' ? await loadWatchTriggers(env) : undefined;
   const logger = createLogger(undefined, redactor.redact);
   const kc = kubeAccess(env);
   const metrics = createBotMetrics();
@@ -210,7 +192,8 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   });
   // The watches open (one list and watch per namespace) while Slack starts and the runner resumes:
   // their signals are held until the incidents exist. Settled here, awaited before "started".
-  const watch = makeWatchTriggers?.({ kube, catalog, logger, onSignals });
+  const watch =
+    env.WATCH_TRIGGERS === 'true' ? createWatchTriggers({ kc, kube, catalog, logger, onSignals }) : undefined;
   const t0 = performance.now();
   const watchStarting = watch?.start().then(
     () => Math.round(performance.now() - t0),

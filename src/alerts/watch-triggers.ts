@@ -11,8 +11,9 @@
 // A timer re-evaluates every 2 s from the caches alone, because readiness deadlines pass without any
 // event. A condition is signalled when it starts and stops firing. Restart counts are baselined when
 // this watcher first sees each container (conditions.ts).
-import type { KubeConfig, V1Pod, Watch } from '@kubernetes/client-node';
+import type { V1Pod, Watch } from '@kubernetes/client-node';
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
+import type { KubeAccess } from '../kube/kube-access.js';
 import { parseLabelSelector } from '../kube/label-selector.js';
 import { createNamespacePods, podWorkload } from '../kube/namespace-pods.js';
 import type { DeploymentSnapshot } from '../rollback/kube-types.js';
@@ -59,7 +60,7 @@ function midRollout(d: DeploymentSnapshot): boolean {
 }
 
 export function createWatchTriggers(o: {
-  kc: KubeConfig;
+  kc: KubeAccess;
   kube: KubePort;
   catalog: Catalog;
   logger: Logger;
