@@ -9,11 +9,13 @@ import { benchAck } from './bench/ack.js';
 import { benchAlerts } from './bench/alerts.js';
 import type { Section } from './bench/context.js';
 import { type Figure, missed, table, writeJson } from './bench/figures.js';
+import { benchStorm } from './bench/storm.js';
 
 // In the order they run: the idle and latency figures first, on a quiet world.
 const SECTIONS: Record<string, Section> = {
   ack: benchAck,
   alerts: benchAlerts,
+  storm: benchStorm,
 };
 
 const { values } = parseArgs({

@@ -1,89 +1,68 @@
-// Alert → first Slack post, against the webhook's own answer time.
-import { alertmanagerNotification } from '../../test/support/alert-payloads.js';
-import { startSlackBot } from '../../test/support/bot-process.js';
-import { worldCatalog } from '../../test/support/engine.js';
-import { eventually, kubectlOk } from '../../test/support/kubectl.js';
-import { freshNamespace } from '../../test/support/namespaces.js';
-import { setDatabaseHead, shipReleases } from '../../test/support/releases.js';
-import { startSlackEmulator } from '../../test/support/slack-emulator/index.js';
+// Alert → first Slack post, against the webhook's own answer time: 15 incidents (5 services, each a
+// new bad revision 3 times), one alert at a time. The first post's time is when the Slack emulator
+// received the chat.postMessage (its call log, same process and clock as the sender), not when a
+// poll noticed it: an earlier cut polled every 250 ms and measured its own poll (254–258 ms).
+import { percentile } from '../../test/support/stats.js';
+import { alertBody, type FleetService, startAlertFleet } from './alert-fleet.js';
 import type { Section } from './context.js';
+import type { Figure } from './figures.js';
 
-const C = 'C0INCIDENTS';
-const U = 'U0SRE00001';
-const TOKEN = 'bench-alert-token';
+const SERVICES = 5;
+const ROUNDS = 3;
 
-export const benchAlerts: Section = async ({ world }) => {
-  await setDatabaseHead(world, 'a');
-  const ns = await freshNamespace(world, 'bench-alert');
-  await shipReleases(world, ns, [{ image: 'registry.test/release-manager:v1', cause: 'v1', head: 'a' }]);
-  const slack = await startSlackEmulator({
-    botToken: 'xoxb-bench',
-    signingSecret: 'bench-secret',
-    users: [{ id: U, name: 'alice' }],
-    channels: [{ id: C, name: 'incidents', members: [U] }],
-  });
-  const catalog = worldCatalog(world, ns, (svc) => {
-    svc.channel = C;
-    svc.notify = {};
-  });
-  const bot = await startSlackBot(world, {
-    slack,
-    botToken: 'xoxb-bench',
-    signingSecret: 'bench-secret',
-    catalog,
-    name: 'bench-alert',
-    env: { ALERT_WEBHOOK_TOKEN: TOKEN, WATCH_TRIGGERS: 'false' },
-    compiled: true,
-  });
-  try {
-    await kubectlOk(world, [
-      'set',
-      'image',
-      'deployment/release-manager-prod',
-      '-n',
-      ns,
-      'app=registry.test/release-manager:v2-bad',
-    ]);
-    await eventually(
-      'revision 2',
-      async () => (await kubectlOk(world, ['get', 'rs', '-n', ns])).split('\n').length >= 3,
+async function firstPostAt(
+  calls: () => { method: string; args: Record<string, unknown>; at: number }[],
+  svc: FleetService,
+  after: number,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const post = calls().find(
+      (c) => c.args.channel === svc.channel && c.args.thread_ts === undefined && c.at >= after,
     );
-    const alert = alertmanagerNotification([
-      {
-        status: 'firing',
-        labels: { alertname: 'HighErrorRate', namespace: ns, deployment: 'release-manager-prod' },
-        annotations: { summary: 'Error ratio 8.3%' },
-        startsAt: new Date().toISOString(),
-        fingerprint: 'bench00000000001',
-      },
-    ]);
-    const t0 = performance.now();
-    const res = await fetch(`${bot.url}/alerts`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify(alert),
-    });
-    const answered = performance.now() - t0;
-    if (!res.ok) throw new Error(`webhook answered ${res.status}`);
-    const first = await eventually(
-      'first post',
-      async () => slack.messages(C).find((m) => !m.thread_ts && m.via === 'chat.postMessage'),
-      30_000,
-    ).then(() => performance.now() - t0);
-    return [
-      {
-        section: 'alerts',
-        figure: 'alert → first post',
-        anchor: { what: 'webhook answered', value: answered },
-        value: first,
-        unit: 'ms',
-        goal: '< 100 ms',
-        met: first < 100,
-        note: 'one run',
-      },
-    ];
+    if (post) return post.at;
+    if (Date.now() > deadline) throw new Error(`no incident post for ${svc.name} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export const benchAlerts: Section = async ({ world, log }) => {
+  const fleet = await startAlertFleet(world, { prefix: 'bench-alert', count: SERVICES });
+  try {
+    const answered: number[] = [];
+    const first: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await fleet.shipBadRevision();
+      for (const svc of fleet.services) {
+        const body = alertBody(svc, {
+          alertname: 'HighErrorRate',
+          fingerprint: `bench${round}${svc.name}`.padEnd(16, '0'),
+        });
+        const t0 = Date.now();
+        const res = await fleet.post(body);
+        if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
+        const at = await firstPostAt(() => fleet.slack.calls('chat.postMessage'), svc, t0);
+        answered.push(res.ms);
+        first.push(at - t0);
+      }
+      log(`[alerts] round ${round + 1}: first posts ${first.slice(-SERVICES).join(', ')} ms`);
+    }
+    const anchor = percentile(answered, 95);
+    const p95 = percentile(first, 95);
+    const figure: Figure = {
+      section: 'alerts',
+      figure: `alert → first post p95 (${first.length} incidents)`,
+      anchor: { what: 'webhook answered p95', value: anchor },
+      value: p95,
+      unit: 'ms',
+      ratio: anchor > 0 ? p95 / anchor : Number.POSITIVE_INFINITY,
+      goal: '< 100 ms',
+      met: p95 < 100,
+      note: `p50 ${percentile(first, 50).toFixed(0)} ms, max ${Math.max(...first).toFixed(0)} ms`,
+    };
+    return [figure];
   } finally {
-    await bot.stop();
-    await slack.close();
+    await fleet.stop();
   }
 };
