@@ -92,7 +92,14 @@ export async function startAlertFleet(
     signingSecret: 'bench-secret',
     catalog,
     name: o.prefix,
-    env: { ALERT_WEBHOOK_TOKEN: WEBHOOK_TOKEN, WATCH_TRIGGERS: 'false' },
+    env: {
+      ALERT_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+      WATCH_TRIGGERS: 'false',
+      // BENCH_CPU_PROF=<dir>: the bot writes a V8 CPU profile there when it stops (open it in DevTools).
+      ...(process.env.BENCH_CPU_PROF
+        ? { NODE_OPTIONS: `--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}` }
+        : {}),
+    },
     compiled: true,
   }).catch(async (err: unknown) => {
     await slack.close();

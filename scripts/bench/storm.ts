@@ -4,6 +4,8 @@
 // Goals (issue 14): exactly one incident thread per service, webhook p99 < 50 ms, /health p99 < 50 ms
 // sampled every 50 ms during the storm. Beside them: what the storm cost the bot (CPU, memory, Redis
 // commands, Slack calls and 429s) and how long it took to settle once the storm stopped.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { percentile } from '../../test/support/stats.js';
 import { alertBody, startAlertFleet } from './alert-fleet.js';
@@ -17,6 +19,19 @@ const CONCURRENCY = 32;
 /** The alert names the example catalog's triggers.alerts allows (each can open an incident). */
 const TRIGGERS = ['HighErrorRate', 'HighLatencyP99', 'PodCrashLooping', 'RolloutStuck'];
 
+/**
+ * What this machine allows right now: a bare Node HTTP server (its own process, as the bot is) that
+ * answers 200 to everything, probed beside the bot's /health during the same storm. Not a goal of the
+ * issue; it says how much of a /health figure is the bot and how much the shared cores.
+ */
+async function startBareServer(): Promise<{ url: string; stop(): void }> {
+  const code =
+    "const s=require('node:http').createServer((q,r)=>r.end('{\"status\":\"ok\"}'));s.listen(0,'127.0.0.1',()=>console.log(s.address().port))";
+  const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [chunk] = (await once(proc.stdout, 'data')) as [Buffer];
+  return { url: `http://127.0.0.1:${chunk.toString().trim()}`, stop: () => proc.kill('SIGKILL') };
+}
+
 async function redisCommands(redis: Redis): Promise<number> {
   const info = await redis.info('stats');
   return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
@@ -26,6 +41,7 @@ export const benchStorm: Section = async ({ world, log }) => {
   const fleet = await startAlertFleet(world, { prefix: 'bench-storm', count: SERVICES });
   const redis = new Redis(world.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
+  const bare = await startBareServer();
   try {
     await fleet.shipBadRevision();
     const startedAt = new Date().toISOString();
@@ -48,19 +64,26 @@ export const benchStorm: Section = async ({ world, log }) => {
 
     const webhook: number[] = [];
     const health: number[] = [];
+    const bareHealth: number[] = [];
     const statuses = new Map<number, number>();
     let peakRss = before.rssMb;
     let done = false;
-    const probe = (async () => {
+    const sample = async (url: string, into: number[], each?: () => void) => {
       while (!done) {
         const t = performance.now();
-        const res = await fetch(`${fleet.bot.url}/health`);
+        const res = await fetch(url);
         await res.arrayBuffer();
-        health.push(performance.now() - t);
-        peakRss = Math.max(peakRss, fleet.usage().rssMb);
+        into.push(performance.now() - t);
+        each?.();
         await new Promise((r) => setTimeout(r, 50));
       }
-    })();
+    };
+    const probe = Promise.all([
+      sample(`${fleet.bot.url}/health`, health, () => {
+        peakRss = Math.max(peakRss, fleet.usage().rssMb);
+      }),
+      sample(`${bare.url}/health`, bareHealth),
+    ]);
     const t0 = performance.now();
     const interval = (SECONDS * 1000) / NOTIFICATIONS;
     let next = 0;
@@ -108,6 +131,7 @@ export const benchStorm: Section = async ({ world, log }) => {
     log(`[storm] threads ${perService}; ${cost}`);
     const webhookP99 = percentile(webhook, 99);
     const healthP99 = percentile(health, 99);
+    const bareP99 = percentile(bareHealth, 99);
     const figures: Figure[] = [
       {
         section: 'storm',
@@ -130,8 +154,10 @@ export const benchStorm: Section = async ({ world, log }) => {
       {
         section: 'storm',
         figure: '/health p99 during the storm',
+        anchor: { what: 'a bare Node HTTP server, probed beside it', value: bareP99 },
         value: healthP99,
         unit: 'ms',
+        ratio: bareP99 > 0 ? healthP99 / bareP99 : Number.POSITIVE_INFINITY,
         goal: '< 50 ms',
         met: healthP99 < 50,
         note: `${health.length} probes, p50 ${percentile(health, 50).toFixed(1)} ms, max ${Math.max(...health).toFixed(0)} ms`,
@@ -139,6 +165,7 @@ export const benchStorm: Section = async ({ world, log }) => {
     ];
     return figures;
   } finally {
+    bare.stop();
     redis.disconnect();
     await fleet.stop();
   }
