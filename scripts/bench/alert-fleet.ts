@@ -21,6 +21,7 @@ export interface FleetService {
   name: string;
   namespace: string;
   channel: string;
+  policy: 'propose' | 'auto-unconfirmed';
   /** The revision the Deployment is on now (a bad release). */
   revision: number;
 }
@@ -42,7 +43,17 @@ export interface AlertFleet {
 
 export async function startAlertFleet(
   world: WorldInfo,
-  o: { prefix: string; count: number; policy?: 'propose' | 'auto' },
+  o: {
+    prefix: string;
+    count: number;
+    /**
+     * Per service (by index): `propose` (the example's), or `auto-unconfirmed`: policy auto with a trigger
+     * the bad release never reaches (99% errors), so the bot runs its guard rails and its fresh read, is
+     * not confirmed, and proposes instead. That costs what an automatic rollback's checks cost, without
+     * a rollback running during the bench.
+     */
+    policy?: (i: number) => 'propose' | 'auto-unconfirmed';
+  },
 ): Promise<AlertFleet> {
   await setDatabaseHead(world, 'a');
   const services: FleetService[] = [];
@@ -52,6 +63,7 @@ export async function startAlertFleet(
       name: `rm-${i}`,
       namespace,
       channel: `C0ALERTS${String(i).padStart(3, '0')}`,
+      policy: o.policy?.(i) ?? 'propose',
       revision: 0,
     });
   }
@@ -80,7 +92,10 @@ export async function startAlertFleet(
     const [entry] = worldCatalog(world, s.namespace, (svc) => {
       svc.channel = s.channel;
       svc.notify = {};
-      svc.policy.mode = o.policy ?? 'propose';
+      if (s.policy === 'auto-unconfirmed') {
+        svc.policy = { mode: 'auto', cooldownMinutes: 0, maxAutoRollbacks: 100, windowMinutes: 60 };
+        svc.metrics.triggerErrorRatio = 0.99;
+      } else svc.policy.mode = 'propose';
     }).services.values();
     if (!entry) throw new Error('worldCatalog returned no entry');
     entry.name = s.name;
