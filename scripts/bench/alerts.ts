@@ -1,5 +1,6 @@
-// Alert → first Slack post, against the webhook's own answer time: 15 incidents per policy (5 services
-// each, each a new bad revision 3 times), one alert at a time. Under `propose` (the example's policy)
+// Alert → first Slack post, against the webhook's own answer time: 15 incidents under `propose` (5
+// services, each a new bad revision 3 times) and 10 under `auto`, one alert at a time, each once the
+// incident before has gone quiet in Slack. Under `propose` (the example's policy)
 // the first post waits for nothing but the revision read; under `auto` it comes after the guard rails
 // and the fresh read that must confirm the signal (fail closed), measured apart. The first post's time is when the Slack emulator
 // received the chat.postMessage (its call log, same process and clock as the sender), not when a
@@ -35,6 +36,24 @@ async function firstPostAt(
   }
 }
 
+/**
+ * Until the bot has made no Slack call for `ms` (at most `maxMs`): the incident before has posted its
+ * assessment, so the next alert is timed on its own and not behind another incident's assessment.
+ */
+async function quiet(calls: () => number, ms = 750, maxMs = 15_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = calls();
+  let since = Date.now();
+  while (Date.now() - since < ms && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = calls();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
+}
+
 export const benchAlerts: Section = async ({ world, log }) => {
   const fleet = await startAlertFleet(world, {
     prefix: 'bench-alert',
@@ -52,6 +71,7 @@ export const benchAlerts: Section = async ({ world, log }) => {
           alertname: 'HighErrorRate',
           fingerprint: `bench${round}${svc.name}`.padEnd(16, '0'),
         });
+        await quiet(() => fleet.slack.calls().length);
         const t0 = Date.now();
         const res = await fleet.post(body);
         if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);

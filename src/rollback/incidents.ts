@@ -61,6 +61,12 @@ const OPEN_TRIES = 3;
 const OPEN_BACKOFF_MS = 1000;
 /** An incident still `opening` after this long lost its opener (a crash): the next signal takes over. */
 const OPENING_STALE_MS = 2 * 60_000;
+/**
+ * A service's batches start at most this often. A lone signal, or the first after a quiet spell, is
+ * handled at once; only during a storm does a signal wait (at most this long) to join the next batch,
+ * so the revision reads, Redis round trips and Signals edits grow with time, not with notifications.
+ */
+const BATCH_GAP_MS = 100;
 /** Context signals seen before their incident opened, kept in memory for its Signals message. */
 const PENDING_LIMIT = 1000;
 
@@ -484,6 +490,8 @@ export function createIncidents(deps: IncidentDeps) {
 
   /** Per service, the batch still taking signals: it starts when the one before it has finished. */
   const inbox = new Map<string, { signals: Signal[]; done: Promise<void> }>();
+  /** When each service's last batch started (one entry per catalogued service at most). */
+  const lastStart = new Map<string, number>();
 
   function enqueue(s: Signal): Promise<void> {
     const waiting = inbox.get(s.service);
@@ -493,7 +501,11 @@ export function createIncidents(deps: IncidentDeps) {
     }
     const batch = { signals: [s], done: Promise.resolve() };
     inbox.set(s.service, batch);
-    const handled = (queues.get(s.service) ?? Promise.resolve()).then(() => {
+    const handled = (queues.get(s.service) ?? Promise.resolve()).then(async () => {
+      const wait =
+        (lastStart.get(s.service) ?? Number.NEGATIVE_INFINITY) + BATCH_GAP_MS - clock.now().getTime();
+      if (wait > 0) await clock.sleep(wait); // still taking signals meanwhile
+      lastStart.set(s.service, clock.now().getTime());
       inbox.delete(s.service); // from here on, arrivals make the next batch
       return handleBatch(s.service, batch.signals);
     });

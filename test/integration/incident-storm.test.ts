@@ -208,6 +208,22 @@ describe('an alert storm through the incidents', () => {
     );
   });
 
+  it('reads the revision by time, not per arrival, when Kubernetes and Slack answer at once', async () => {
+    const t = setup({ slackMs: 0 });
+    const started = performance.now();
+    const work: Promise<void>[] = [];
+    // 600 signals in 300 arrivals a few ms apart: each arrival would be its own batch, and read.
+    for (let i = 0; i < 600; i++) {
+      work.push(t.incidents.signal([signal(i)]));
+      if (i % 2 === 1) await new Promise((r) => setTimeout(r, 3));
+    }
+    await Promise.all(work);
+    const elapsed = performance.now() - started;
+    // A batch at most every 100 ms (and one more at the start).
+    expect(t.reads.workload).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 1);
+    expect(t.reads.workload).toBeLessThan(75);
+  });
+
   it('opens nothing for resolved and context signals alone, and shows them once a trigger opens it', async () => {
     const t = setup({ slackMs: 5 });
     await Promise.all(
