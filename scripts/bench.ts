@@ -11,13 +11,16 @@ import type { Section } from './bench/context.js';
 import { type Figure, missed, table, writeJson } from './bench/figures.js';
 import { benchRollback } from './bench/rollback.js';
 import { benchScale } from './bench/scale.js';
+import { benchStorm } from './bench/storm.js';
 
-// In the order they run: the idle and latency figures first, on a quiet world.
+// In the order they run: the idle and latency figures first, on a quiet world; scale last, because
+// its 200 Deployments and extra nodes stay on the world.
 const SECTIONS: Record<string, Section> = {
   ack: benchAck,
   alerts: benchAlerts,
-  scale: benchScale,
   rollback: benchRollback,
+  storm: benchStorm,
+  scale: benchScale,
 };
 
 const { values } = parseArgs({

@@ -9,7 +9,7 @@
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
 import { defuseMrkdwn as defuse, escapeMrkdwn as esc } from '../escape-mrkdwn.js';
-import { fillQuery } from './bounded.js';
+import { createIncidentChecks } from './incident-checks.js';
 import type { ReplicaSetSnapshot } from './kube-types.js';
 import { lookupService } from './lookup-service.js';
 import type { Rollback } from './model.js';
@@ -29,12 +29,14 @@ import {
   findNewReplicaSet,
   imagesOf,
   ownedReplicaSets,
-  podHashOf,
   REVISION_ANNOTATION,
 } from './revisions.js';
 import type { Runner } from './runner.js';
 import type { Signal } from './signal.js';
+import { createSignalsBoard, entryOf, utc, withEntries, withEntry } from './signals-board.js';
 import { TERMINAL } from './states.js';
+
+export { buildSignalsText } from './signals-board.js';
 
 export interface IncidentDeps {
   store: StorePort;
@@ -59,13 +61,27 @@ const OPEN_TRIES = 3;
 const OPEN_BACKOFF_MS = 1000;
 /** An incident still `opening` after this long lost its opener (a crash): the next signal takes over. */
 const OPENING_STALE_MS = 2 * 60_000;
-/** The Signals message shows at most this many signals (newest first). */
-const BOARD_LINES = 20;
-const BOARD_CHARS = 2400;
-/** Signals kept per incident for that message. */
-const STORED_SIGNALS = 100;
+/**
+ * A service's batches start at most this often. A lone signal, or the first after a quiet spell, is
+ * handled at once; only during a storm does a signal wait (at most this long) to join the next batch,
+ * so the revision reads, Redis round trips and Signals edits grow with time, not with notifications.
+ */
+const BATCH_GAP_MS = 100;
 /** Context signals seen before their incident opened, kept in memory for its Signals message. */
 const PENDING_LIMIT = 1000;
+
+/** The revision a batch of signals is about, and the incident it belongs to. */
+interface View {
+  key: string;
+  revision: number;
+  images: string[];
+  currentRevision: number;
+  /** The current revision's ReplicaSet, if found. */
+  current: ReplicaSetSnapshot | undefined;
+}
+
+/** Only a firing trigger may open an incident; anything else joins one that exists. */
+const isTrigger = (s: Signal) => s.status === 'firing' && !s.context;
 
 /** Rollbacks of the Deployment a catalog entry names now (an entry can be re-pointed). */
 const onDeployment = (svc: CatalogEntry) => (r: Rollback) =>
@@ -82,69 +98,16 @@ export function describeSignal(s: Signal): string {
   return parts.join(' · ');
 }
 
-const utc = (t: string) => `${t.slice(0, 19).replace('T', ' ')} UTC`;
-const clip = (t: string, n: number) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
-
-/** The Signals message: one line per signal, firing first, then resolved, then context. */
-export function buildSignalsText(entries: Record<string, SignalEntry>): string {
-  const rank = (e: SignalEntry) => (e.context ? 2 : e.status === 'firing' ? 0 : 1);
-  const all = Object.values(entries).sort(
-    (a, b) => rank(a) - rank(b) || b.updatedAt.localeCompare(a.updatedAt),
-  );
-  const lines: string[] = [];
-  let size = 0;
-  for (const e of all.slice(0, BOARD_LINES)) {
-    const icon = e.context
-      ? ':white_circle:'
-      : e.status === 'firing'
-        ? ':red_circle:'
-        : ':large_green_circle:';
-    const parts = [
-      `${icon} *${esc(e.name)}* ${e.context ? 'context' : e.status}`,
-      `since ${utc(esc(e.since))}`,
-    ];
-    if (e.value) parts.push(`value ${esc(clip(e.value, 60))}`);
-    if (e.threshold) parts.push(`threshold ${esc(clip(e.threshold, 80))}`);
-    const why = e.context ? ` — not a trigger: ${esc(clip(e.context, 120))}` : '';
-    const line = `${parts.join(' · ')} — ${esc(clip(e.summary, 160))}${why}`;
-    // One Slack section holds 3000 characters (escaping may add some): stop well before.
-    if (size + line.length > BOARD_CHARS) break;
-    lines.push(line);
-    size += line.length + 1;
-  }
-  const firing = all.filter((e) => !e.context && e.status === 'firing').length;
-  const more = all.length > lines.length ? `\n…and ${all.length - lines.length} more` : '';
-  return `*Signals* (${firing} firing, updated in place)\n${lines.join('\n')}${more}`;
-}
-
-/** Adds or replaces one entry, keeping the newest STORED_SIGNALS (an incident is one Redis value). */
-function withEntry(
-  entries: Record<string, SignalEntry> | undefined,
-  key: string,
-  e: SignalEntry,
-): Record<string, SignalEntry> {
-  const next = { ...entries, [key]: e };
-  const keys = Object.keys(next);
-  if (keys.length <= STORED_SIGNALS) return next;
-  keys.sort((a, b) => (next[a]?.updatedAt ?? '').localeCompare(next[b]?.updatedAt ?? ''));
-  for (const k of keys.slice(0, keys.length - STORED_SIGNALS)) delete next[k];
-  return next;
-}
-
-const entryOf = (s: Signal, at: string): SignalEntry => ({
-  name: s.name,
-  source: s.source,
-  status: s.status,
-  summary: s.summary,
-  since: s.why.since,
-  ...(s.why.value ? { value: s.why.value } : {}),
-  ...(s.why.threshold ? { threshold: s.why.threshold } : {}),
-  ...(s.context ? { context: s.context } : {}),
-  updatedAt: at,
-});
-
 export function createIncidents(deps: IncidentDeps) {
   const { store, kube, clock, logger } = deps;
+  const { guard, confirm } = createIncidentChecks(deps);
+  const board = createSignalsBoard({
+    notifier: deps.notifier,
+    logger,
+    // The first post's ts is kept with the incident (through the service's queue, after the batch
+    // that may be writing it), so another replica or a restart edits the same message.
+    onPosted: (incident, ts) => persistTs(incident.service, incident.key, ts),
+  });
   const recent = new Map<string, number>();
   const queues = new Map<string, Promise<void>>();
   /** Incidents this process is opening right now (its retries take over its own claim). */
@@ -161,112 +124,6 @@ export function createIncidents(deps: IncidentDeps) {
     recent.set(id, now);
     if (recent.size > RECENT_LIMIT) recent.delete(recent.keys().next().value as string);
     return true;
-  }
-
-  /** The guard rail that forbids an automatic rollback now, if any. */
-  async function guard(svc: CatalogEntry, targetImages: string[]): Promise<string | undefined> {
-    const holder = await store.holderOf(svc.namespace, svc.deployment);
-    if (holder) {
-      const r = await store.get(holder);
-      if (r && !TERMINAL.has(r.state)) {
-        return r.mode === 'manual'
-          ? `a rollback requested by ${r.requestedBy.name ?? r.requestedBy.id} is in progress`
-          : 'an automatic rollback is already in progress';
-      }
-    }
-    const now = clock.now().getTime();
-    const cooldownMs = svc.policy.cooldownMinutes * 60_000;
-    const windowMs = svc.policy.windowMinutes * 60_000;
-    // By time and mode, not "the last N": dry runs and manual rollbacks never hide an automatic one.
-    const autos = await store.listAutoSince(
-      svc.namespace,
-      svc.deployment,
-      now - Math.max(cooldownMs, windowMs),
-    );
-    const last = autos[0];
-    if (last && now - Date.parse(last.requestedAt) < cooldownMs) {
-      return `cooldown: the last automatic rollback was ${Math.round((now - Date.parse(last.requestedAt)) / 60_000)} min ago (cooldown ${svc.policy.cooldownMinutes} min)`;
-    }
-    const inWindow = autos.filter((r) => now - Date.parse(r.requestedAt) < windowMs).length;
-    if (inWindow >= svc.policy.maxAutoRollbacks) {
-      return `limit: ${inWindow} automatic rollbacks in the last ${svc.policy.windowMinutes} min (max ${svc.policy.maxAutoRollbacks})`;
-    }
-    const key = targetImages.join(',');
-    const rolledBackFrom = (await store.listUndoneSince(svc.namespace, svc.deployment, 0)).find(
-      (r) => r.undo && r.assessment?.from && r.assessment.from.images.join(',') === key,
-    );
-    if (rolledBackFrom) {
-      return `the target (${key}) is a revision the bot already rolled back from (rollback ${rolledBackFrom.id.slice(0, 8)})`;
-    }
-    return undefined;
-  }
-
-  /** The current revision's pods, by its hash label (pod-template-hash, controller-revision-hash). */
-  async function currentPods(svc: CatalogEntry, rs: ReplicaSetSnapshot | undefined, selector: string) {
-    const hash = podHashOf(rs);
-    const pods = await kube.listPods(svc.namespace, svc.podSelector ?? selector);
-    return pods.filter((p) => !p.deleting && hash !== undefined && p.podTemplateHash === hash);
-  }
-
-  /**
-   * A fresh read of what the signal says, before the bot rolls back alone. Fail closed: whatever cannot
-   * be re-checked (no Prometheus, no data, an alert of unknown kind) is not confirmed.
-   */
-  async function confirm(svc: CatalogEntry, s: Signal): Promise<{ ok: boolean; evidence: string }> {
-    const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
-    const rs = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listRevisions(d)));
-    const metric = async (query: string, threshold: number, unit: string) => {
-      if (!deps.observe) return { ok: false, evidence: 'no Prometheus to re-check the metric' };
-      const q = fillQuery(query, svc);
-      const v = (await deps.observe.query(q)).value;
-      if (v === undefined || Number.isNaN(v)) return { ok: false, evidence: `no data now for \`${q}\`` };
-      return {
-        ok: v > threshold,
-        evidence: `\`${q}\` is ${v.toPrecision(3)}${unit} now (trigger ${threshold}${unit})`,
-      };
-    };
-    switch (s.kind) {
-      case 'error_ratio':
-        return metric(svc.metrics.errorRatioQuery, svc.metrics.triggerErrorRatio, '');
-      case 'latency_p99':
-        return metric(svc.metrics.p99Query, svc.metrics.p99ThresholdSeconds, ' s');
-      case 'rollout_stuck': {
-        const p = d.status.conditions.find((c) => c.type === 'Progressing');
-        const ok = p?.reason === 'ProgressDeadlineExceeded';
-        return { ok, evidence: `Progressing is ${p?.reason ?? 'absent'} now` };
-      }
-      case 'crash_loop': {
-        const pods = await currentPods(svc, rs, d.selector);
-        const n = pods.filter((p) => p.containers.some((c) => c.waitingReason === 'CrashLoopBackOff')).length;
-        return {
-          ok: pods.length > 0 && n === pods.length,
-          evidence: `${n}/${pods.length} pod(s) of the current revision in CrashLoopBackOff now`,
-        };
-      }
-      case 'restarts':
-      case 'not_ready': {
-        const pods = await currentPods(svc, rs, d.selector);
-        const n = pods.filter((p) => !p.ready).length;
-        return { ok: n > 0, evidence: `${n}/${pods.length} pod(s) of the current revision not ready now` };
-      }
-      default:
-        return { ok: false, evidence: `${s.name} is not a signal the bot can re-check` };
-    }
-  }
-
-  async function updateBoard(incident: Incident): Promise<void> {
-    if (!incident.thread || !incident.signals) return;
-    try {
-      const ts = await deps.notifier.upsertSignals(
-        incident.thread,
-        incident.signalsTs,
-        buildSignalsText(incident.signals),
-      );
-      if (ts) incident.signalsTs = ts;
-    } catch (err) {
-      // The entries are saved with the incident; the next signal re-renders the whole message.
-      logger.warn('signals message not updated', { key: incident.key, error: (err as Error).message });
-    }
   }
 
   async function open(svc: CatalogEntry, s: Signal, incident: Incident): Promise<void> {
@@ -311,7 +168,8 @@ export function createIncidents(deps: IncidentDeps) {
       entryOf(s, clock.now().toISOString()),
     );
     pending.delete(incident.key);
-    await updateBoard(incident);
+    await board.update(incident);
+    incident.signalsTs ??= board.tsOf(incident.key);
     if (suppressed) {
       incident.suppressed = suppressed;
       incident.status = 'open';
@@ -402,16 +260,15 @@ export function createIncidents(deps: IncidentDeps) {
   }
 
   /**
-   * The revision a signal is about. Alerts lag: while a rollback runs, and for a while after it put the
+   * The revision a signal is about, given the service's last rollback on its Deployment. Alerts lag: while a rollback runs, and for a while after it put the
    * target back, signals still describe the bad release, so they belong to that rollback's incident.
    */
-  async function badRevision(
-    svc: CatalogEntry,
+  function badRevision(
+    last: Rollback | undefined,
     currentRevision: number,
     currentImages: string[],
-  ): Promise<{ revision: number; images: string[] }> {
+  ): { revision: number; images: string[] } {
     const current = { revision: currentRevision, images: currentImages };
-    const last = (await store.listRecent(10, svc.name)).find(onDeployment(svc));
     const from = last?.assessment?.from;
     if (!last || from === undefined || last.dryRun) return current;
     if (
@@ -426,44 +283,93 @@ export function createIncidents(deps: IncidentDeps) {
     return last.undo && recent && onTarget ? from : current;
   }
 
-  async function handle(s: Signal): Promise<void> {
-    const svc = lookupService(deps.catalog, s.service);
-    const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
-    const current = findNewReplicaSet(d, ownedReplicaSets(d, await kube.listRevisions(d)));
+  /** Keeps the Signals message's ts with the incident, after whatever the service's queue is doing. */
+  function persistTs(service: string, key: string, ts: string): void {
+    const chain = (queues.get(service) ?? Promise.resolve()).then(async () => {
+      const incident = await store.findIncident(key);
+      if (!incident || incident.signalsTs === ts) return;
+      await store.saveIncident({ ...incident, signalsTs: ts });
+    });
+    const safe = chain.catch((err: unknown) =>
+      // The ts stays in this process's memory (later edits use it); only another replica would post anew.
+      logger.warn('signals message ts not saved', { key, error: asCodedError(err).message }),
+    );
+    queues.set(service, safe);
+  }
+
+  /** What every signal of a batch is about: the service's current and bad revision, read once. */
+  async function readView(svc: CatalogEntry): Promise<View> {
+    // The Deployment's revisions and the service's last rollback are read side by side.
+    const [{ d, revisions }, recent] = await Promise.all([
+      kube
+        .readWorkload(svc.kind, svc.namespace, svc.deployment)
+        .then(async (d) => ({ d, revisions: await kube.listRevisions(d) })),
+      store.listRecent(10, svc.name),
+    ]);
+    const current = findNewReplicaSet(d, ownedReplicaSets(d, revisions));
     const currentImages = current ? imagesOf(current.template) : imagesOf(d.template);
     const currentRevision = Number(d.annotations[REVISION_ANNOTATION] ?? 0);
-    const bad = await badRevision(svc, currentRevision, currentImages);
-    const revision = bad.revision;
+    const bad = badRevision(recent.find(onDeployment(svc)), currentRevision, currentImages);
+    // The Deployment and the release's images, not just the revision number: numbers restart when a
+    // Deployment is re-created, and a catalog entry may be moved to another Deployment.
+    const key = `${svc.name}:${svc.namespace}/${svc.deployment}:${bad.revision}:${bad.images.join(',')}`;
+    return { key, revision: bad.revision, images: bad.images, currentRevision, current };
+  }
+
+  /** A joining signal, to be added to its incident's Signals message at the batch's end. */
+  function join(joins: Map<string, Signal[]>, key: string, s: Signal): void {
+    const list = joins.get(key) ?? [];
+    list.push(s);
+    joins.set(key, list);
+  }
+
+  /** Signals for an incident not open yet, kept in memory for its Signals message. */
+  function hold(key: string, signals: Signal[]): void {
+    const now = clock.now().toISOString();
+    pending.set(
+      key,
+      withEntries(
+        pending.get(key),
+        signals.map((s) => [s.key, entryOf(s, now)]),
+      ),
+    );
+    if (pending.size > PENDING_LIMIT) pending.delete(pending.keys().next().value as string);
+  }
+
+  /**
+   * One signal against the batch's view: recorded once per incident (firstSight), then it either
+   * opens the incident (a firing trigger that claims it) or joins it (collected in `joins`).
+   */
+  async function place(
+    svc: CatalogEntry,
+    view: View,
+    s0: Signal,
+    known: Map<string, Incident>,
+    joins: Map<string, Signal[]>,
+  ): Promise<void> {
+    let s = s0;
     // An alert that started before the current revision was rolled out is about something else.
     if (
       !s.context &&
       s.source === 'alert' &&
-      current &&
-      revision === currentRevision &&
-      Date.parse(s.why.since) < Date.parse(current.creationTimestamp)
+      view.current &&
+      view.revision === view.currentRevision &&
+      Date.parse(s.why.since) < Date.parse(view.current.creationTimestamp)
     )
       s = {
         ...s,
-        context: `started before the current revision was rolled out (${utc(current.creationTimestamp)})`,
+        context: `started before the current revision was rolled out (${utc(view.current.creationTimestamp)})`,
       };
-    // The Deployment and the release's images, not just the revision number: numbers restart when a
-    // Deployment is re-created, and a catalog entry may be moved to another Deployment.
-    const key = `${svc.name}:${svc.namespace}/${svc.deployment}:${revision}:${bad.images.join(',')}`;
-    const signalId = `${s.key}:${s.status}:${s.why.since}`;
-    const first = await store.firstSight(key, signalId);
-    const now = clock.now().toISOString();
+    const { key } = view;
+    const first = await store.firstSight(key, `${s.key}:${s.status}:${s.why.since}`);
+    // Never claims: a resolved or context signal only joins an incident that exists.
     if (s.status !== 'firing' || s.context) {
-      // Never claims: a resolved or context signal only joins an incident that exists.
-      if (!first) return;
-      const incident = await store.findIncident(key);
-      if (!incident || (incident.status !== 'open' && incident.status !== undefined)) {
-        pending.set(key, withEntry(pending.get(key), s.key, entryOf(s, now)));
-        if (pending.size > PENDING_LIMIT) pending.delete(pending.keys().next().value as string);
-        return;
-      }
-      incident.signals = withEntry(incident.signals, s.key, entryOf(s, now));
-      await updateBoard(incident);
-      await store.saveIncident(incident);
+      if (first) join(joins, key, s);
+      return;
+    }
+    // This batch already opened or found the incident open: a further trigger only joins it.
+    if (known.get(key)?.status === 'open') {
+      if (first) join(joins, key, s);
       return;
     }
     const fresh: Incident = {
@@ -471,9 +377,9 @@ export function createIncidents(deps: IncidentDeps) {
       service: svc.name,
       namespace: svc.namespace,
       deployment: svc.deployment,
-      revision,
-      images: bad.images,
-      openedAt: now,
+      revision: view.revision,
+      images: view.images,
+      openedAt: clock.now().toISOString(),
       openedBy: { source: s.source, name: s.name, key: s.key },
       status: 'opening',
     };
@@ -485,75 +391,142 @@ export function createIncidents(deps: IncidentDeps) {
     if (created || incident.status === 'failed' || stale) {
       if (openingHere.has(key)) return;
       await openWithRetry(svc, s, incident);
+      known.set(key, incident);
       return;
     }
     if (!first) return;
     if (incident.status === 'opening') {
-      pending.set(key, withEntry(pending.get(key), s.key, entryOf(s, now)));
+      hold(key, [s]);
       return;
     }
-    incident.signals = withEntry(incident.signals, s.key, entryOf(s, now));
-    await updateBoard(incident);
+    known.set(key, incident);
+    join(joins, key, s);
+  }
+
+  /** Adds a batch's joining signals to their incident: one read, one write, one Signals edit. */
+  async function addJoins(key: string, signals: Signal[], boards: Promise<void>[]): Promise<void> {
+    const incident = await store.findIncident(key);
+    if (!incident || (incident.status !== 'open' && incident.status !== undefined)) {
+      hold(key, signals);
+      return;
+    }
+    const now = clock.now().toISOString();
+    incident.signals = withEntries(
+      incident.signals,
+      signals.map((s) => [s.key, entryOf(s, now)]),
+    );
+    incident.signalsTs ??= board.tsOf(key);
     await store.saveIncident(incident);
+    boards.push(board.update(incident));
+  }
+
+  /** Retries a firing trigger's step like opening (1 s, 2 s); anything else fails at once. */
+  async function retrying<T>(trigger: boolean, what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!trigger || attempt >= OPEN_TRIES) throw err;
+        logger.warn('signal failed, retrying', { what, attempt, error: asCodedError(err).message });
+        await clock.sleep(OPEN_BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
   }
 
   /**
-   * A firing trigger that fails before its incident is claimed (Kubernetes or Redis unreachable) is
-   * retried like opening, then paged: it is never dropped silently.
+   * Signals that could not be handled (Kubernetes or Redis unreachable) are forgotten, so that
+   * Alertmanager's re-send tries again, and a firing trigger among them is paged: never dropped silently.
    */
-  async function handleWithRetry(s: Signal): Promise<void> {
-    const trigger = s.status === 'firing' && !s.context;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await handle(s);
-        return;
-      } catch (err) {
-        if (!trigger) throw err;
-        const message = asCodedError(err).message;
-        if (attempt < OPEN_TRIES) {
-          logger.warn('signal failed, retrying', { service: s.service, attempt, error: message });
-          await clock.sleep(OPEN_BACKOFF_MS * 2 ** (attempt - 1));
-          continue;
+  async function failed(svc: CatalogEntry | undefined, signals: Signal[], err: unknown): Promise<void> {
+    const message = asCodedError(err).message;
+    for (const s of signals) recent.delete(idOf(s));
+    logger.error('signal failed', { service: signals[0]?.service, signals: signals.length, error: message });
+    const trigger = signals.find(isTrigger);
+    if (!trigger || !svc || !deps.pager) return;
+    await deps.pager
+      .rollbackSuppressed(
+        {
+          key: `${svc.name}:${svc.namespace}/${svc.deployment}`,
+          service: svc.name,
+          namespace: svc.namespace,
+          deployment: svc.deployment,
+          revision: 0,
+          images: [],
+          openedAt: clock.now().toISOString(),
+          openedBy: { source: trigger.source, name: trigger.name, key: trigger.key },
+        },
+        `could not handle ${trigger.name} after ${OPEN_TRIES} tries: ${message}`,
+      )
+      .catch((e: unknown) => logger.error('page failed', { error: (e as Error).message }));
+  }
+
+  /**
+   * One service's signals that arrived together, in order. The revision is read once for all of them,
+   * each signal is recorded and placed, then each incident gets its new lines in one write and one
+   * Signals edit. Returns the edits in flight: the next batch does not wait for Slack.
+   */
+  async function handleBatch(service: string, signals: Signal[]): Promise<Promise<void>[]> {
+    const boards: Promise<void>[] = [];
+    const svc = deps.catalog.services.get(service);
+    try {
+      const found = lookupService(deps.catalog, service);
+      const view = await retrying(signals.some(isTrigger), found.name, () => readView(found));
+      const known = new Map<string, Incident>();
+      const joins = new Map<string, Signal[]>();
+      for (const s of signals) {
+        try {
+          await retrying(isTrigger(s), s.name, () => place(found, view, s, known, joins));
+        } catch (err) {
+          await failed(found, [s], err);
         }
-        const svc = deps.catalog.services.get(s.service);
-        if (deps.pager && svc)
-          await deps.pager
-            .rollbackSuppressed(
-              {
-                key: `${svc.name}:${svc.namespace}/${svc.deployment}`,
-                service: svc.name,
-                namespace: svc.namespace,
-                deployment: svc.deployment,
-                revision: 0,
-                images: [],
-                openedAt: clock.now().toISOString(),
-                openedBy: { source: s.source, name: s.name, key: s.key },
-              },
-              `could not handle ${s.name} after ${OPEN_TRIES} tries: ${message}`,
-            )
-            .catch((e: unknown) => logger.error('page failed', { error: (e as Error).message }));
-        throw err;
       }
+      for (const [key, list] of joins)
+        await addJoins(key, list, boards).catch((err: unknown) => failed(found, list, err));
+    } catch (err) {
+      await failed(svc, signals, err);
     }
+    return boards;
+  }
+
+  /** Per service, the batch still taking signals: it starts when the one before it has finished. */
+  const inbox = new Map<string, { signals: Signal[]; done: Promise<void> }>();
+  /** When each service's last batch started (one entry per catalogued service at most). */
+  const lastStart = new Map<string, number>();
+
+  function enqueue(s: Signal): Promise<void> {
+    const waiting = inbox.get(s.service);
+    if (waiting) {
+      waiting.signals.push(s);
+      return waiting.done;
+    }
+    const batch = { signals: [s], done: Promise.resolve() };
+    inbox.set(s.service, batch);
+    const handled = (queues.get(s.service) ?? Promise.resolve()).then(async () => {
+      const wait =
+        (lastStart.get(s.service) ?? Number.NEGATIVE_INFINITY) + BATCH_GAP_MS - clock.now().getTime();
+      if (wait > 0) await clock.sleep(wait); // still taking signals meanwhile
+      lastStart.set(s.service, clock.now().getTime());
+      inbox.delete(s.service); // from here on, arrivals make the next batch
+      return handleBatch(s.service, batch.signals);
+    });
+    const chain = handled.then(() => undefined);
+    queues.set(s.service, chain);
+    // handleBatch never rejects (it records every failure), so neither do these.
+    void chain.then(() => {
+      if (queues.get(s.service) === chain) queues.delete(s.service);
+    });
+    batch.done = handled.then((boards) => Promise.all(boards)).then(() => undefined);
+    return batch.done;
   }
 
   return {
-    /** Takes signals in order per service; replays of a signal already seen are dropped at once. */
+    /**
+     * Takes signals in order per service; replays of a signal already seen are dropped at once.
+     * Resolves when they are handled and the Signals messages they changed are updated.
+     */
     signal(signals: Signal[]): Promise<void> {
-      const work: Promise<void>[] = [];
-      for (const s of signals) {
-        const id = idOf(s);
-        if (!remember(id)) continue;
-        const prev = queues.get(s.service) ?? Promise.resolve();
-        const next = prev
-          .then(() => handleWithRetry(s))
-          .catch((err: unknown) => {
-            recent.delete(id); // a re-sent signal tries again
-            logger.error('signal failed', { service: s.service, error: (err as Error).message });
-          });
-        queues.set(s.service, next);
-        work.push(next);
-      }
+      const work = new Set<Promise<void>>();
+      for (const s of signals) if (remember(idOf(s))) work.add(enqueue(s));
       return Promise.all(work).then(() => undefined);
     },
   };
