@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { startWorld } from '../test/support/world/world.js';
 import { benchAck } from './bench/ack.js';
 import { benchAlerts } from './bench/alerts.js';
+import { benchConcurrency } from './bench/concurrency.js';
 import type { Section } from './bench/context.js';
 import { type Figure, missed, table, writeJson } from './bench/figures.js';
 
@@ -14,6 +15,7 @@ import { type Figure, missed, table, writeJson } from './bench/figures.js';
 const SECTIONS: Record<string, Section> = {
   ack: benchAck,
   alerts: benchAlerts,
+  concurrency: benchConcurrency,
 };
 
 const { values } = parseArgs({

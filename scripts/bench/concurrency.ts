@@ -1,0 +1,389 @@
+// 20 rollbacks of 20 Deployments approved at once, against one rollback alone in the same run, on the
+// compiled bot and the Slack emulator with Slack's own limits (chat.postMessage ≈ 1/s per channel with
+// a burst of 3, chat.update 50/min per workspace): nothing here raises them.
+//
+// Two channel layouts, because where the threads live decides what Slack lets through:
+// - "one #incidents": the bot's documented default, every service's thread in one channel. Slack
+//   takes about one post a second there, whoever posts, so 20 threads share one second-by-second lane.
+// - "5 team channels": the same 20 services spread over five team channels, four each.
+// The anchor is one rollback alone in its own channel, on the same bot, before both.
+//
+// For each rollback: approve (the click) → verified (the `verified` event in the record, the bot's own
+// clock on this machine) and → the thread says so (the summary post, as the emulator took it). The
+// thread of each of the 20 must hold the same kinds of messages as the single one's (nothing lost to
+// 429s), and every 429 the emulator answered must be followed by the same call succeeding (retried).
+import { Redis } from 'ioredis';
+import type { CatalogEntry } from '../../src/config/catalog-schema.js';
+import type { Rollback } from '../../src/rollback/model.js';
+import { createRedisStore } from '../../src/store/create-redis-store.js';
+import { type BotProcess, startSlackBot } from '../../test/support/bot-process.js';
+import { worldCatalog } from '../../test/support/engine.js';
+import { eventually, kubectlOk } from '../../test/support/kubectl.js';
+import { deleteNamespaces, freshNamespace } from '../../test/support/namespaces.js';
+import { setDatabaseHead, shipReleases } from '../../test/support/releases.js';
+import {
+  type CallRecord,
+  type StoredMessage,
+  startSlackEmulator,
+} from '../../test/support/slack-emulator/index.js';
+import { hasButton, textOf } from '../../test/support/slack-text.js';
+import type { Section } from './context.js';
+import { type Figure, ratioFigure } from './figures.js';
+
+const GOOD = 'registry.test/release-manager:v2024.01.14';
+const BAD = 'registry.test/release-manager:v2024.01.15-bad';
+const SRE = 'U0SRE00001';
+const EM = 'U0ENGMGR01';
+const MONITOR = 'S0MONITOR1';
+const SECRET = 'bench-concurrency-secret';
+const TOKEN = 'xoxb-bench-concurrency';
+const N = 20;
+const MAX_RATIO = 1.5;
+
+const SOLO = { id: 'C0SOLO0001', name: 'payments-incidents' };
+const INCIDENTS = { id: 'C0INCIDENTS', name: 'incidents' };
+const TEAMS = Array.from({ length: 5 }, (_, i) => ({ id: `C0TEAM000${i + 1}`, name: `team-${i + 1}` }));
+
+interface Planned {
+  service: string;
+  namespace: string;
+  channel: string;
+}
+
+interface Layout {
+  name: string;
+  services: Planned[];
+}
+
+interface Timed {
+  service: string;
+  channel: string;
+  id: string;
+  rootTs: string;
+  approvedAt: number;
+  verifiedAt: number;
+  /** When the emulator took the thread's summary post (the person sees "verified"). */
+  shownAt: number;
+  state: string;
+}
+
+/** Runs a few at a time: setting 41 Deployments up all at once only queues them on 2 cores. */
+async function pool<T, R>(items: T[], width: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= items.length) return;
+        out[i] = await fn(items[i] as T);
+      }
+    }),
+  );
+  return out;
+}
+
+/** A message's kind, with the service's own words taken out: what two threads are compared on. */
+function kindOf(m: StoredMessage, service: string): string {
+  const text = m.text.replaceAll(service, 'SVC');
+  const head = text.split(/[:.\n]/)[0] ?? '';
+  return `${m.via}${m.files?.length ? '+file' : ''}${m.reply_broadcast ? '+broadcast' : ''}: ${head.replace(/\d+/g, '#').slice(0, 60)}`;
+}
+
+function kinds(msgs: StoredMessage[], service: string): string[] {
+  return msgs.map((m) => kindOf(m, service)).sort();
+}
+
+/** What the second multiset lacks of the first (kinds lost), as "kind ×n". */
+function lacking(expected: string[], got: string[]): string[] {
+  const left = new Map<string, number>();
+  for (const k of got) left.set(k, (left.get(k) ?? 0) + 1);
+  const out: string[] = [];
+  for (const k of expected) {
+    const n = left.get(k) ?? 0;
+    if (n > 0) left.set(k, n - 1);
+    else out.push(k);
+  }
+  return out;
+}
+
+const sameCall = (a: CallRecord, b: CallRecord) =>
+  a.method === b.method &&
+  a.args.channel === b.args.channel &&
+  a.args.thread_ts === b.args.thread_ts &&
+  a.args.ts === b.args.ts &&
+  a.args.text === b.args.text;
+
+export const benchConcurrency: Section = async ({ world, log }) => {
+  await setDatabaseHead(world, 'aaa111');
+  const services: Planned[] = [];
+  const plan = (service: string, channel: string) => ({ service, channel });
+  const wanted = [
+    plan('payments-api', SOLO.id),
+    ...Array.from({ length: N }, (_, i) => plan(`inc-svc-${String(i + 1).padStart(2, '0')}`, INCIDENTS.id)),
+    ...Array.from({ length: N }, (_, i) =>
+      plan(`team-svc-${String(i + 1).padStart(2, '0')}`, TEAMS[i % TEAMS.length]?.id ?? ''),
+    ),
+  ];
+  log(`[concurrency] shipping ${wanted.length} Deployments (good, then crash-looping)`);
+  const t0 = Date.now();
+  services.push(
+    ...(await pool(wanted, 6, async (w) => {
+      const namespace = await freshNamespace(world, 'bench-conc');
+      await shipReleases(
+        world,
+        namespace,
+        [
+          { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
+          { image: BAD, cause: 'Release v2024.01.15', head: 'aaa111' },
+        ],
+        { replicas: 2 },
+      );
+      return { ...w, namespace };
+    })),
+  );
+  await pool(services, 6, (s) =>
+    eventually(
+      `crash loop in ${s.namespace}`,
+      async () => (await kubectlOk(world, ['get', 'pods', '-n', s.namespace])).includes('CrashLoopBackOff'),
+      120_000,
+    ),
+  );
+  log(`[concurrency] shipped in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+  const entries = new Map<string, CatalogEntry>();
+  for (const s of services) {
+    const catalog = worldCatalog(world, s.namespace, (svc) => {
+      svc.channel = s.channel;
+      svc.approvers = { users: [SRE], groups: [], requireSecondPerson: false, expireMinutes: 60 };
+      svc.notify = { engineeringManager: EM, monitoringGroup: MONITOR };
+    });
+    const entry = catalog.services.get('release-manager');
+    if (!entry) throw new Error('worldCatalog lost release-manager');
+    entries.set(s.service, { ...entry, name: s.service });
+  }
+  const slack = await startSlackEmulator({
+    botToken: TOKEN,
+    signingSecret: SECRET,
+    users: [
+      { id: SRE, name: 'alice' },
+      { id: EM, name: 'erin' },
+    ],
+    usergroups: { [MONITOR]: [EM] },
+    channels: [SOLO, INCIDENTS, ...TEAMS].map((c) => ({ ...c, members: [SRE, EM] })),
+  });
+  const redis = new Redis(world.redisUrl);
+  const store = createRedisStore(redis);
+  let bot: BotProcess | undefined;
+  try {
+    bot = await startSlackBot(world, {
+      slack,
+      botToken: TOKEN,
+      signingSecret: SECRET,
+      catalog: { services: entries },
+      name: 'bench-concurrency',
+      env: { WATCH_TRIGGERS: 'false' },
+      compiled: true,
+    });
+    const running = bot;
+
+    const rootOf = (s: Planned) =>
+      slack
+        .messages(s.channel)
+        .find(
+          (m) =>
+            m.via === 'chat.postMessage' &&
+            !m.thread_ts &&
+            (m.history[0]?.text ?? m.text).startsWith(`Rollback of ${s.service} requested`),
+        );
+
+    /** /rollback each, waits for every assessment, then clicks Approve on all at once. */
+    async function run(layout: Layout): Promise<Timed[]> {
+      log(`[concurrency] ${layout.name}: /rollback × ${layout.services.length}`);
+      const acks = await Promise.all(
+        layout.services.map((s) =>
+          slack.sendSlashCommand({
+            botUrl: `${running.url}/slack/events`,
+            command: '/rollback',
+            text: `${s.service} error rate 8% since v2024.01.15`,
+            userId: SRE,
+            channelId: s.channel,
+          }),
+        ),
+      );
+      const unacked = acks.filter((a) => a.status !== 200);
+      if (unacked.length) throw new Error(`${unacked.length} /rollback commands not acked`);
+      const ready = await Promise.all(
+        layout.services.map((s) =>
+          eventually(
+            `assessment of ${s.service} with Approve`,
+            async () => {
+              const root = rootOf(s);
+              const assessment =
+                root && slack.thread(s.channel, root.ts).find((m) => hasButton(m, 'rollback_approve'));
+              return root && assessment ? { s, root, assessment } : undefined;
+            },
+            180_000,
+          ).catch((err: unknown) => running.explain(err)),
+        ),
+      );
+      log(`[concurrency] ${layout.name}: approving ${ready.length} at once`);
+      const approvedAt = Date.now();
+      const clicks = await Promise.all(
+        ready.map(({ s, assessment }) =>
+          slack.clickButton({
+            botUrl: `${running.url}/slack/events`,
+            channelId: s.channel,
+            messageTs: assessment.ts,
+            actionId: 'rollback_approve',
+            userId: SRE,
+          }),
+        ),
+      );
+      const refused = clicks.filter((c) => c.status !== 200);
+      if (refused.length) throw new Error(`${refused.length} approvals not acked`);
+      return Promise.all(
+        ready.map(async ({ s, root }) => {
+          const id = /id `([0-9a-f-]{36})`/.exec(textOf(root))?.[1] ?? (await idFromStore(s.service));
+          const r = await eventually(
+            `${s.service} ended`,
+            async () => {
+              const x = await store.get(id);
+              return x && ['completed', 'failed', 'cancelled'].includes(x.state) ? x : undefined;
+            },
+            600_000,
+          ).catch((err: unknown) => running.explain(err));
+          const verified = (await store.events(id)).find((e) => e.type === 'verified');
+          const summary = await eventually(
+            `${s.service}'s summary in its thread`,
+            async () =>
+              slack
+                .calls('chat.postMessage')
+                .find(
+                  (c) =>
+                    c.ok &&
+                    c.args.thread_ts === root.ts &&
+                    String(c.args.text).startsWith(`Rollback of ${s.service}: `),
+                ),
+            600_000,
+          ).catch((err: unknown) => running.explain(err));
+          return {
+            service: s.service,
+            channel: s.channel,
+            id,
+            rootTs: root.ts,
+            approvedAt,
+            verifiedAt: verified ? Date.parse(verified.at) : Number.NaN,
+            shownAt: summary.at,
+            state: (r as Rollback).state,
+          };
+        }),
+      );
+    }
+
+    async function idFromStore(service: string): Promise<string> {
+      const recent = await store.listRecent(5, service);
+      const id = recent[0]?.id;
+      if (!id) throw new Error(`no rollback of ${service} recorded`);
+      return id;
+    }
+
+    /** Waits until nothing is left to post (outboxes empty, the thread unchanged for 3 s). */
+    async function settled(runs: Timed[]): Promise<void> {
+      await eventually(
+        'every outbox delivered',
+        async () => {
+          for (const t of runs) if ((await store.outbox(t.id, 1)).length) return undefined;
+          return true;
+        },
+        300_000,
+      );
+      let last = -1;
+      await eventually(
+        'the threads settled',
+        async () => {
+          const n = slack.calls().length;
+          const quiet = n === last;
+          last = n;
+          return quiet || undefined;
+        },
+        120_000,
+      );
+    }
+
+    const threadOf = (t: Timed) => slack.thread(t.channel, t.rootTs);
+
+    // The anchor: one rollback alone, in its own channel.
+    const soloPlan = services.filter((s) => s.channel === SOLO.id);
+    const [solo] = await run({ name: 'one rollback alone', services: soloPlan });
+    if (!solo) throw new Error('the single rollback did not run');
+    await settled([solo]);
+    const soloKinds = kinds(threadOf(solo), solo.service);
+    const soloVerify = solo.verifiedAt - solo.approvedAt;
+    const soloShown = solo.shownAt - solo.approvedAt;
+    log(
+      `[concurrency] alone: verified ${soloVerify} ms, shown ${soloShown} ms, ${soloKinds.length} messages in its thread:\n  ${soloKinds.join('\n  ')}`,
+    );
+    if (solo.state !== 'completed' || Number.isNaN(soloVerify))
+      throw new Error(`the single rollback ended ${solo.state}, not verified`);
+
+    const figures: Figure[] = [];
+    for (const layout of [
+      { name: 'one #incidents', services: services.filter((s) => s.channel === INCIDENTS.id) },
+      { name: '5 team channels', services: services.filter((s) => TEAMS.some((c) => c.id === s.channel)) },
+    ]) {
+      const from = slack.calls().length;
+      const runs = await run(layout);
+      await settled(runs);
+      const calls = slack.calls().slice(from);
+      const limited = calls.filter((c) => c.status === 429);
+      const retried = limited.filter((c) => calls.some((d) => d.ok && d.at >= c.at && sameCall(c, d))).length;
+      const verified = runs.filter((t) => t.state === 'completed' && !Number.isNaN(t.verifiedAt));
+      const wall = Math.max(...runs.map((t) => t.verifiedAt)) - Math.min(...runs.map((t) => t.approvedAt));
+      const shown = Math.max(...runs.map((t) => t.shownAt)) - Math.min(...runs.map((t) => t.approvedAt));
+      const lost = runs.flatMap((t) => lacking(soloKinds, kinds(threadOf(t), t.service)));
+      const rejected = slack.rejected().length;
+      log(
+        `[concurrency] ${layout.name}: ${verified.length}/${runs.length} verified, last verified ${wall} ms, last shown ${shown} ms; ${limited.length} × 429 (${retried} retried), ${lost.length} messages missing${lost.length ? `: ${[...new Set(lost)].join('; ')}` : ''}`,
+      );
+      for (const t of runs)
+        log(
+          `  ${t.service} (${t.channel}): ${t.state}, verified +${t.verifiedAt - t.approvedAt} ms, shown +${t.shownAt - t.approvedAt} ms`,
+        );
+      const allVerified = { goal: `all ${N} verified`, met: verified.length === N };
+      const noneLost = {
+        goal: 'no message lost to 429s',
+        met: lost.length === 0 && retried === limited.length && rejected === 0,
+      };
+      const slackNote = `${limited.length} × 429, ${retried} retried, ${lost.length} lost`;
+      figures.push(
+        ratioFigure({
+          section: 'concurrency',
+          figure: `${N} rollbacks approved at once, ${layout.name}: approve → last verified (record)`,
+          anchor: { what: 'one alone: approve → verified', value: soloVerify },
+          value: wall,
+          unit: 'ms',
+          maxRatio: MAX_RATIO,
+          also: [allVerified, noneLost],
+          note: `${verified.length}/${N} verified; ${slackNote}`,
+        }),
+        ratioFigure({
+          section: 'concurrency',
+          figure: `${N} rollbacks approved at once, ${layout.name}: approve → last "verified" in its thread`,
+          anchor: { what: 'one alone: approve → shown', value: soloShown },
+          value: shown,
+          unit: 'ms',
+          maxRatio: MAX_RATIO,
+          also: [noneLost],
+          note: slackNote,
+        }),
+      );
+    }
+    return figures;
+  } finally {
+    await bot?.stop();
+    await slack.close();
+    redis.disconnect();
+    await deleteNamespaces(world);
+  }
+};
