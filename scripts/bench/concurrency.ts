@@ -13,20 +13,21 @@
 // thread of each of the 20 must hold the same kinds of messages as the single one's (nothing lost to
 // 429s), and every 429 the emulator answered must be followed by the same call succeeding (retried).
 import { Redis } from 'ioredis';
-import type { CatalogEntry } from '../../src/config/catalog-schema.js';
+import type { Catalog, CatalogEntry } from '../../src/config/catalog-schema.js';
 import type { Rollback } from '../../src/rollback/model.js';
 import { createRedisStore } from '../../src/store/create-redis-store.js';
 import { type BotProcess, startSlackBot } from '../../test/support/bot-process.js';
 import { worldCatalog } from '../../test/support/engine.js';
 import { eventually, kubectlOk } from '../../test/support/kubectl.js';
 import { deleteNamespaces, freshNamespace } from '../../test/support/namespaces.js';
-import { setDatabaseHead, shipReleases } from '../../test/support/releases.js';
+import { NAME, resourcesRecorded, setDatabaseHead, shipRelease } from '../../test/support/releases.js';
 import {
   type CallRecord,
   type StoredMessage,
   startSlackEmulator,
 } from '../../test/support/slack-emulator/index.js';
 import { hasButton, textOf } from '../../test/support/slack-text.js';
+import type { WorldInfo } from '../../test/support/world/world.js';
 import type { Section } from './context.js';
 import { type Figure, ratioFigure } from './figures.js';
 
@@ -114,54 +115,93 @@ const sameCall = (a: CallRecord, b: CallRecord) =>
   a.args.ts === b.args.ts &&
   a.args.text === b.args.text;
 
+/**
+ * The good release, then the bad one, as CD shipped them. Not shipReleases(): on a machine this loaded
+ * the good release can miss its 15 s progress deadline and still become Ready a little later.
+ */
+async function ship(world: WorldInfo, namespace: string): Promise<void> {
+  await shipRelease(world, namespace, { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' }, 1, {
+    replicas: 2,
+  });
+  await eventually(
+    `${namespace}/${NAME} ready`,
+    async () =>
+      (await kubectlOk(world, [
+        'get',
+        'deployment',
+        NAME,
+        '-n',
+        namespace,
+        '-o',
+        'jsonpath={.status.readyReplicas}',
+      ])) === '2',
+    180_000,
+  );
+  await resourcesRecorded(world, namespace, NAME, 'Deployment');
+  await shipRelease(world, namespace, { image: BAD, cause: 'Release v2024.01.15', head: 'aaa111' }, 2, {
+    replicas: 2,
+  });
+}
+
+const crashLooping = (world: WorldInfo, namespace: string) =>
+  eventually(
+    `crash loop in ${namespace}`,
+    async () => (await kubectlOk(world, ['get', 'pods', '-n', namespace])).includes('CrashLoopBackOff'),
+    180_000,
+  );
+
 export const benchConcurrency: Section = async ({ world, log }) => {
   await setDatabaseHead(world, 'aaa111');
-  const services: Planned[] = [];
-  const plan = (service: string, channel: string) => ({ service, channel });
-  const wanted = [
-    plan('payments-api', SOLO.id),
-    ...Array.from({ length: N }, (_, i) => plan(`inc-svc-${String(i + 1).padStart(2, '0')}`, INCIDENTS.id)),
-    ...Array.from({ length: N }, (_, i) =>
-      plan(`team-svc-${String(i + 1).padStart(2, '0')}`, TEAMS[i % TEAMS.length]?.id ?? ''),
-    ),
-  ];
-  log(`[concurrency] shipping ${wanted.length} Deployments (good, then crash-looping)`);
+  log(`[concurrency] shipping ${N + 1} Deployments (good, then crash-looping)`);
   const t0 = Date.now();
-  services.push(
-    ...(await pool(wanted, 6, async (w) => {
-      const namespace = await freshNamespace(world, 'bench-conc');
-      await shipReleases(
-        world,
-        namespace,
-        [
-          { image: GOOD, cause: 'Release v2024.01.14', head: 'aaa111' },
-          { image: BAD, cause: 'Release v2024.01.15', head: 'aaa111' },
-        ],
-        { replicas: 2 },
-      );
-      return { ...w, namespace };
-    })),
+  const namespaces = await pool(
+    Array.from({ length: N + 1 }, (_, i) => i),
+    4,
+    async () => {
+      const ns = await freshNamespace(world, 'bench-conc');
+      await ship(world, ns);
+      return ns;
+    },
   );
-  await pool(services, 6, (s) =>
-    eventually(
-      `crash loop in ${s.namespace}`,
-      async () => (await kubectlOk(world, ['get', 'pods', '-n', s.namespace])).includes('CrashLoopBackOff'),
-      120_000,
-    ),
-  );
+  await pool(namespaces, 4, (ns) => crashLooping(world, ns));
   log(`[concurrency] shipped in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const [soloNs, ...many] = namespaces as [string, ...string[]];
+  const solo: Planned = { service: 'payments-api', namespace: soloNs, channel: SOLO.id };
+  // The same 20 Deployments in both layouts, broken again between them: the catalog names them anew
+  // for each (a workload is catalogued once), so the second layout runs on a second bot process.
+  const layouts: Layout[] = [
+    {
+      name: 'one #incidents',
+      services: many.map((namespace, i) => ({
+        service: `inc-svc-${String(i + 1).padStart(2, '0')}`,
+        namespace,
+        channel: INCIDENTS.id,
+      })),
+    },
+    {
+      name: '5 team channels',
+      services: many.map((namespace, i) => ({
+        service: `team-svc-${String(i + 1).padStart(2, '0')}`,
+        namespace,
+        channel: TEAMS[i % TEAMS.length]?.id ?? '',
+      })),
+    },
+  ];
 
-  const entries = new Map<string, CatalogEntry>();
-  for (const s of services) {
-    const catalog = worldCatalog(world, s.namespace, (svc) => {
-      svc.channel = s.channel;
-      svc.approvers = { users: [SRE], groups: [], requireSecondPerson: false, expireMinutes: 60 };
-      svc.notify = { engineeringManager: EM, monitoringGroup: MONITOR };
-    });
-    const entry = catalog.services.get('release-manager');
-    if (!entry) throw new Error('worldCatalog lost release-manager');
-    entries.set(s.service, { ...entry, name: s.service });
-  }
+  const catalogFor = (planned: Planned[]): Catalog => {
+    const entries = new Map<string, CatalogEntry>();
+    for (const s of planned) {
+      const entry = worldCatalog(world, s.namespace, (svc) => {
+        svc.channel = s.channel;
+        svc.approvers = { users: [SRE], groups: [], requireSecondPerson: false, expireMinutes: 60 };
+        svc.notify = { engineeringManager: EM, monitoringGroup: MONITOR };
+      }).services.get('release-manager');
+      if (!entry) throw new Error('worldCatalog lost release-manager');
+      entries.set(s.service, { ...entry, name: s.service });
+    }
+    return { services: entries };
+  };
+
   const slack = await startSlackEmulator({
     botToken: TOKEN,
     signingSecret: SECRET,
@@ -175,176 +215,189 @@ export const benchConcurrency: Section = async ({ world, log }) => {
   const redis = new Redis(world.redisUrl);
   const store = createRedisStore(redis);
   let bot: BotProcess | undefined;
-  try {
+  const startBot = async (planned: Planned[], name: string) => {
+    await bot?.stop();
     bot = await startSlackBot(world, {
       slack,
       botToken: TOKEN,
       signingSecret: SECRET,
-      catalog: { services: entries },
-      name: 'bench-concurrency',
+      catalog: catalogFor(planned),
+      name,
       env: { WATCH_TRIGGERS: 'false' },
       compiled: true,
     });
-    const running = bot;
+    return bot;
+  };
 
-    const rootOf = (s: Planned) =>
-      slack
-        .messages(s.channel)
-        .find(
-          (m) =>
-            m.via === 'chat.postMessage' &&
-            !m.thread_ts &&
-            (m.history[0]?.text ?? m.text).startsWith(`Rollback of ${s.service} requested`),
-        );
+  const rootOf = (s: Planned) =>
+    slack
+      .messages(s.channel)
+      .find(
+        (m) =>
+          m.via === 'chat.postMessage' &&
+          !m.thread_ts &&
+          (m.history[0]?.text ?? m.text).startsWith(`Rollback of ${s.service} requested`),
+      );
 
-    /** /rollback each, waits for every assessment, then clicks Approve on all at once. */
-    async function run(layout: Layout): Promise<Timed[]> {
-      log(`[concurrency] ${layout.name}: /rollback × ${layout.services.length}`);
-      const acks = await Promise.all(
-        layout.services.map((s) =>
-          slack.sendSlashCommand({
-            botUrl: `${running.url}/slack/events`,
-            command: '/rollback',
-            text: `${s.service} error rate 8% since v2024.01.15`,
-            userId: SRE,
-            channelId: s.channel,
-          }),
-        ),
-      );
-      const unacked = acks.filter((a) => a.status !== 200);
-      if (unacked.length) throw new Error(`${unacked.length} /rollback commands not acked`);
-      const ready = await Promise.all(
-        layout.services.map((s) =>
-          eventually(
-            `assessment of ${s.service} with Approve`,
-            async () => {
-              const root = rootOf(s);
-              const assessment =
-                root && slack.thread(s.channel, root.ts).find((m) => hasButton(m, 'rollback_approve'));
-              return root && assessment ? { s, root, assessment } : undefined;
-            },
-            180_000,
-          ).catch((err: unknown) => running.explain(err)),
-        ),
-      );
-      log(`[concurrency] ${layout.name}: approving ${ready.length} at once`);
-      const approvedAt = Date.now();
-      const clicks = await Promise.all(
-        ready.map(({ s, assessment }) =>
-          slack.clickButton({
-            botUrl: `${running.url}/slack/events`,
-            channelId: s.channel,
-            messageTs: assessment.ts,
-            actionId: 'rollback_approve',
-            userId: SRE,
-          }),
-        ),
-      );
-      const refused = clicks.filter((c) => c.status !== 200);
-      if (refused.length) throw new Error(`${refused.length} approvals not acked`);
-      return Promise.all(
-        ready.map(async ({ s, root }) => {
-          const id = /id `([0-9a-f-]{36})`/.exec(textOf(root))?.[1] ?? (await idFromStore(s.service));
-          const r = await eventually(
-            `${s.service} ended`,
-            async () => {
-              const x = await store.get(id);
-              return x && ['completed', 'failed', 'cancelled'].includes(x.state) ? x : undefined;
-            },
-            600_000,
-          ).catch((err: unknown) => running.explain(err));
-          const verified = (await store.events(id)).find((e) => e.type === 'verified');
-          const summary = await eventually(
-            `${s.service}'s summary in its thread`,
-            async () =>
-              slack
-                .calls('chat.postMessage')
-                .find(
-                  (c) =>
-                    c.ok &&
-                    c.args.thread_ts === root.ts &&
-                    String(c.args.text).startsWith(`Rollback of ${s.service}: `),
-                ),
-            600_000,
-          ).catch((err: unknown) => running.explain(err));
-          return {
-            service: s.service,
-            channel: s.channel,
-            id,
-            rootTs: root.ts,
-            approvedAt,
-            verifiedAt: verified ? Date.parse(verified.at) : Number.NaN,
-            shownAt: summary.at,
-            state: (r as Rollback).state,
-          };
+  async function idFromStore(service: string): Promise<string> {
+    const recent = await store.listRecent(5, service);
+    const id = recent[0]?.id;
+    if (!id) throw new Error(`no rollback of ${service} recorded`);
+    return id;
+  }
+
+  /** /rollback each, waits for every assessment, then clicks Approve on all at once. */
+  async function run(running: BotProcess, layout: Layout): Promise<Timed[]> {
+    log(`[concurrency] ${layout.name}: /rollback × ${layout.services.length}`);
+    const acks = await Promise.all(
+      layout.services.map((s) =>
+        slack.sendSlashCommand({
+          botUrl: `${running.url}/slack/events`,
+          command: '/rollback',
+          text: `${s.service} error rate 8% since v2024.01.15`,
+          userId: SRE,
+          channelId: s.channel,
         }),
-      );
-    }
+      ),
+    );
+    const unacked = acks.filter((a) => a.status !== 200);
+    if (unacked.length) throw new Error(`${unacked.length} /rollback commands not acked`);
+    const ready = await Promise.all(
+      layout.services.map((s) =>
+        eventually(
+          `assessment of ${s.service} with Approve`,
+          async () => {
+            const root = rootOf(s);
+            const assessment =
+              root && slack.thread(s.channel, root.ts).find((m) => hasButton(m, 'rollback_approve'));
+            return root && assessment ? { s, root, assessment } : undefined;
+          },
+          300_000,
+        ).catch((err: unknown) => running.explain(err)),
+      ),
+    );
+    log(`[concurrency] ${layout.name}: approving ${ready.length} at once`);
+    const approvedAt = Date.now();
+    const clicks = await Promise.all(
+      ready.map(({ s, assessment }) =>
+        slack.clickButton({
+          botUrl: `${running.url}/slack/events`,
+          channelId: s.channel,
+          messageTs: assessment.ts,
+          actionId: 'rollback_approve',
+          userId: SRE,
+        }),
+      ),
+    );
+    const refused = clicks.filter((c) => c.status !== 200);
+    if (refused.length) throw new Error(`${refused.length} approvals not acked`);
+    return Promise.all(
+      ready.map(async ({ s, root }) => {
+        const id = /id `([0-9a-f-]{36})`/.exec(textOf(root))?.[1] ?? (await idFromStore(s.service));
+        const r = await eventually(
+          `${s.service} ended`,
+          async () => {
+            const x = await store.get(id);
+            return x && ['completed', 'failed', 'cancelled'].includes(x.state) ? x : undefined;
+          },
+          600_000,
+        ).catch((err: unknown) => running.explain(err));
+        const verified = (await store.events(id)).find((e) => e.type === 'verified');
+        const summary = await eventually(
+          `${s.service}'s summary in its thread`,
+          async () =>
+            slack
+              .calls('chat.postMessage')
+              .find(
+                (c) =>
+                  c.ok &&
+                  c.args.thread_ts === root.ts &&
+                  String(c.args.text).startsWith(`Rollback of ${s.service}: `),
+              ),
+          600_000,
+        ).catch((err: unknown) => running.explain(err));
+        return {
+          service: s.service,
+          channel: s.channel,
+          id,
+          rootTs: root.ts,
+          approvedAt,
+          verifiedAt: verified ? Date.parse(verified.at) : Number.NaN,
+          shownAt: summary.at,
+          state: (r as Rollback).state,
+        };
+      }),
+    );
+  }
 
-    async function idFromStore(service: string): Promise<string> {
-      const recent = await store.listRecent(5, service);
-      const id = recent[0]?.id;
-      if (!id) throw new Error(`no rollback of ${service} recorded`);
-      return id;
-    }
+  /** Waits until nothing is left to post (outboxes empty, no Slack call for 3 s). */
+  async function settled(runs: Timed[]): Promise<void> {
+    await eventually(
+      'every outbox delivered',
+      async () => {
+        for (const t of runs) if ((await store.outbox(t.id, 1)).length) return undefined;
+        return true;
+      },
+      300_000,
+    );
+    let last = -1;
+    await eventually(
+      'the threads settled',
+      async () => {
+        await new Promise((r) => setTimeout(r, 2750));
+        const n = slack.calls().length;
+        const quiet = n === last;
+        last = n;
+        return quiet || undefined;
+      },
+      120_000,
+    );
+  }
 
-    /** Waits until nothing is left to post (outboxes empty, the thread unchanged for 3 s). */
-    async function settled(runs: Timed[]): Promise<void> {
-      await eventually(
-        'every outbox delivered',
-        async () => {
-          for (const t of runs) if ((await store.outbox(t.id, 1)).length) return undefined;
-          return true;
-        },
-        300_000,
-      );
-      let last = -1;
-      await eventually(
-        'the threads settled',
-        async () => {
-          const n = slack.calls().length;
-          const quiet = n === last;
-          last = n;
-          return quiet || undefined;
-        },
-        120_000,
-      );
-    }
+  const threadOf = (t: Timed) => slack.thread(t.channel, t.rootTs);
 
-    const threadOf = (t: Timed) => slack.thread(t.channel, t.rootTs);
-
+  try {
+    const first = await startBot([solo, ...(layouts[0]?.services ?? [])], 'bench-concurrency-1');
     // The anchor: one rollback alone, in its own channel.
-    const soloPlan = services.filter((s) => s.channel === SOLO.id);
-    const [solo] = await run({ name: 'one rollback alone', services: soloPlan });
-    if (!solo) throw new Error('the single rollback did not run');
-    await settled([solo]);
-    const soloKinds = kinds(threadOf(solo), solo.service);
-    const soloVerify = solo.verifiedAt - solo.approvedAt;
-    const soloShown = solo.shownAt - solo.approvedAt;
+    const [alone] = await run(first, { name: 'one rollback alone', services: [solo] });
+    if (!alone) throw new Error('the single rollback did not run');
+    await settled([alone]);
+    const soloKinds = kinds(threadOf(alone), alone.service);
+    const soloVerify = alone.verifiedAt - alone.approvedAt;
+    const soloShown = alone.shownAt - alone.approvedAt;
     log(
       `[concurrency] alone: verified ${soloVerify} ms, shown ${soloShown} ms, ${soloKinds.length} messages in its thread:\n  ${soloKinds.join('\n  ')}`,
     );
-    if (solo.state !== 'completed' || Number.isNaN(soloVerify))
-      throw new Error(`the single rollback ended ${solo.state}, not verified`);
+    if (alone.state !== 'completed' || Number.isNaN(soloVerify))
+      throw new Error(`the single rollback ended ${alone.state}, not verified`);
 
     const figures: Figure[] = [];
-    for (const layout of [
-      { name: 'one #incidents', services: services.filter((s) => s.channel === INCIDENTS.id) },
-      { name: '5 team channels', services: services.filter((s) => TEAMS.some((c) => c.id === s.channel)) },
-    ]) {
+    for (const [i, layout] of layouts.entries()) {
+      let running = first;
+      if (i > 0) {
+        log(`[concurrency] breaking the ${N} Deployments again for ${layout.name}`);
+        await pool(many, 4, async (ns) => {
+          await kubectlOk(world, ['set', 'image', `deployment/${NAME}`, '-n', ns, `app=${BAD}`]);
+          await crashLooping(world, ns);
+        });
+        running = await startBot(layout.services, `bench-concurrency-${i + 1}`);
+      }
       const from = slack.calls().length;
-      const runs = await run(layout);
+      const rejectedBefore = slack.rejected().length;
+      const runs = await run(running, layout);
       await settled(runs);
       const calls = slack.calls().slice(from);
       const limited = calls.filter((c) => c.status === 429);
       const retried = limited.filter((c) => calls.some((d) => d.ok && d.at >= c.at && sameCall(c, d))).length;
       const verified = runs.filter((t) => t.state === 'completed' && !Number.isNaN(t.verifiedAt));
-      const wall = Math.max(...runs.map((t) => t.verifiedAt)) - Math.min(...runs.map((t) => t.approvedAt));
-      const shown = Math.max(...runs.map((t) => t.shownAt)) - Math.min(...runs.map((t) => t.approvedAt));
+      const start = Math.min(...runs.map((t) => t.approvedAt));
+      const wall = Math.max(...runs.map((t) => t.verifiedAt)) - start;
+      const shown = Math.max(...runs.map((t) => t.shownAt)) - start;
       const lost = runs.flatMap((t) => lacking(soloKinds, kinds(threadOf(t), t.service)));
-      const rejected = slack.rejected().length;
+      const extra = runs.flatMap((t) => lacking(kinds(threadOf(t), t.service), soloKinds));
+      const rejected = slack.rejected().slice(rejectedBefore);
       log(
-        `[concurrency] ${layout.name}: ${verified.length}/${runs.length} verified, last verified ${wall} ms, last shown ${shown} ms; ${limited.length} × 429 (${retried} retried), ${lost.length} messages missing${lost.length ? `: ${[...new Set(lost)].join('; ')}` : ''}`,
+        `[concurrency] ${layout.name}: ${verified.length}/${runs.length} verified, last verified ${wall} ms, last shown ${shown} ms; ${limited.length} × 429 (${retried} retried), ${lost.length} messages missing${lost.length ? `: ${[...new Set(lost)].join('; ')}` : ''}, ${extra.length} extra${extra.length ? `: ${[...new Set(extra)].join('; ')}` : ''}, ${rejected.length} refused${rejected.length ? `: ${rejected.map((x) => `${x.method} ${x.error}`).join('; ')}` : ''}`,
       );
       for (const t of runs)
         log(
@@ -353,9 +406,9 @@ export const benchConcurrency: Section = async ({ world, log }) => {
       const allVerified = { goal: `all ${N} verified`, met: verified.length === N };
       const noneLost = {
         goal: 'no message lost to 429s',
-        met: lost.length === 0 && retried === limited.length && rejected === 0,
+        met: lost.length === 0 && extra.length === 0 && retried === limited.length && rejected.length === 0,
       };
-      const slackNote = `${limited.length} × 429, ${retried} retried, ${lost.length} lost`;
+      const slackNote = `${limited.length} × 429, ${retried} retried, ${lost.length} lost, ${extra.length} extra`;
       figures.push(
         ratioFigure({
           section: 'concurrency',
