@@ -6,7 +6,10 @@
 // - "one #incidents": the bot's documented default, every service's thread in one channel. Slack
 //   takes about one post a second there, whoever posts, so 20 threads share one second-by-second lane.
 // - "5 team channels": the same 20 services spread over five team channels, four each.
-// The anchor is one rollback alone in its own channel, on the same bot, before both.
+// The anchor is one rollback alone in its own channel, before both. The same 20 Deployments serve both
+// layouts (broken again between them); the second runs on a second bot whose catalog names them anew.
+// Twenty /rollback commands at once in one channel can lose a root post to 429s (the command is then
+// answered with an error): those are counted, and sent again one at a time, as the person would.
 //
 // For each rollback: approve (the click) → verified (the `verified` event in the record, the bot's own
 // clock on this machine) and → the thread says so (the summary post, as the emulator took it). The
@@ -86,6 +89,8 @@ async function pool<T, R>(items: T[], width: number, fn: (t: T) => Promise<R>): 
 
 /** A message's kind, with the service's own words taken out: what two threads are compared on. */
 function kindOf(m: StoredMessage, service: string): string {
+  // Rollout progress: one message edited in place, whatever the rollout said last.
+  if (JSON.stringify(m.blocks).includes(':rewind:')) return `${m.via}: rollout progress`;
   const text = m.text.replaceAll(service, 'SVC');
   const head = text.split(/[:.\n]/)[0] ?? '';
   return `${m.via}${m.files?.length ? '+file' : ''}${m.reply_broadcast ? '+broadcast' : ''}: ${head.replace(/\d+/g, '#').slice(0, 60)}`;
@@ -246,22 +251,48 @@ export const benchConcurrency: Section = async ({ world, log }) => {
     return id;
   }
 
-  /** /rollback each, waits for every assessment, then clicks Approve on all at once. */
-  async function run(running: BotProcess, layout: Layout): Promise<Timed[]> {
+  const refusals = () => slack.ephemerals({ userId: SRE }).filter((e) => /rate limit/i.test(e.text));
+  const command = (running: BotProcess, s: Planned) =>
+    slack.sendSlashCommand({
+      botUrl: `${running.url}/slack/events`,
+      command: '/rollback',
+      text: `${s.service} error rate 8% since v2024.01.15`,
+      userId: SRE,
+      channelId: s.channel,
+    });
+
+  /**
+   * /rollback for each at once, waits for every assessment, then clicks Approve on all at once. A
+   * command whose root post Slack kept refusing (429 until the client gave up) is answered with an
+   * error: counted, and sent again one at a time, as the person would.
+   */
+  async function run(running: BotProcess, layout: Layout): Promise<Timed[] & { refused: number }> {
     log(`[concurrency] ${layout.name}: /rollback × ${layout.services.length}`);
-    const acks = await Promise.all(
-      layout.services.map((s) =>
-        slack.sendSlashCommand({
-          botUrl: `${running.url}/slack/events`,
-          command: '/rollback',
-          text: `${s.service} error rate 8% since v2024.01.15`,
-          userId: SRE,
-          channelId: s.channel,
-        }),
-      ),
-    );
+    const refusedBefore = refusals().length;
+    const acks = await Promise.all(layout.services.map((s) => command(running, s)));
     const unacked = acks.filter((a) => a.status !== 200);
     if (unacked.length) throw new Error(`${unacked.length} /rollback commands not acked`);
+    await eventually(
+      'every /rollback answered (a root message or an error)',
+      async () =>
+        layout.services.filter((s) => rootOf(s)).length + refusals().length - refusedBefore >=
+        layout.services.length,
+      180_000,
+    );
+    const refused = refusals().length - refusedBefore;
+    for (const s of layout.services.filter((x) => !rootOf(x))) {
+      log(`[concurrency] ${layout.name}: /rollback ${s.service} again (its first was refused)`);
+      for (let attempt = 0; !rootOf(s); attempt++) {
+        if (attempt >= 5) throw new Error(`/rollback ${s.service} refused 5 times`);
+        const before = refusals().length;
+        await command(running, s);
+        await eventually(
+          `/rollback ${s.service} answered`,
+          async () => rootOf(s) || refusals().length > before,
+          60_000,
+        );
+      }
+    }
     const ready = await Promise.all(
       layout.services.map((s) =>
         eventually(
@@ -289,9 +320,9 @@ export const benchConcurrency: Section = async ({ world, log }) => {
         }),
       ),
     );
-    const refused = clicks.filter((c) => c.status !== 200);
-    if (refused.length) throw new Error(`${refused.length} approvals not acked`);
-    return Promise.all(
+    const unclicked = clicks.filter((c) => c.status !== 200);
+    if (unclicked.length) throw new Error(`${unclicked.length} approvals not acked`);
+    const timed = await Promise.all(
       ready.map(async ({ s, root }) => {
         const id = /id `([0-9a-f-]{36})`/.exec(textOf(root))?.[1] ?? (await idFromStore(s.service));
         const r = await eventually(
@@ -328,6 +359,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
         };
       }),
     );
+    return Object.assign(timed, { refused });
   }
 
   /** Waits until nothing is left to post (outboxes empty, no Slack call for 3 s). */
@@ -409,7 +441,17 @@ export const benchConcurrency: Section = async ({ world, log }) => {
         met: lost.length === 0 && extra.length === 0 && retried === limited.length && rejected.length === 0,
       };
       const slackNote = `${limited.length} × 429, ${retried} retried, ${lost.length} lost, ${extra.length} extra`;
+      const { refused } = runs;
       figures.push(
+        {
+          section: 'concurrency',
+          figure: `${N} × /rollback at once, ${layout.name}: commands refused (root post lost to 429s)`,
+          value: refused,
+          unit: '',
+          goal: '0',
+          met: refused === 0,
+          note: 'each sent again by hand until it started',
+        },
         ratioFigure({
           section: 'concurrency',
           figure: `${N} rollbacks approved at once, ${layout.name}: approve → last verified (record)`,
