@@ -69,6 +69,8 @@ interface Timed {
   /** When the emulator took the thread's summary post (the person sees "verified"). */
   shownAt: number;
   state: string;
+  /** Each transition after the approval: its event type and ms after the click. */
+  steps: { type: string; ms: number }[];
 }
 
 /** Runs a few at a time: setting 41 Deployments up all at once only queues them on 2 cores. */
@@ -333,7 +335,14 @@ export const benchConcurrency: Section = async ({ world, log }) => {
           },
           600_000,
         ).catch((err: unknown) => running.explain(err));
-        const verified = (await store.events(id)).find((e) => e.type === 'verified');
+        const events = await store.events(id);
+        const verified = events.find((e) => e.type === 'verified');
+        const steps = events
+          .filter((e) => Date.parse(e.at) >= approvedAt && (e.from !== e.to || e.data?.milestone))
+          .map((e) => ({
+            type: e.from !== e.to ? e.type : `(${String(e.data?.milestone).slice(0, 40)})`,
+            ms: Date.parse(e.at) - approvedAt,
+          }));
         const summary = await eventually(
           `${s.service}'s summary in its thread`,
           async () =>
@@ -356,6 +365,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
           verifiedAt: verified ? Date.parse(verified.at) : Number.NaN,
           shownAt: summary.at,
           state: (r as Rollback).state,
+          steps,
         };
       }),
     );
@@ -397,6 +407,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
     const soloKinds = kinds(threadOf(alone), alone.service);
     const soloVerify = alone.verifiedAt - alone.approvedAt;
     const soloShown = alone.shownAt - alone.approvedAt;
+    log(`[concurrency] alone: ${alone.steps.map((x) => `${x.type} +${x.ms}`).join(', ')}`);
     log(
       `[concurrency] alone: verified ${soloVerify} ms, shown ${soloShown} ms, ${soloKinds.length} messages in its thread:\n  ${soloKinds.join('\n  ')}`,
     );
@@ -433,7 +444,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
       );
       for (const t of runs)
         log(
-          `  ${t.service} (${t.channel}): ${t.state}, verified +${t.verifiedAt - t.approvedAt} ms, shown +${t.shownAt - t.approvedAt} ms`,
+          `  ${t.service} (${t.channel}): ${t.state}, shown +${t.shownAt - t.approvedAt} ms; ${t.steps.map((x) => `${x.type} +${x.ms}`).join(', ')}`,
         );
       const allVerified = { goal: `all ${N} verified`, met: verified.length === N };
       const noneLost = {
