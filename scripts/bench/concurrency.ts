@@ -272,16 +272,19 @@ export const benchConcurrency: Section = async ({ world, log }) => {
     log(`[concurrency] ${layout.name}: /rollback × ${layout.services.length}`);
     const refusedBefore = refusals().length;
     const acks = await Promise.all(layout.services.map((s) => command(running, s)));
-    const unacked = acks.filter((a) => a.status !== 200);
-    if (unacked.length) throw new Error(`${unacked.length} /rollback commands not acked`);
+    // Not acked within Slack's 3 s: Slack tells the person it failed; the bot may have started it anyway.
+    const unacked = acks.filter((a) => a.status !== 200).length;
+    if (unacked) log(`[concurrency] ${layout.name}: ${unacked} /rollback commands not acked within 3 s`);
     await eventually(
       'every /rollback answered (a root message or an error)',
       async () =>
         layout.services.filter((s) => rootOf(s)).length + refusals().length - refusedBefore >=
-        layout.services.length,
+        layout.services.length - unacked,
       180_000,
     );
-    const refused = refusals().length - refusedBefore;
+    // The unacked ones that did start show their root within a few seconds more.
+    if (unacked) await new Promise((r) => setTimeout(r, 10_000));
+    const refused = layout.services.filter((s) => !rootOf(s)).length;
     for (const s of layout.services.filter((x) => !rootOf(x))) {
       log(`[concurrency] ${layout.name}: /rollback ${s.service} again (its first was refused)`);
       for (let attempt = 0; !rootOf(s); attempt++) {
@@ -292,7 +295,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
           `/rollback ${s.service} answered`,
           async () => rootOf(s) || refusals().length > before,
           60_000,
-        );
+        ).catch(() => undefined); // not acked and not started: sent again
       }
     }
     const ready = await Promise.all(
@@ -456,7 +459,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
       figures.push(
         {
           section: 'concurrency',
-          figure: `${N} × /rollback at once, ${layout.name}: commands refused (root post lost to 429s)`,
+          figure: `${N} × /rollback at once, ${layout.name}: commands that did not start (root post lost to 429s, or no ack in 3 s)`,
           value: refused,
           unit: '',
           goal: '0',
