@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { startWorld } from '../test/support/world/world.js';
 import { benchAck } from './bench/ack.js';
 import { benchAlerts } from './bench/alerts.js';
+import { benchConcurrency } from './bench/concurrency.js';
 import type { Section } from './bench/context.js';
 import { type Figure, missed, table, writeJson } from './bench/figures.js';
 import { benchRollback } from './bench/rollback.js';
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, Section> = {
   alerts: benchAlerts,
   rollback: benchRollback,
   storm: benchStorm,
+  concurrency: benchConcurrency,
   scale: benchScale,
 };
 

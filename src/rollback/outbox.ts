@@ -4,6 +4,12 @@
 // delays the thread, and a process that dies leaves its undelivered notices to the next one.
 // Delivery is at least once: a crash between Slack accepting a post and the acknowledgement here can
 // repeat that one post; nothing is ever lost or reordered.
+//
+// The root message's updates (stateChanged) are delivered beside the thread's notices, not in their
+// line: the root shows the latest state, so one update covers every stateChanged before it, and
+// Slack paces updates per workspace (Tier 3) while posts go per channel. In line, twenty rollbacks'
+// root updates held every thread's next post behind the workspace's update budget. A stateChanged is
+// acknowledged only once an update read after it was committed reached Slack.
 import type { Notice, OutboxItem, Rollback } from './model.js';
 import type { Clock, Lease, Logger, NotifierPort, PagerPort, StorePort } from './ports.js';
 
@@ -28,6 +34,8 @@ export function createOutbox(deps: OutboxDeps) {
   const pumping = new Set<string>();
   /** Kicked while its pump was finishing: pump once more, or a notice could wait for the reaper. */
   const again = new Set<string>();
+  /** Wakes the delivery lines of a pump running in this process. */
+  const wakers = new Map<string, () => void>();
   let closed = false;
 
   /**
@@ -83,6 +91,90 @@ export function createOutbox(deps: OutboxDeps) {
     data,
   });
 
+  /** A failed try: logs it and waits, or after MAX_ATTEMPTS drops the notice (audited). */
+  async function failed(
+    id: string,
+    r: Rollback,
+    items: OutboxItem[],
+    attempts: number,
+    err: unknown,
+  ): Promise<boolean> {
+    const error = (err as Error).message;
+    const kind = items[0]?.kind ?? 'notice';
+    if (attempts >= MAX_ATTEMPTS) {
+      logger.error(`rollback ${id}: notice ${kind} dropped after ${attempts} tries`, { error });
+      await store.append(note(r, { kind: 'notice_dropped', notice: kind, error }));
+      for (const item of items) await store.ackOutbox(id, item.seq);
+      return true;
+    }
+    logger.warn(`rollback ${id}: notice ${kind} not delivered yet (try ${attempts})`, { error });
+    await clock.sleep(Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempts, 5)));
+    return false;
+  }
+
+  /** The thread's notices, in order (the root's updates are delivered beside them). */
+  async function deliverThread(id: string, woken: () => boolean): Promise<void> {
+    let attempts = 0;
+    while (!closed) {
+      const items = (await store.outbox(id, 50)).filter((x) => x.kind !== 'stateChanged');
+      const item = items[0];
+      if (!item) {
+        if (woken()) continue;
+        return;
+      }
+      // A report update posts the latest report: one with a later one queued is not needed.
+      if (item.kind === 'reportUpdated' && items.slice(1).some((x) => x.kind === item.kind)) {
+        await store.ackOutbox(id, item.seq);
+        continue;
+      }
+      const r = await store.get(id);
+      if (!r) {
+        await store.ackOutbox(id, item.seq);
+        continue;
+      }
+      try {
+        const reached = await deliver(item, r);
+        if (reached)
+          await store.append(note(r, reached)).catch((err: unknown) =>
+            logger.warn(`rollback ${id}: could not record ${item.kind}`, {
+              error: (err as Error).message,
+            }),
+          );
+        await store.ackOutbox(id, item.seq);
+        attempts = 0;
+      } catch (err) {
+        attempts += 1;
+        if (await failed(id, r, [item], attempts, err)) attempts = 0;
+      }
+    }
+  }
+
+  /** The root message: one update with the latest record covers every stateChanged queued before it. */
+  async function deliverRoot(id: string, woken: () => boolean): Promise<void> {
+    let attempts = 0;
+    while (!closed) {
+      const due = (await store.outbox(id, 50)).filter((x) => x.kind === 'stateChanged');
+      if (!due.length) {
+        if (woken()) continue;
+        return;
+      }
+      // Read after the notices were listed: the record is at least as new as each of them.
+      const r = await store.get(id);
+      if (!r) {
+        for (const item of due) await store.ackOutbox(id, item.seq);
+        continue;
+      }
+      try {
+        await deps.notifier.stateChanged(r);
+        for (const item of due) await store.ackOutbox(id, item.seq);
+        attempts = 0;
+      } catch (err) {
+        attempts += 1;
+        if (await failed(id, r, due, attempts, err)) attempts = 0;
+      }
+    }
+  }
+
   async function pump(id: string): Promise<void> {
     const lease: Lease | undefined = await store.acquireOutboxLease(id, deps.owner, deps.leaseMs);
     if (!lease) return; // another process is delivering; it keeps the order
@@ -92,51 +184,40 @@ export function createOutbox(deps: OutboxDeps) {
       () => void store.renewOutboxLease(lease, deps.leaseMs).catch(() => undefined),
       Math.max(200, Math.floor(deps.leaseMs / 3)),
     );
+    // Two lines, each until it has nothing left. A notice committed meanwhile wakes them (kick): a
+    // line still running looks again before it ends, one that ended starts again.
+    const lines: Partial<Record<'thread' | 'root', { done: Promise<void>; woken: boolean }>> = {};
+    const start = (name: 'thread' | 'root') => {
+      const running = lines[name];
+      if (running) {
+        running.woken = true;
+        return;
+      }
+      const line = { woken: false, done: Promise.resolve() };
+      const woken = () => {
+        const w = line.woken;
+        line.woken = false;
+        return w;
+      };
+      line.done = (name === 'thread' ? deliverThread(id, woken) : deliverRoot(id, woken)).finally(() => {
+        lines[name] = undefined;
+      });
+      lines[name] = line;
+    };
+    const wake = () => {
+      start('thread');
+      start('root');
+    };
+    wakers.set(id, wake);
     try {
-      let attempts = 0;
-      while (!closed) {
-        const items = await store.outbox(id, 50);
-        const item = items[0];
-        if (!item) return;
-        // The root message shows the latest state, and a report update posts the latest report: one
-        // with a later one queued is not needed.
-        if (
-          (item.kind === 'stateChanged' || item.kind === 'reportUpdated') &&
-          items.slice(1).some((x) => x.kind === item.kind)
-        ) {
-          await store.ackOutbox(id, item.seq);
-          continue;
-        }
-        const r = await store.get(id);
-        if (!r) {
-          await store.ackOutbox(id, item.seq);
-          continue;
-        }
-        try {
-          const reached = await deliver(item, r);
-          if (reached)
-            await store.append(note(r, reached)).catch((err: unknown) =>
-              logger.warn(`rollback ${id}: could not record ${item.kind}`, {
-                error: (err as Error).message,
-              }),
-            );
-          await store.ackOutbox(id, item.seq);
-          attempts = 0;
-        } catch (err) {
-          attempts += 1;
-          const error = (err as Error).message;
-          if (attempts >= MAX_ATTEMPTS) {
-            logger.error(`rollback ${id}: notice ${item.kind} dropped after ${attempts} tries`, { error });
-            await store.append(note(r, { kind: 'notice_dropped', notice: item.kind, error }));
-            await store.ackOutbox(id, item.seq);
-            attempts = 0;
-            continue;
-          }
-          logger.warn(`rollback ${id}: notice ${item.kind} not delivered yet (try ${attempts})`, { error });
-          await clock.sleep(Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempts, 5)));
-        }
+      wake();
+      for (;;) {
+        const running = [lines.thread?.done, lines.root?.done].filter((p) => p !== undefined);
+        if (!running.length) break;
+        await Promise.all(running);
       }
     } finally {
+      wakers.delete(id);
       clearInterval(renew);
       // Not released: it lapses within its TTL and the reaper's sweep delivers what is left.
       await store.releaseOutboxLease(lease).catch(() => undefined);
@@ -147,7 +228,9 @@ export function createOutbox(deps: OutboxDeps) {
   function kick(id: string): void {
     if (closed) return;
     if (pumping.has(id)) {
-      again.add(id);
+      const wake = wakers.get(id);
+      if (wake) wake();
+      else again.add(id);
       return;
     }
     pumping.add(id);

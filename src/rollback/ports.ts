@@ -189,7 +189,7 @@ export interface StorePort {
   ): Promise<Rollback>;
   /** The first `limit` undelivered notices of a rollback, oldest first. */
   outbox(id: string, limit: number): Promise<OutboxItem[]>;
-  /** Removes the oldest notice if it is `seq` (delivered). */
+  /** Removes notice `seq` (delivered), wherever it is in the outbox. */
   ackOutbox(id: string, seq: number): Promise<void>;
   /** Rollbacks with undelivered notices. */
   pendingOutboxes(): Promise<string[]>;

@@ -1,6 +1,8 @@
 // The notifier port on Slack: the root message updated in place, everything else in its thread.
-// Rollout progress is coalesced to at most one update per second per rollback.
-import type { webApi } from '@slack/bolt';
+// Rollout progress is coalesced to at most one update per second per rollback, and to one waiting
+// update per rollback, which sends the latest text when its turn comes. Every post and update waits
+// in its rate lane first (rate-lanes.ts): a busy channel delays only its own threads.
+import { webApi } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
 import { defuseMrkdwn, escapeMrkdwn } from '../escape-mrkdwn.js';
 import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
@@ -18,22 +20,40 @@ import {
   startingText,
 } from './blocks/rollback-blocks.js';
 import { section } from './blocks/text.js';
+import { createRateLanes, type LaneRate, type RateLanes } from './rate-lanes.js';
 
 type WebClient = webApi.WebClient;
 
 const PROGRESS_INTERVAL_MS = 1000;
 
+/**
+ * Slack's documented limits: chat.postMessage "1 message per second per channel, short bursts
+ * allowed"; chat.update Tier 3, "50+ per minute" per workspace. The listeners' own updates (the
+ * clicked message) share that budget unseen: at the full 50 the bench's 20 approvals drew 55 × 429
+ * on chat.update, each pausing the client for every channel; at 40 it drew 5. The root's updates no
+ * longer hold the thread's posts (outbox.ts), so 40 costs only the root's freshness.
+ */
+export const SLACK_RATES: { post: LaneRate; update: LaneRate } = {
+  post: { perSecond: 1, burst: 3 },
+  update: { perSecond: 40 / 60, burst: 20 },
+};
+const UPDATES = 'update';
+const postLane = (channel: string) => `post:${channel}`;
+
 interface Progress {
-  ts?: Promise<string | undefined>;
+  ts?: string;
   lastSent: number;
   pending?: string;
   timer?: NodeJS.Timeout;
+  /** The one send in flight or waiting for its lane; it takes the latest text when it goes. */
+  sending?: Promise<void>;
 }
 
 export function createSlackNotifier(
   client: WebClient,
   catalog: Catalog,
   logger: Logger,
+  lanes: RateLanes = createRateLanes((key) => (key === UPDATES ? SLACK_RATES.update : SLACK_RATES.post)),
 ): NotifierPort & { flush(): Promise<void> } {
   const progress = new Map<string, Progress>();
   const inFlight = new Set<Promise<unknown>>();
@@ -42,6 +62,38 @@ export function createSlackNotifier(
     void p.finally(() => inFlight.delete(p)).catch(() => {});
     return p;
   };
+  // A 429 the lanes did not prevent (a listener's post, another replica): the lane waits it out.
+  client.on(
+    webApi.WebClientEvent.RATE_LIMITED,
+    (retrySec: number, req: { url?: string; body?: { channel?: unknown } }) => {
+      const method = req.url?.slice(req.url.lastIndexOf('/') + 1);
+      if (method === 'chat.update') lanes.hold(UPDATES, retrySec * 1000);
+      else if (method === 'chat.postMessage' && typeof req.body?.channel === 'string')
+        lanes.hold(postLane(req.body.channel), retrySec * 1000);
+    },
+  );
+  type PostArgs = Parameters<WebClient['chat']['postMessage']>[0];
+  type UpdateArgs = Parameters<WebClient['chat']['update']>[0];
+  const post = (args: PostArgs & { channel: string }) =>
+    lanes.run(postLane(args.channel), () => client.chat.postMessage(args));
+  const update = (args: UpdateArgs) => lanes.run(UPDATES, () => client.chat.update(args));
+  /**
+   * The parts of a composite notice (starting, finished) Slack already took, so that the outbox's
+   * retry of the notice after one part failed posts only the rest: each message once.
+   */
+  const partsDone = new Map<string, Set<string>>();
+  async function once(r: Rollback, notice: string, part: string, fn: () => Promise<unknown>): Promise<void> {
+    const key = `${r.id}:${notice}`;
+    if (partsDone.get(key)?.has(part)) return;
+    await fn();
+    let done = partsDone.get(key);
+    if (!done) {
+      done = new Set();
+      partsDone.set(key, done);
+    }
+    done.add(part);
+  }
+  const noticeDone = (r: Rollback, notice: string) => partsDone.delete(`${r.id}:${notice}`);
 
   async function inThread(
     r: Rollback,
@@ -50,7 +102,7 @@ export function createSlackNotifier(
     broadcast = false,
   ): Promise<string | undefined> {
     if (!r.thread) return undefined;
-    const res = await client.chat.postMessage({
+    const res = await post({
       channel: r.thread.channel,
       thread_ts: r.thread.ts,
       text,
@@ -60,39 +112,57 @@ export function createSlackNotifier(
     return res.ts;
   }
 
-  function sendProgress(r: Rollback, p: Progress): void {
-    // Rollout progress quotes the Deployment's status: data, escaped whole.
-    const message = p.pending === undefined ? undefined : escapeMrkdwn(p.pending);
-    if (!message || !r.thread) return;
-    p.pending = undefined;
-    p.lastSent = Date.now();
-    const thread = r.thread;
-    const blocks = [section(`:rewind: ${message}`)];
-    if (!p.ts) {
-      p.ts = track(
-        client.chat
-          .postMessage({ channel: thread.channel, thread_ts: thread.ts, text: message, blocks })
-          .then((x) => x.ts),
-      );
-    } else {
-      const tsP = p.ts;
-      track(
-        tsP
-          .then((ts) =>
-            ts ? client.chat.update({ channel: thread.channel, ts, text: message, blocks }) : undefined,
-          )
-          .catch((err: unknown) => {
-            logger.warn('progress update failed', { error: (err as Error).message });
-          }),
-      );
+  function scheduleProgress(r: Rollback, p: Progress): void {
+    const wait = p.lastSent + PROGRESS_INTERVAL_MS - Date.now();
+    if (wait <= 0) sendProgress(r, p);
+    else if (!p.timer) {
+      p.timer = setTimeout(() => {
+        p.timer = undefined;
+        sendProgress(r, p);
+      }, wait);
     }
+  }
+
+  function sendProgress(r: Rollback, p: Progress): void {
+    if (p.sending || p.pending === undefined || !r.thread) return;
+    const thread = r.thread;
+    p.sending = track(
+      (async () => {
+        try {
+          const ts = p.ts;
+          // The text is read when the lane lets the call go: the latest, however long it waited.
+          const latest = () => {
+            const raw = p.pending;
+            p.pending = undefined;
+            // Rollout progress quotes the Deployment's status: data, escaped whole.
+            const message = escapeMrkdwn(raw ?? '');
+            return { text: message, blocks: [section(`:rewind: ${message}`)] };
+          };
+          if (ts)
+            await lanes.run(UPDATES, () => client.chat.update({ channel: thread.channel, ts, ...latest() }));
+          else {
+            const res = await lanes.run(postLane(thread.channel), () =>
+              client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, ...latest() }),
+            );
+            p.ts = res.ts;
+          }
+        } catch (err) {
+          // Progress is ephemeral: the next one (or the summary) says where the rollout is.
+          logger.warn('progress update failed', { error: (err as Error).message });
+        } finally {
+          p.lastSent = Date.now();
+          p.sending = undefined;
+          if (p.pending !== undefined) scheduleProgress(r, p);
+        }
+      })(),
+    );
   }
 
   return {
     async stateChanged(r) {
       if (!r.thread) return;
       await track(
-        client.chat.update({
+        update({
           channel: r.thread.channel,
           ts: r.thread.ts,
           text: rootText(r),
@@ -118,37 +188,31 @@ export function createSlackNotifier(
       const em = svc?.notify.engineeringManager;
       const group = svc?.notify.monitoringGroup;
       const link = r.thread ? ` Follow it in <#${r.thread.channel}>.` : '';
+      const headsUp = `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`;
       const results = await Promise.allSettled([
-        track(inThread(r, text, [section(`:mega: ${text}`)], true)),
+        once(r, 'starting', 'thread', () => track(inThread(r, text, [section(`:mega: ${text}`)], true))),
         em
-          ? track(client.conversations.open({ users: em })).then((im) =>
-              im.channel?.id
-                ? track(
-                    client.chat.postMessage({
-                      channel: im.channel.id,
-                      text: `${text}.${link}`,
-                      blocks: [section(`:mega: ${text}.${link}`)],
-                    }),
-                  )
-                : undefined,
+          ? once(r, 'starting', 'em', () =>
+              track(client.conversations.open({ users: em })).then((im) =>
+                im.channel?.id
+                  ? track(
+                      post({
+                        channel: im.channel.id,
+                        text: `${text}.${link}`,
+                        blocks: [section(`:mega: ${text}.${link}`)],
+                      }),
+                    )
+                  : undefined,
+              ),
             )
           : undefined,
         group
-          ? track(
-              inThread(
-                r,
-                `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`,
-                [
-                  section(
-                    `<!subteam^${group}> heads-up: expect metric fluctuations on \`${r.service}\` while it rolls back.`,
-                  ),
-                ],
-              ),
-            )
+          ? once(r, 'starting', 'group', () => track(inThread(r, headsUp, [section(headsUp)])))
           : undefined,
       ]);
       const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('; '));
+      noticeDone(r, 'starting');
       // Who was told, for the report (only what was posted: an unset contact is not named).
       return [
         r.thread ? `the incident thread in <#${r.thread.channel}>` : undefined,
@@ -164,15 +228,7 @@ export function createSlackNotifier(
         progress.set(r.id, p);
       }
       p.pending = message;
-      const wait = p.lastSent + PROGRESS_INTERVAL_MS - Date.now();
-      if (wait <= 0) sendProgress(r, p);
-      else if (!p.timer) {
-        const state = p;
-        state.timer = setTimeout(() => {
-          state.timer = undefined;
-          sendProgress(r, state);
-        }, wait);
-      }
+      scheduleProgress(r, p);
     },
 
     async finished(r, report) {
@@ -185,14 +241,18 @@ export function createSlackNotifier(
       progress.delete(r.id);
       if (!r.thread) return;
       const day = r.requestedAt.slice(0, 10);
-      await track(
-        client.filesUploadV2({
-          channel_id: r.thread.channel,
-          thread_ts: r.thread.ts,
-          content: report,
-          filename: `incident-report-${r.service}-${day}.md`,
-          title: `Incident report: rollback of ${r.service} (${day})`,
-        }),
+      const thread = r.thread;
+      // In order, each once: a retry after one part failed goes on from that part.
+      await once(r, 'finished', 'report', () =>
+        track(
+          client.filesUploadV2({
+            channel_id: thread.channel,
+            thread_ts: thread.ts,
+            content: report,
+            filename: `incident-report-${r.service}-${day}.md`,
+            title: `Incident report: rollback of ${r.service} (${day})`,
+          }),
+        ),
       );
       const svc = catalog.services.get(r.service);
       const roles = svc
@@ -200,12 +260,18 @@ export function createSlackNotifier(
             (role) => signers(svc, role).length > 0,
           )
         : [];
-      await track(inThread(r, `Rollback of ${r.service}: ${r.state}`, buildSummary(r, [...roles])));
-      await track(
-        inThread(r, 'Post-rollback checklist', buildChecklist(r.id, POST_ROLLBACK_CHECKLIST, new Set())),
+      await once(r, 'finished', 'summary', () =>
+        track(inThread(r, `Rollback of ${r.service}: ${r.state}`, buildSummary(r, [...roles]))),
+      );
+      await once(r, 'finished', 'checklist', () =>
+        track(
+          inThread(r, 'Post-rollback checklist', buildChecklist(r.id, POST_ROLLBACK_CHECKLIST, new Set())),
+        ),
       );
       const offer = buildCleanupOffer(r, catalog.services.get(r.service));
-      if (offer.length) await track(inThread(r, `Data cleanup: ${r.service}`, offer));
+      if (offer.length)
+        await once(r, 'finished', 'cleanup', () => track(inThread(r, `Data cleanup: ${r.service}`, offer)));
+      noticeDone(r, 'finished');
     },
 
     async reportUpdated(r, report, why) {
@@ -230,14 +296,14 @@ export function createSlackNotifier(
       // defused, so nothing in them pings or links. Only the composer can keep a value from ending its
       // code span, by escaping the value with escapeMrkdwn (idempotent: the edge then changes nothing).
       const text = defuseMrkdwn(raw);
-      const res = await track(client.chat.postMessage({ channel, text, blocks: [section(text)] }));
+      const res = await track(post({ channel, text, blocks: [section(text)] }));
       return res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
     },
 
     async say(thread, raw) {
       const text = defuseMrkdwn(raw);
       await track(
-        client.chat.postMessage({
+        post({
           channel: thread.channel,
           thread_ts: thread.ts,
           text,
@@ -246,7 +312,7 @@ export function createSlackNotifier(
       );
     },
 
-    upsertSignals: (thread, ts, text) => track(upsertSignals(client, thread, ts, text)),
+    upsertSignals: (thread, ts, text) => track(upsertSignals(post, update, thread, ts, text)),
 
     /** Waits for every Slack call started so far (tests, and shutdown). */
     async flush() {
@@ -257,16 +323,27 @@ export function createSlackNotifier(
 
 /** The incident thread's one Signals message: posted once, then edited in place. */
 async function upsertSignals(
-  client: WebClient,
+  post: (args: {
+    channel: string;
+    thread_ts: string;
+    text: string;
+    blocks: ReturnType<typeof section>[];
+  }) => Promise<{ ts?: string }>,
+  update: (args: {
+    channel: string;
+    ts: string;
+    text: string;
+    blocks: ReturnType<typeof section>[];
+  }) => Promise<unknown>,
   thread: { channel: string; ts: string },
   ts: string | undefined,
   text: string,
 ): Promise<string | undefined> {
   const blocks = [section(text)];
   if (ts) {
-    await client.chat.update({ channel: thread.channel, ts, text, blocks });
+    await update({ channel: thread.channel, ts, text, blocks });
     return ts;
   }
-  const res = await client.chat.postMessage({ channel: thread.channel, thread_ts: thread.ts, text, blocks });
+  const res = await post({ channel: thread.channel, thread_ts: thread.ts, text, blocks });
   return res.ts;
 }

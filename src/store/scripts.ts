@@ -197,15 +197,18 @@ return 1
 `;
 
 /**
- * ack: drops the oldest notice if it is the one delivered; forgets the outbox once it is empty.
+ * ack: drops the delivered notice `seq` (the oldest, or a root update delivered beside the thread's
+ * notices); forgets the outbox once it is empty.
  * KEYS: 1 outbox list, 2 pending-outbox set   ARGV: 1 seq, 2 id   returns: 1 | 0
  */
 export const ACK = `
-local head = redis.call("LINDEX", KEYS[1], 0)
 local done = 0
-if head and tonumber(cjson.decode(head).seq) == tonumber(ARGV[1]) then
-  redis.call("LPOP", KEYS[1])
-  done = 1
+for _, raw in ipairs(redis.call("LRANGE", KEYS[1], 0, -1)) do
+  if tonumber(cjson.decode(raw).seq) == tonumber(ARGV[1]) then
+    redis.call("LREM", KEYS[1], 1, raw)
+    done = 1
+    break
+  end
 end
 if redis.call("LLEN", KEYS[1]) == 0 then redis.call("SREM", KEYS[2], ARGV[2]) end
 return done

@@ -183,8 +183,13 @@ async function posted(run: (n: ReturnType<typeof createSlackNotifier>) => Promis
     chat: { postMessage: record, update: record },
     conversations: { open: async () => ({ ok: true, channel: { id: 'D0EM' } }) },
     filesUploadV2: record,
+    on: () => {},
   };
-  const n = createSlackNotifier(client as never, catalog, silentLogger);
+  // A fake Web API has no rate limits: no pacing, so the test is about the text alone.
+  const n = createSlackNotifier(client as never, catalog, silentLogger, {
+    run: (_lane, call) => call(),
+    hold: () => {},
+  });
   await run(n);
   await n.flush();
   return calls.map((c) => texts(c)).join('\n');
