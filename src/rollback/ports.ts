@@ -312,7 +312,8 @@ export interface NotifierPort {
   /** Returns who was told (for the audit trail and the report), e.g. `#incidents thread`. */
   starting(r: Rollback): Promise<string[] | undefined>;
   /** Rollout progress; the adapter may coalesce (at most one update per second). */
-  progress(r: Rollback, message: string): Promise<void>;
+  /** `final`: the rollout's last status (done or failed): shown at once, never held back by coalescing. */
+  progress(r: Rollback, message: string, opts?: { final?: boolean }): Promise<void>;
   /** The state changed (the root message shows it). */
   stateChanged(r: Rollback): Promise<void>;
   /** The incident report, once the rollback has ended. */

@@ -47,6 +47,8 @@ interface Progress {
   timer?: NodeJS.Timeout;
   /** The one send in flight or waiting for its lane; it takes the latest text when it goes. */
   sending?: Promise<void>;
+  /** The rollout's last status is pending: it goes at once, never held back a second. */
+  final?: boolean;
 }
 
 export function createSlackNotifier(
@@ -152,7 +154,10 @@ export function createSlackNotifier(
         } finally {
           p.lastSent = Date.now();
           p.sending = undefined;
-          if (p.pending !== undefined) scheduleProgress(r, p);
+          if (p.pending !== undefined) {
+            if (p.final) sendProgress(r, p);
+            else scheduleProgress(r, p);
+          }
         }
       })(),
     );
@@ -221,14 +226,21 @@ export function createSlackNotifier(
       ].filter((x): x is string => x !== undefined);
     },
 
-    async progress(r, message) {
+    async progress(r, message, opts) {
       let p = progress.get(r.id);
       if (!p) {
         p = { lastSent: 0 };
         progress.set(r.id, p);
       }
       p.pending = message;
-      scheduleProgress(r, p);
+      // "successfully rolled out" is what the thread is watched for: a second's coalescing would
+      // show completion up to a second after the apiserver said so (npm run bench, "completion noticed").
+      if (opts?.final) {
+        p.final = true;
+        if (p.timer) clearTimeout(p.timer);
+        p.timer = undefined;
+        sendProgress(r, p);
+      } else scheduleProgress(r, p);
     },
 
     async finished(r, report) {

@@ -92,7 +92,10 @@ export async function undoing(ctx: StepContext, r: Rollback, lease: Lease): Prom
     timeoutMs: svc.rollout.timeoutSeconds * 1000,
     staleDeadlineBefore: undoAt,
     ...(act ? { act } : {}),
-    onProgress: (s) => notify(r.id, 'progress', () => deps.notifier.progress(current, s.message)),
+    onProgress: (s) =>
+      notify(r.id, 'progress', () =>
+        deps.notifier.progress(current, s.message, { final: s.state !== 'waiting' }),
+      ),
   });
   if (status.state === 'failed') {
     throw new CodedError('rollback_progress_deadline', status.message, {

@@ -107,4 +107,20 @@ describe('the notifier under Slack rate limits', () => {
     expect(texts.filter((t) => t.startsWith('Initiating rollback of release-manager'))).toHaveLength(1);
     expect(texts.filter((t) => t.includes('heads-up'))).toHaveLength(1);
   });
+
+  it("shows the rollout's last status at once, where a second's coalescing holds back the ones before", async () => {
+    const n = createSlackNotifier(client, catalog, silentLogger);
+    const thread = await n.openThread(QUIET, 'root');
+    if (!thread) throw new Error('no thread');
+    const r = { id: 'r-final', service: 'release-manager', state: 'undoing', thread } as Rollback;
+    await n.progress(r, 'Waiting for 2 pods to be ready...');
+    await n.flush();
+    // Within the second: held back, then overtaken by the final status, which goes now.
+    await n.progress(r, 'Waiting for 1 pods to be ready...');
+    await n.progress(r, 'deployment "release-manager-prod" successfully rolled out', { final: true });
+    await n.flush();
+    const [progress] = slack.thread(QUIET, thread.ts);
+    expect(progress?.text).toBe('deployment "release-manager-prod" successfully rolled out');
+    expect(slack.calls('chat.update').filter((c) => c.ok)).toHaveLength(1);
+  });
 });
