@@ -199,7 +199,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     () => Math.round(performance.now() - t0),
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
-  slack.listen(runner, catalog, logger);
+  slack.listen(runner, catalog, logger, notifier.postRoot);
   await slack.start();
   const resumed = await runner.resume();
   runner.start();

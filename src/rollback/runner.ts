@@ -268,9 +268,30 @@ export function createRunner(deps: RunnerDeps) {
     running.add(tracked);
   }
 
-  /** Everything about a request that can be refused before anything is written. */
-  async function check(input: Pick<RequestInput, 'service' | 'toRevision'>): Promise<CatalogEntry> {
+  /**
+   * Everything about a request that can be refused before anything is written, so a refused command
+   * posts nothing in the channel. A rollback already holding the workload (not a dry run's concern:
+   * dry runs take no lock) is refused with its record in `details.holder`, for a link to its thread.
+   */
+  async function check(
+    input: Pick<RequestInput, 'service' | 'toRevision' | 'dryRun'>,
+  ): Promise<CatalogEntry> {
     const svc = lookupService(deps.catalog, input.service);
+    const holderId = input.dryRun ? undefined : await store.holderOf(svc.namespace, svc.deployment);
+    if (holderId) {
+      const holder = await store.get(holderId);
+      const who = holder
+        ? `${holder.requestedBy.name ?? holder.requestedBy.id} (${holder.state.replaceAll('_', ' ')}, ${holder.id})`
+        : holderId;
+      throw new CodedError(
+        'rollback_in_progress',
+        `a rollback of ${svc.name} is already in progress, requested by ${who}`,
+        {
+          remedy: 'Follow that rollback in its thread, or cancel it before starting another.',
+          details: { holderId, ...(holder ? { holder } : {}) },
+        },
+      );
+    }
     const toRevision = input.toRevision ?? 0;
     if (!Number.isSafeInteger(toRevision) || toRevision < 0) {
       throw new CodedError('rollback_bad_revision', `"${input.toRevision}" is not a revision number`, {

@@ -14,6 +14,7 @@ import { registerCleanupAction } from './listeners/cleanup-action.js';
 import { registerDecisionActions } from './listeners/decision-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
 import { pinWorkspace } from './middleware/pin-workspace.js';
+import type { RootPoster } from './notifier.js';
 import { createOutboundFetch } from './outbound-fetch.js';
 
 export interface SlackSettings {
@@ -109,9 +110,9 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
     app,
     client: app.client,
     /** Registers the listeners once the runner exists (the runner needs the notifier, which needs the client). */
-    listen(runner: Runner, catalog: Catalog, logger: Logger) {
+    listen(runner: Runner, catalog: Catalog, logger: Logger, postRoot: RootPoster) {
       const directory = createDirectory(app.client);
-      registerRollbackCommand(app, { runner, catalog, logger, directory });
+      registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot });
       registerDecisionActions(app, { runner, catalog, logger, directory });
       registerCleanupAction(app, { runner, catalog, logger, directory });
     },

@@ -19,7 +19,7 @@ import {
   rootText,
   startingText,
 } from './blocks/rollback-blocks.js';
-import { section } from './blocks/text.js';
+import { type KnownBlock, section } from './blocks/text.js';
 import { createRateLanes, type LaneRate, type RateLanes } from './rate-lanes.js';
 
 type WebClient = webApi.WebClient;
@@ -51,12 +51,19 @@ interface Progress {
   final?: boolean;
 }
 
+/** Posts a command's root message in the channel, paced like every other post there. */
+export type RootPoster = (args: {
+  channel: string;
+  text: string;
+  blocks: KnownBlock[];
+}) => Promise<{ ts?: string }>;
+
 export function createSlackNotifier(
   client: WebClient,
   catalog: Catalog,
   logger: Logger,
   lanes: RateLanes = createRateLanes((key) => (key === UPDATES ? SLACK_RATES.update : SLACK_RATES.post)),
-): NotifierPort & { flush(): Promise<void> } {
+): NotifierPort & { flush(): Promise<void>; postRoot: RootPoster } {
   const progress = new Map<string, Progress>();
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
@@ -302,6 +309,13 @@ export function createSlackNotifier(
         }),
       );
     },
+
+    /**
+     * A root message the command listener composed (its own escaping), posted in the channel's lane:
+     * twenty /rollback commands at once in one #incidents wait their turn instead of running out of
+     * the client's retries against Slack's 1 message/s (bench: concurrency).
+     */
+    postRoot: (args) => track(post({ ...args, unfurl_links: false, unfurl_media: false })),
 
     async openThread(channel, raw) {
       // The domain composes these lines (its own *bold* and `code`) around alert and Kubernetes text:

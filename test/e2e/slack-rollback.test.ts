@@ -344,6 +344,18 @@ describe('Slack end to end', () => {
       async () => emu.thread(C, top.ts).find((m) => hasButton(m, 'rollback_cancel')),
       60_000,
     );
+    // A second responder's /rollback while this one waits: answered to them alone, with a link to the
+    // thread that holds the workload; nothing is posted in the channel.
+    const rootsBefore = emu.messages(C).length;
+    await command('release-manager me too', CAROL);
+    const answer = await eventually('the ephemeral in-progress answer', async () =>
+      emu.ephemerals({ userId: CAROL, channelId: C }).find((e) => e.text.includes('already in progress')),
+    );
+    expect(JSON.stringify(answer.blocks)).toContain(
+      `<https://emulated.slack.com/archives/${C}/p${top.ts.replace('.', '')}|Open its thread>`,
+    );
+    expect(answer.text).toContain(`requested by ${BOB.toLowerCase()}`);
+    expect(emu.messages(C)).toHaveLength(rootsBefore);
     await emu.clickButton({
       botUrl: `${bot.url}/slack/events`,
       channelId: C,

@@ -21,6 +21,19 @@ export function buildError(err: CodedError, keep?: ReadonlySet<string>): KnownBl
   return [section(defuseMrkdwn(`:warning: ${err.message}${err.remedy ? `\n${err.remedy}` : ''}`, keep))];
 }
 
+/**
+ * A rollback already holds the workload: the refusal, with a link to that rollback's thread when
+ * Slack gave one (an https permalink; anything else is left out rather than made a link).
+ */
+export function buildInProgress(
+  err: CodedError,
+  permalink: string | undefined,
+  keep?: ReadonlySet<string>,
+): KnownBlock[] {
+  const link = permalink && /^https:\/\/[^\s|<>]+$/.test(permalink) ? permalink : undefined;
+  return [...buildError(err, keep), ...(link ? [section(`:thread: <${link}|Open its thread>`)] : [])];
+}
+
 export function buildHistory(service: string, h: RevisionEntry[]): KnownBlock[] {
   if (!h.length) return [section(`No rollout history found for \`${escapeMrkdwn(service)}\`.`)];
   const rows = h.map(

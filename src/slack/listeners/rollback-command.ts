@@ -9,10 +9,18 @@ import { lookupService } from '../../rollback/lookup-service.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
-import { buildError, buildHelp, buildHistory, buildStatus, errorText } from '../blocks/reply-blocks.js';
+import {
+  buildError,
+  buildHelp,
+  buildHistory,
+  buildInProgress,
+  buildStatus,
+  errorText,
+} from '../blocks/reply-blocks.js';
 import { section } from '../blocks/text.js';
 import type { Directory } from '../directory.js';
 import { SLASH_COMMAND } from '../ids.js';
+import type { RootPoster } from '../notifier.js';
 import { ownMentions } from '../own-mentions.js';
 import { isHelp, parseCommand } from '../parse-command.js';
 
@@ -21,6 +29,8 @@ export interface CommandDeps {
   catalog: Catalog;
   logger: Logger;
   directory: Directory;
+  /** The notifier's paced post: the root message waits its turn in a busy channel. */
+  postRoot: RootPoster;
 }
 
 const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
@@ -28,6 +38,22 @@ const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, tex
 
 function inChannel(channel: string, command: SlashCommand): boolean {
   return channel === command.channel_id || channel.replace(/^#/, '') === command.channel_name;
+}
+
+/** The link to the thread of the rollback holding the workload, if Slack gives one. */
+async function threadLink(
+  client: {
+    chat: { getPermalink(a: { channel: string; message_ts: string }): Promise<{ permalink?: string }> };
+  },
+  e: CodedError,
+): Promise<string | undefined> {
+  const thread = (e.details?.holder as { thread?: { channel: string; ts: string } } | undefined)?.thread;
+  if (!thread) return undefined;
+  // Without the link the refusal still says whose rollback it is: that is enough to act on.
+  return client.chat
+    .getPermalink({ channel: thread.channel, message_ts: thread.ts })
+    .then((r) => r.permalink)
+    .catch(() => undefined);
 }
 
 export function registerRollbackCommand(app: App, deps: CommandDeps): void {
@@ -85,11 +111,10 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
               },
             );
           }
+          // A refusal (in progress, bad revision, …) is said to the requester alone: nothing public.
           await deps.runner.check(cmd);
-          const root = await client.chat.postMessage({
+          const root = await deps.postRoot({
             channel: command.channel_id,
-            unfurl_links: false,
-            unfurl_media: false,
             text: `Rollback of ${svc.name} requested by <@${actor.id}>`,
             blocks: [
               section(
@@ -123,7 +148,11 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
     } catch (err) {
       const e = asCodedError(err);
       if (e.code === 'internal') deps.logger.error('slash command failed', { error: e.message });
-      await ephemeral(respond, buildError(e, keep), errorText(e, keep)).catch(() => {});
+      const blocks =
+        e.code === 'rollback_in_progress'
+          ? buildInProgress(e, await threadLink(client, e), keep)
+          : buildError(e, keep);
+      await ephemeral(respond, blocks, errorText(e, keep)).catch(() => {});
     }
   });
 }

@@ -32,6 +32,7 @@ const METHODS: Record<string, { handler: Handler; token: 'bot' | 'app' }> = {
   'chat.postMessage': { handler: postMessage, token: 'bot' },
   'chat.update': { handler: update, token: 'bot' },
   'chat.postEphemeral': { handler: postEphemeral, token: 'bot' },
+  'chat.getPermalink': { handler: getPermalink, token: 'bot' },
   'conversations.open': { handler: conversationsOpen, token: 'bot' },
   'conversations.info': { handler: conversationsInfo, token: 'bot' },
   'conversations.members': { handler: conversationsMembers, token: 'bot' },
@@ -252,6 +253,19 @@ function conversationsOpen(ctx: ApiContext, a: Args): ApiAnswer {
     ...(existed ? { no_op: true, already_open: true } : {}),
     channel: conversationObject(ws, conv, full),
   });
+}
+
+/** A message's link, as Slack forms it: .../archives/<channel>/p<ts without the dot>, thread_ts for a reply. */
+function getPermalink(ctx: ApiContext, a: Args): ApiAnswer {
+  const { ws } = ctx;
+  const conv = resolveTarget(ws, a.str('channel'), false);
+  if (!conv) return fail('channel_not_found');
+  const ts = a.str('message_ts');
+  const m = ts ? ws.findMessage(conv.id, ts) : undefined;
+  if (!m) return fail('message_not_found');
+  const base = `https://${ws.teamDomain}.slack.com/archives/${conv.id}/p${m.ts.replace('.', '')}`;
+  const permalink = m.thread_ts ? `${base}?thread_ts=${m.thread_ts}&cid=${conv.id}` : base;
+  return ok({ channel: conv.id, permalink });
 }
 
 function conversationsInfo(ctx: ApiContext, a: Args): ApiAnswer {

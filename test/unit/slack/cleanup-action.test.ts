@@ -16,6 +16,7 @@ import {
   parseCleanupButtonValue,
 } from '../../../src/slack/blocks/cleanup-blocks.js';
 import { createSlackApp } from '../../../src/slack/create-slack-app.js';
+import { createSlackNotifier } from '../../../src/slack/notifier.js';
 import { type SlackEmulator, startSlackEmulator } from '../../support/slack-emulator/index.js';
 
 const BOT_TOKEN = 'xoxb-cleanup-test';
@@ -72,7 +73,7 @@ beforeAll(async () => {
     { botToken: BOT_TOKEN, signingSecret: SECRET, port: 0, slackApiUrl: `${emu.url}/api/` },
     { check: async () => ({ ok: true, checks: {} }) },
   );
-  slack.listen(runner as never, catalog, logger);
+  slack.listen(runner as never, catalog, logger, createSlackNotifier(slack.client, catalog, logger).postRoot);
   const server = (await slack.start()) as Server;
   botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
 });

@@ -6,6 +6,7 @@ import type { AddressInfo, Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../../src/config/load-catalog.js';
 import { createSlackApp } from '../../../src/slack/create-slack-app.js';
+import { createSlackNotifier } from '../../../src/slack/notifier.js';
 import { HELP } from '../../../src/slack/parse-command.js';
 import { type SlackEmulator, startSlackEmulator } from '../../support/slack-emulator/index.js';
 
@@ -46,7 +47,7 @@ beforeAll(async () => {
     { botToken: BOT_TOKEN, signingSecret: SECRET, port: 0, slackApiUrl: `${emu.url}/api/` },
     { check: async () => ({ ok: true, checks: {} }) },
   );
-  slack.listen(runner as never, catalog, logger);
+  slack.listen(runner as never, catalog, logger, createSlackNotifier(slack.client, catalog, logger).postRoot);
   const server = (await slack.start()) as Server;
   botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
 });

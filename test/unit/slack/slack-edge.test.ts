@@ -12,6 +12,7 @@ import type { Actor, Rollback } from '../../../src/rollback/model.js';
 import { buildChecklist } from '../../../src/slack/blocks/rollback-blocks.js';
 import { createSlackApp } from '../../../src/slack/create-slack-app.js';
 import { FOREIGN_TEXT } from '../../../src/slack/middleware/pin-workspace.js';
+import { createSlackNotifier } from '../../../src/slack/notifier.js';
 import { type SlackEmulator, startSlackEmulator } from '../../support/slack-emulator/index.js';
 
 const BOT_TOKEN = 'xoxb-edge-test';
@@ -91,7 +92,7 @@ beforeAll(async () => {
     },
     { check: async () => ({ ok: true, checks: {} }) },
   );
-  slack.listen(runner as never, catalog, logger);
+  slack.listen(runner as never, catalog, logger, createSlackNotifier(slack.client, catalog, logger).postRoot);
   const server = (await slack.start()) as Server;
   botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
   const posted = await slack.client.chat.postMessage({
