@@ -23,6 +23,10 @@ import { SLASH_COMMAND } from '../ids.js';
 import type { RootPoster } from '../notifier.js';
 import { ownMentions } from '../own-mentions.js';
 import { isHelp, parseCommand } from '../parse-command.js';
+import { createWorkQueue } from '../work-queue.js';
+
+/** Commands worked on at once after their acks (work-queue.ts); the rest wait, already acked. */
+const COMMANDS_AT_ONCE = 4;
 
 export interface CommandDeps {
   runner: Runner;
@@ -59,100 +63,109 @@ async function threadLink(
 export function registerRollbackCommand(app: App, deps: CommandDeps): void {
   // Built once: the command list is constant (no user text, nothing for the redactor to mask).
   const help = { response_type: 'ephemeral' as const, text: 'rollback help', blocks: buildHelp() };
+  const work = createWorkQueue(COMMANDS_AT_ONCE, (err) =>
+    deps.logger.error('slash command failed', { error: (err as Error).message }),
+  );
   app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
     if (isHelp(command.text)) {
       await ack(help);
       return;
     }
     await ack();
-    const actor: Actor = { kind: 'user', id: command.user_id, name: command.user_name };
-    const keep = ownMentions(deps.catalog, actor.id);
-    try {
-      const cmd = parseCommand(command.text);
-      switch (cmd.kind) {
-        case 'help': // reached only if isHelp and parseCommand ever disagree
-          await ephemeral(respond, buildHelp(), 'rollback help');
-          return;
-        case 'status':
-          await ephemeral(respond, buildStatus(await deps.runner.recent(15, cmd.service)), 'rollback status');
-          return;
-        case 'history':
-          await ephemeral(
-            respond,
-            buildHistory(cmd.service, await deps.runner.history(cmd.service)),
-            `history of ${escapeMrkdwn(cmd.service)}`,
-          );
-          return;
-        case 'cancel': {
-          const svc = lookupService(deps.catalog, cmd.service);
-          const groups = svc.approvers.groups.length
-            ? await deps.directory.groupsOf(actor.id, svc.approvers.groups).catch(() => [])
-            : [];
-          const r = await deps.runner.cancelService(svc.name, { ...actor, groups });
-          await ephemeral(
-            respond,
-            [
-              section(
-                `:no_entry_sign: Cancelled the rollback of \`${svc.name}\` (\`${r.id}\`); nothing was changed.`,
-              ),
-            ],
-            `cancelled ${svc.name}`,
-          );
-          return;
-        }
-        case 'rollback': {
-          const svc = lookupService(deps.catalog, cmd.service);
-          if (!inChannel(svc.channel, command)) {
-            throw new CodedError(
-              'rollback_unauthorized',
-              `rollbacks of \`${svc.name}\` are run in ${svc.channel}`,
-              {
-                remedy: `Run \`/rollback ${escapeMrkdwn(command.text)}\` there, so the thread is where the incident is.`,
-              },
+    work.run(async () => {
+      const actor: Actor = { kind: 'user', id: command.user_id, name: command.user_name };
+      const keep = ownMentions(deps.catalog, actor.id);
+      try {
+        const cmd = parseCommand(command.text);
+        switch (cmd.kind) {
+          case 'help': // reached only if isHelp and parseCommand ever disagree
+            await ephemeral(respond, buildHelp(), 'rollback help');
+            return;
+          case 'status':
+            await ephemeral(
+              respond,
+              buildStatus(await deps.runner.recent(15, cmd.service)),
+              'rollback status',
             );
+            return;
+          case 'history':
+            await ephemeral(
+              respond,
+              buildHistory(cmd.service, await deps.runner.history(cmd.service)),
+              `history of ${escapeMrkdwn(cmd.service)}`,
+            );
+            return;
+          case 'cancel': {
+            const svc = lookupService(deps.catalog, cmd.service);
+            const groups = svc.approvers.groups.length
+              ? await deps.directory.groupsOf(actor.id, svc.approvers.groups).catch(() => [])
+              : [];
+            const r = await deps.runner.cancelService(svc.name, { ...actor, groups });
+            await ephemeral(
+              respond,
+              [
+                section(
+                  `:no_entry_sign: Cancelled the rollback of \`${svc.name}\` (\`${r.id}\`); nothing was changed.`,
+                ),
+              ],
+              `cancelled ${svc.name}`,
+            );
+            return;
           }
-          // A refusal (in progress, bad revision, …) is said to the requester alone: nothing public.
-          await deps.runner.check(cmd);
-          const root = await deps.postRoot({
-            channel: command.channel_id,
-            text: `Rollback of ${svc.name} requested by <@${actor.id}>`,
-            blocks: [
-              section(
-                `:hourglass_flowing_sand: *${cmd.dryRun ? 'Dry run: ' : ''}Rollback of \`${svc.name}\`* requested by <@${actor.id}>${cmd.reason ? `: ${escapeMrkdwn(cmd.reason)}` : ''}. Assessing…`,
-              ),
-            ],
-          });
-          const thread = { channel: command.channel_id, ts: root.ts ?? '' };
-          try {
-            await deps.runner.request({
-              service: svc.name,
-              toRevision: cmd.toRevision,
-              dryRun: cmd.dryRun,
-              reason: cmd.reason || 'requested in Slack',
-              actor,
-              thread,
+          case 'rollback': {
+            const svc = lookupService(deps.catalog, cmd.service);
+            if (!inChannel(svc.channel, command)) {
+              throw new CodedError(
+                'rollback_unauthorized',
+                `rollbacks of \`${svc.name}\` are run in ${svc.channel}`,
+                {
+                  remedy: `Run \`/rollback ${escapeMrkdwn(command.text)}\` there, so the thread is where the incident is.`,
+                },
+              );
+            }
+            // A refusal (in progress, bad revision, …) is said to the requester alone: nothing public.
+            await deps.runner.check(cmd);
+            const root = await deps.postRoot({
+              channel: command.channel_id,
+              text: `Rollback of ${svc.name} requested by <@${actor.id}>`,
+              blocks: [
+                section(
+                  `:hourglass_flowing_sand: *${cmd.dryRun ? 'Dry run: ' : ''}Rollback of \`${svc.name}\`* requested by <@${actor.id}>${cmd.reason ? `: ${escapeMrkdwn(cmd.reason)}` : ''}. Assessing…`,
+                ),
+              ],
             });
-          } catch (err) {
-            const e = asCodedError(err);
-            await client.chat.update({
-              channel: thread.channel,
-              ts: thread.ts,
-              text: `Not started: ${errorText(e, keep)}`,
-              blocks: buildError(e, keep),
-            });
-            throw e;
+            const thread = { channel: command.channel_id, ts: root.ts ?? '' };
+            try {
+              await deps.runner.request({
+                service: svc.name,
+                toRevision: cmd.toRevision,
+                dryRun: cmd.dryRun,
+                reason: cmd.reason || 'requested in Slack',
+                actor,
+                thread,
+              });
+            } catch (err) {
+              const e = asCodedError(err);
+              await client.chat.update({
+                channel: thread.channel,
+                ts: thread.ts,
+                text: `Not started: ${errorText(e, keep)}`,
+                blocks: buildError(e, keep),
+              });
+              throw e;
+            }
+            return;
           }
-          return;
         }
+      } catch (err) {
+        const e = asCodedError(err);
+        if (e.code === 'internal') deps.logger.error('slash command failed', { error: e.message });
+        const blocks =
+          e.code === 'rollback_in_progress'
+            ? buildInProgress(e, await threadLink(client, e), keep)
+            : buildError(e, keep);
+        await ephemeral(respond, blocks, errorText(e, keep)).catch(() => {});
       }
-    } catch (err) {
-      const e = asCodedError(err);
-      if (e.code === 'internal') deps.logger.error('slash command failed', { error: e.message });
-      const blocks =
-        e.code === 'rollback_in_progress'
-          ? buildInProgress(e, await threadLink(client, e), keep)
-          : buildError(e, keep);
-      await ephemeral(respond, blocks, errorText(e, keep)).catch(() => {});
-    }
+    });
   });
 }

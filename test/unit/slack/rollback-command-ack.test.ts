@@ -19,14 +19,15 @@ const catalog = parseCatalog(
   readFileSync(new URL('../../../manifests/catalog.yaml', import.meta.url), 'utf8'),
 );
 let recentCalls = 0;
-let releaseRecent: () => void = () => {};
+const held: (() => void)[] = [];
+const releaseRecent = () => {
+  for (const r of held.splice(0)) r();
+};
 const runner = {
   // Held until the test has seen the ack: the answer cannot have been waited for.
   recent: async () => {
     recentCalls++;
-    await new Promise<void>((r) => {
-      releaseRecent = r;
-    });
+    await new Promise<void>((r) => held.push(r));
     return [];
   },
 };
@@ -83,5 +84,22 @@ describe('/rollback acks', () => {
     for (let i = 0; i < 100 && emu.calls('response_url').length === 0; i++)
       await new Promise((res) => setTimeout(res, 20));
     expect(emu.calls('response_url')).toHaveLength(1);
+  });
+
+  it('acks a burst of commands before working on more than four of them', async () => {
+    recentCalls = 0;
+    const before = emu.calls('response_url').length;
+    const acks = await Promise.all(Array.from({ length: 20 }, () => send('status')));
+    // Every command acked, empty, while four of them were being worked on and sixteen waited.
+    expect(acks.map((a) => [a.status, a.body])).toEqual(Array.from({ length: 20 }, () => [200, '']));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(recentCalls).toBe(4);
+    // Released, the rest follow in turn, and every one is answered.
+    for (let i = 0; i < 200 && emu.calls('response_url').length < before + 20; i++) {
+      releaseRecent();
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(recentCalls).toBe(20);
+    expect(emu.calls('response_url').length).toBe(before + 20);
   });
 });
