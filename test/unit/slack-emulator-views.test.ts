@@ -12,6 +12,7 @@ import {
   startSlackEmulator,
 } from '../support/slack-emulator/index.js';
 import { recordingBot } from '../support/slack-emulator/recording-bot.js';
+import { refusal, silentWebLogger } from '../support/web-client.js';
 
 const BOT_TOKEN = 'xoxb-test-views';
 const SECRET = 'views-signing-secret';
@@ -59,20 +60,11 @@ const modal = (extra: Record<string, unknown> = {}) => ({
 let slack: SlackEmulator;
 let client: webApi.WebClient;
 
-const silent: webApi.Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  setLevel: () => {},
-  getLevel: () => webApi.LogLevel.ERROR,
-  setName: () => {},
-};
 const clientFor = () =>
   new webApi.WebClient(BOT_TOKEN, {
     slackApiUrl: `${slack.url}/api/`,
     retryConfig: { retries: 0 },
-    logger: silent,
+    logger: silentWebLogger,
   });
 
 beforeEach(async () => {
@@ -82,18 +74,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await slack.close();
 });
-
-async function refusal(
-  p: Promise<unknown>,
-): Promise<{ error: string; response_metadata?: { messages?: string[] } }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof webApi.WebAPIPlatformError) return e.data as never;
-    throw e;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 /** A trigger as the bot gets one: from a slash command the recording bot acks. */
 async function trigger(userId = 'U1'): Promise<string> {

@@ -11,21 +11,12 @@ import {
   startSlackEmulator,
 } from '../support/slack-emulator/index.js';
 import { recordingBot } from '../support/slack-emulator/recording-bot.js';
+import { refusal, silentWebLogger } from '../support/web-client.js';
 
 const BOT_TOKEN = 'xoxb-test-emulator';
 const APP_TOKEN = 'xapp-test-emulator';
 const SECRET = 'emulator-signing-secret';
 const BOT_USER = 'UBOT1';
-
-const silent: webApi.Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  setLevel: () => {},
-  getLevel: () => webApi.LogLevel.ERROR,
-  setName: () => {},
-};
 
 const baseOptions = (): SlackEmulatorOptions => ({
   botToken: BOT_TOKEN,
@@ -50,20 +41,13 @@ let slack: SlackEmulator;
 let client: webApi.WebClient;
 
 const clientFor = (token: string, retries = 0) =>
-  new webApi.WebClient(token, { slackApiUrl: `${slack.url}/api/`, retryConfig: { retries }, logger: silent });
+  new webApi.WebClient(token, {
+    slackApiUrl: `${slack.url}/api/`,
+    retryConfig: { retries },
+    logger: silentWebLogger,
+  });
 
 /** Runs a call that must fail and returns the platform error's data. */
-async function refusal(
-  p: Promise<unknown>,
-): Promise<{ error: string; response_metadata?: { messages?: string[] } }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof webApi.WebAPIPlatformError) return e.data as never;
-    throw e;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 const section = (text: string) => ({ type: 'section' as const, text: { type: 'mrkdwn' as const, text } });
 const button = (action_id: string, value = 'v', extra: Record<string, unknown> = {}) => ({

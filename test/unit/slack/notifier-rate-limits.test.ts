@@ -11,6 +11,7 @@ import type { Rollback } from '../../../src/rollback/model.js';
 import { silentLogger } from '../../../src/rollback/ports.js';
 import { createSlackNotifier } from '../../../src/slack/notifier.js';
 import { type SlackEmulator, startSlackEmulator } from '../../support/slack-emulator/index.js';
+import { silentWebLogger } from '../../support/web-client.js';
 
 const TOKEN = 'xoxb-notifier-limits';
 const BUSY = 'C0BUSY';
@@ -19,16 +20,6 @@ const U = 'U0SRE00001';
 const catalog = parseCatalog(
   readFileSync(new URL('../../../manifests/catalog.yaml', import.meta.url), 'utf8'),
 );
-
-const silent: webApi.Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  setLevel: () => {},
-  getLevel: () => webApi.LogLevel.ERROR,
-  setName: () => {},
-};
 
 let slack: SlackEmulator;
 let client: webApi.WebClient;
@@ -47,7 +38,7 @@ beforeEach(async () => {
   });
   client = new webApi.WebClient(TOKEN, {
     slackApiUrl: `${slack.url}/api/`,
-    logger: silent,
+    logger: silentWebLogger,
     retryConfig: { retries: 5, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
   });
 });
