@@ -4,6 +4,7 @@
 //   npm run bench -- [--check] [--only ack,rollback,...] [--out test-artifacts/bench.json]
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { startWorld } from '../test/support/world/world.js';
 import { benchAck } from './bench/ack.js';
 import { benchAlerts } from './bench/alerts.js';
@@ -42,6 +43,7 @@ if (unknown.length) {
 const log = (line: string) => console.error(line);
 const figures: Figure[] = [];
 const world = await startWorld({ log });
+const redis = new Redis(world.info.redisUrl, { maxRetriesPerRequest: 3 });
 try {
   for (const [name, section] of Object.entries(SECTIONS)) {
     if (only && !only.includes(name)) continue;
@@ -61,8 +63,12 @@ try {
       });
       log(`[bench] ${name} failed: ${(err as Error).stack ?? err}`);
     }
+    // Each section starts on an empty Redis: what one section's bots left (a backlog of dry runs, their
+    // outboxes) would otherwise be taken over and delivered by the next section's bot.
+    await redis.flushdb();
   }
 } finally {
+  redis.disconnect();
   await world.stop();
 }
 
