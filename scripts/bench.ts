@@ -5,6 +5,7 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { kubectl, kubectlOk } from '../test/support/kubectl.js';
 import { startWorld } from '../test/support/world/world.js';
 import { benchAck } from './bench/ack.js';
 import { benchAlerts } from './bench/alerts.js';
@@ -44,6 +45,9 @@ const log = (line: string) => console.error(line);
 const figures: Figure[] = [];
 const world = await startWorld({ log });
 const redis = new Redis(world.info.redisUrl, { maxRetriesPerRequest: 3 });
+const namespaces = async () =>
+  new Set((await kubectlOk(world.info, ['get', 'namespaces', '-o', 'name'])).split('\n'));
+const before = await namespaces();
 try {
   for (const [name, section] of Object.entries(SECTIONS)) {
     if (only && !only.includes(name)) continue;
@@ -66,6 +70,10 @@ try {
     // Each section starts on an empty Redis: what one section's bots left (a backlog of dry runs, their
     // outboxes) would otherwise be taken over and delivered by the next section's bot.
     await redis.flushdb();
+    // And on a cluster without its Deployments: the one node takes 110 pods, and the rollback
+    // section alone leaves 60 (the concurrency section then found no room for its own).
+    const made = [...(await namespaces())].filter((n) => n && !before.has(n));
+    if (made.length) await kubectl(world.info, ['delete', '--wait=false', ...made]);
   }
 } finally {
   redis.disconnect();
