@@ -164,7 +164,14 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
           e.code === 'rollback_in_progress'
             ? buildInProgress(e, await threadLink(client, e), keep)
             : buildError(e, keep);
-        await ephemeral(respond, blocks, errorText(e, keep)).catch(() => {});
+        // The answer itself could not be sent (response_url expired, Slack down): nothing was started,
+        // so nothing is left half done; the log says what the person did not see.
+        await ephemeral(respond, blocks, errorText(e, keep)).catch((sendErr: unknown) =>
+          deps.logger.warn('slash command answer not delivered', {
+            code: e.code,
+            error: (sendErr as Error).message,
+          }),
+        );
       }
     });
   });
