@@ -113,14 +113,14 @@ export function createOutbox(deps: OutboxDeps) {
   }
 
   /** The thread's notices, in order (the root's updates are delivered beside them). */
-  async function deliverThread(id: string, woken: () => boolean): Promise<void> {
+  async function deliverThread(id: string, ends: () => boolean): Promise<void> {
     let attempts = 0;
     while (!closed) {
       const items = (await store.outbox(id, 50)).filter((x) => x.kind !== 'stateChanged');
       const item = items[0];
       if (!item) {
-        if (woken()) continue;
-        return;
+        if (ends()) return;
+        continue;
       }
       // A report update posts the latest report: one with a later one queued is not needed.
       if (item.kind === 'reportUpdated' && items.slice(1).some((x) => x.kind === item.kind)) {
@@ -150,13 +150,13 @@ export function createOutbox(deps: OutboxDeps) {
   }
 
   /** The root message: one update with the latest record covers every stateChanged queued before it. */
-  async function deliverRoot(id: string, woken: () => boolean): Promise<void> {
+  async function deliverRoot(id: string, ends: () => boolean): Promise<void> {
     let attempts = 0;
     while (!closed) {
       const due = (await store.outbox(id, 50)).filter((x) => x.kind === 'stateChanged');
       if (!due.length) {
-        if (woken()) continue;
-        return;
+        if (ends()) return;
+        continue;
       }
       // Read after the notices were listed: the record is at least as new as each of them.
       const r = await store.get(id);
@@ -185,7 +185,10 @@ export function createOutbox(deps: OutboxDeps) {
       Math.max(200, Math.floor(deps.leaseMs / 3)),
     );
     // Two lines, each until it has nothing left. A notice committed meanwhile wakes them (kick): a
-    // line still running looks again before it ends, one that ended starts again.
+    // line still running looks again before it ends, one that ended starts again. A line ends and
+    // leaves `lines` in one synchronous step (`ends`): unregistered any later, a kick landing between
+    // its last empty read and its cleanup would only mark a line that no longer looks, and the
+    // notice would wait for the reaper.
     const lines: Partial<Record<'thread' | 'root', { done: Promise<void>; woken: boolean }>> = {};
     const start = (name: 'thread' | 'root') => {
       const running = lines[name];
@@ -194,13 +197,16 @@ export function createOutbox(deps: OutboxDeps) {
         return;
       }
       const line = { woken: false, done: Promise.resolve() };
-      const woken = () => {
-        const w = line.woken;
-        line.woken = false;
-        return w;
+      const ends = () => {
+        if (line.woken) {
+          line.woken = false;
+          return false;
+        }
+        if (lines[name] === line) lines[name] = undefined;
+        return true;
       };
-      line.done = (name === 'thread' ? deliverThread(id, woken) : deliverRoot(id, woken)).finally(() => {
-        lines[name] = undefined;
+      line.done = (name === 'thread' ? deliverThread(id, ends) : deliverRoot(id, ends)).finally(() => {
+        if (lines[name] === line) lines[name] = undefined;
       });
       lines[name] = line;
     };

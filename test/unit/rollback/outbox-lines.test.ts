@@ -107,3 +107,70 @@ describe('outbox delivery lines', () => {
     outbox.close();
   });
 });
+
+describe('outbox wake-ups', () => {
+  // A notice committed just as the thread's line finds nothing left must still be delivered by this
+  // process: test engines run no reaper, and in production the sweep would only deliver it a lease
+  // later. The commit's kick can land at any point around the line's end, so try each of them.
+  for (const hops of [0, 1, 2, 3, 4, 5, 6, 8]) {
+    it(`delivers a notice committed as the thread's line ends (kick ${hops} microtasks later)`, async () => {
+      const said: string[] = [];
+      let armed = false;
+      let r = await requested();
+      const running: Promise<void>[] = [];
+      // Late-bound: the wrapped store kicks the outbox it serves.
+      let kick = (_id: string) => {};
+      const racing = new Proxy(store, {
+        get(target, key, receiver) {
+          if (key !== 'outbox') return Reflect.get(target, key, receiver);
+          return async (id: string, n: number) => {
+            const items = await target.outbox(id, n);
+            if (!armed || items.some((x) => x.kind !== 'stateChanged')) return items;
+            armed = false;
+            // The read found nothing; "b" is committed right after it, and its kick follows.
+            r = await target.commit(
+              { state: r.state, version: r.version },
+              { ...r },
+              event(r, 'progress'),
+              undefined,
+              [{ kind: 'say', text: 'b' }],
+            );
+            let p = Promise.resolve();
+            for (let i = 0; i < hops; i++) p = p.then(() => undefined);
+            void p.then(() => kick(id));
+            return items;
+          };
+        },
+      });
+      const notifier = {
+        stateChanged: async () => undefined,
+        say: async (_t: unknown, text: string) => {
+          said.push(text);
+          if (text === 'a') armed = true;
+        },
+      } as unknown as NotifierPort;
+      const outbox = createOutbox({
+        store: racing,
+        notifier,
+        clock: systemClock,
+        logger: silentLogger,
+        owner: 'test',
+        leaseMs: 5000,
+        background: (p) => void running.push(p),
+      });
+      kick = outbox.kick;
+      r = await store.commit(
+        { state: r.state, version: r.version },
+        { ...r },
+        event(r, 'progress'),
+        undefined,
+        [{ kind: 'say', text: 'a' }],
+      );
+      outbox.kick(r.id);
+      for (let i = 0; i < 40 && said.length < 2; i++) await new Promise((x) => setTimeout(x, 25));
+      outbox.close();
+      await Promise.all(running);
+      expect(said).toEqual(['a', 'b']);
+    });
+  }
+});
