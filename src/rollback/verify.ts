@@ -422,30 +422,70 @@ function describeAlerts(alerts: FiringAlert[]): string {
  * "No new alerts should be firing": an alert for the service that started after the undo fails the
  * check. One that started before and still fires is resolving (its condition may take its `for`
  * and rate window to clear): listed in the detail, not counted.
+ *
+ * Alertmanager's startsAt is when an alert fired, not when its condition began, and the condition
+ * reads a rate window of samples that predate the undo: the bad release can fire an alert after
+ * the rollback. So, until the settle time after the undo is over, a new alert is read again until
+ * it stops firing, like the metrics: one that resolved is named in the detail, one still firing
+ * then fails the check. Read later than that (the dashboard window usually ends later), once.
  */
 export async function alertsCheck(deps: VerifyDeps, v: VerifyInput): Promise<CheckResult> {
   const name = 'no new alerts firing';
   const undoneAt = v.undoneAt ? Date.parse(v.undoneAt) : undefined;
+  const deadline = undoneAt === undefined ? 0 : undoneAt + v.svc.verify.settleSeconds * 1000;
   const threshold = `none for ${v.svc.name} started after the undo${v.undoneAt ? ` at ${v.undoneAt}` : ''}`;
   if (!deps.alerts) return notConfigured(name, 'ALERTMANAGER_URL', threshold);
-  let got: Awaited<ReturnType<AlertsPort['firing']>>;
-  try {
-    got = await deps.alerts.firing(v.svc.name);
-  } catch (err) {
-    return checkResult(name, 'unknown', {
-      source: 'Alertmanager',
-      value: `unavailable: ${message(err)}`,
-      threshold,
-    });
-  }
   // Without an undo time every firing alert counts: nobody can say it is older than the rollback.
   const isNew = (a: FiringAlert) => undoneAt === undefined || !(Date.parse(a.startsAt) <= undoneAt);
-  const fresh = got.alerts.filter(isNew);
-  const older = got.alerts.filter((a) => !isNew(a));
+  const seen = new Map<string, FiringAlert>();
+  for (;;) {
+    let got: Awaited<ReturnType<AlertsPort['firing']>> | Error;
+    try {
+      got = await deps.alerts.firing(v.svc.name);
+    } catch (err) {
+      got = err instanceof Error ? err : new Error(String(err));
+    }
+    const fresh = got instanceof Error ? [] : got.alerts.filter(isNew);
+    const over = deps.clock.now().getTime() >= deadline;
+    if (got instanceof Error) {
+      if (over)
+        return checkResult(name, 'unknown', {
+          source: 'Alertmanager',
+          value: `unavailable: ${got.message}`,
+          threshold,
+        });
+    } else if (fresh.length === 0 || over) {
+      const firing = new Set(got.alerts.map((a) => a.fingerprint));
+      const resolved = [...seen.values()].filter((a) => !firing.has(a.fingerprint));
+      return alertsResult(
+        name,
+        got,
+        fresh,
+        got.alerts.filter((a) => !isNew(a)),
+        resolved,
+        threshold,
+      );
+    }
+    for (const a of fresh) seen.set(a.fingerprint, a);
+    await deps.clock.sleep(deps.pollMs);
+  }
+}
+
+function alertsResult(
+  name: string,
+  got: { source: string },
+  fresh: FiringAlert[],
+  older: FiringAlert[],
+  resolved: FiringAlert[],
+  threshold: string,
+): CheckResult {
   const detail = [
     fresh.length ? `new: ${describeAlerts(fresh)}` : '',
     older.length
       ? `started before the undo and still firing (resolving, not counted): ${describeAlerts(older)}`
+      : '',
+    resolved.length
+      ? `fired after the undo and resolved while the metrics settled (not counted): ${describeAlerts(resolved)}`
       : '',
   ]
     .filter(Boolean)

@@ -375,6 +375,61 @@ describe('verify', () => {
     expect(down.passed).toBe(false);
   });
 
+  it('reads a new alert again until it resolves, and fails on one still firing when the settle time is over', async () => {
+    // HighLatencyP99 fires after the undo on samples from before it (Alertmanager's startsAt is the
+    // firing time, and the rule's rate window still holds the bad release's slow requests).
+    const lingering: FiringAlert = {
+      name: 'HighLatencyP99',
+      fingerprint: 'p99',
+      startsAt: '2026-03-01T12:00:01Z',
+      labels: { alertname: 'HighLatencyP99', namespace: 'prod', deployment: 'rm-prod' },
+    };
+    // Undone just now; the dashboard window ends inside the settle time (30 s after the undo).
+    const svc = service();
+    svc.verify.dashboardWindowSeconds = 5;
+    const justUndone = () => input(svc, { undoneAt: new Date(T0).toISOString() });
+    const { deps } = fakes({ alerts: [lingering] });
+    const reads: number[] = [];
+    const firing = deps.alerts!.firing;
+    deps.alerts = {
+      async firing(svc) {
+        reads.push(deps.clock.now().getTime());
+        const got = await firing(svc);
+        return reads.length >= 3 ? { ...got, alerts: [] } : got;
+      },
+    };
+    const v = await verify(deps, justUndone());
+    const a = byName(v.checks, 'no new alerts firing');
+    expect([statusOf(a), a.evidence.value]).toEqual(['passed', '0 new, 0 from before the undo']);
+    expect(a.detail).toBe(
+      'fired after the undo and resolved while the metrics settled (not counted): HighLatencyP99 (rm-prod) since 2026-03-01T12:00:01Z',
+    );
+    expect(reads).toHaveLength(3);
+    expect(reads[1]! - reads[0]!).toBe(deps.pollMs);
+    expect(v.passed).toBe(true);
+
+    // Still firing: failed, but only once the settle time after the undo is out.
+    const stuck = fakes({ alerts: [lingering] }).deps;
+    const bad = await verify(stuck, justUndone());
+    expect(statusOf(byName(bad.checks, 'no new alerts firing'))).toBe('failed');
+    expect(stuck.clock.now().getTime() - T0).toBeGreaterThanOrEqual(30_000);
+    expect(bad.passed).toBe(false);
+
+    // Read after the settle time (the other cases here: undone two minutes ago): once.
+    const late = fakes({ alerts: [lingering] }).deps;
+    let lateReads = 0;
+    const lateFiring = late.alerts!.firing;
+    late.alerts = {
+      firing: (x) => {
+        lateReads += 1;
+        return lateFiring(x);
+      },
+    };
+    const once = await verify(late, input(svc));
+    expect(statusOf(byName(once.checks, 'no new alerts firing'))).toBe('failed');
+    expect(lateReads).toBe(1);
+  });
+
   it('treats an unreachable endpoint as unknown and a wrong status as failed', async () => {
     const { deps } = fakes({ http: { 'http://rm/health': 0, 'http://rm/ready': 503 } });
     const v = await verify(deps, input());
