@@ -24,6 +24,7 @@ import { createPager } from './pagerduty/create-pager.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { buildReport } from './report/build-report.js';
 import { createIncidents, type Incidents } from './rollback/incidents.js';
+import { createPauses } from './rollback/pauses.js';
 import { systemClock } from './rollback/ports.js';
 import { createRunner } from './rollback/runner.js';
 import { createSlackApp } from './slack/create-slack-app.js';
@@ -199,7 +200,8 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     () => Math.round(performance.now() - t0),
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
-  slack.listen(runner, catalog, logger, notifier.postRoot);
+  const pauses = createPauses({ store, catalog, clock: systemClock });
+  slack.listen(runner, catalog, logger, notifier.postRoot, pauses);
   await slack.start();
   const resumed = await runner.resume();
   runner.start();
@@ -213,6 +215,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     catalog,
     clock: systemClock,
     logger,
+    metrics,
   });
   for (const s of held.splice(0)) void incidents.signal(s);
   if (watchStarting) {

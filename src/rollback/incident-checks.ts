@@ -10,6 +10,13 @@ import { findNewReplicaSet, ownedReplicaSets, podHashOf } from './revisions.js';
 import type { Signal } from './signal.js';
 import { TERMINAL } from './states.js';
 
+/** Which guard rail held an automatic rollback back (a bounded label for the bot's metrics). */
+export type GuardKind = 'paused' | 'in_progress' | 'cooldown' | 'limit' | 'rolled_back_from';
+export interface Held {
+  guard: GuardKind;
+  reason: string;
+}
+
 export function createIncidentChecks(deps: {
   store: StorePort;
   kube: KubePort;
@@ -19,14 +26,18 @@ export function createIncidentChecks(deps: {
   const { store, kube, clock } = deps;
 
   /** The guard rail that forbids an automatic rollback now, if any. */
-  async function guard(svc: CatalogEntry, targetImages: string[]): Promise<string | undefined> {
+  async function guard(svc: CatalogEntry, targetImages: string[]): Promise<Held | undefined> {
     const holder = await store.holderOf(svc.namespace, svc.deployment);
     if (holder) {
       const r = await store.get(holder);
       if (r && !TERMINAL.has(r.state)) {
-        return r.mode === 'manual'
-          ? `a rollback requested by ${r.requestedBy.name ?? r.requestedBy.id} is in progress`
-          : 'an automatic rollback is already in progress';
+        return {
+          guard: 'in_progress',
+          reason:
+            r.mode === 'manual'
+              ? `a rollback requested by ${r.requestedBy.name ?? r.requestedBy.id} is in progress`
+              : 'an automatic rollback is already in progress',
+        };
       }
     }
     const now = clock.now().getTime();
@@ -40,18 +51,27 @@ export function createIncidentChecks(deps: {
     );
     const last = autos[0];
     if (last && now - Date.parse(last.requestedAt) < cooldownMs) {
-      return `cooldown: the last automatic rollback was ${Math.round((now - Date.parse(last.requestedAt)) / 60_000)} min ago (cooldown ${svc.policy.cooldownMinutes} min)`;
+      return {
+        guard: 'cooldown',
+        reason: `cooldown: the last automatic rollback was ${Math.round((now - Date.parse(last.requestedAt)) / 60_000)} min ago (cooldown ${svc.policy.cooldownMinutes} min)`,
+      };
     }
     const inWindow = autos.filter((r) => now - Date.parse(r.requestedAt) < windowMs).length;
     if (inWindow >= svc.policy.maxAutoRollbacks) {
-      return `limit: ${inWindow} automatic rollbacks in the last ${svc.policy.windowMinutes} min (max ${svc.policy.maxAutoRollbacks})`;
+      return {
+        guard: 'limit',
+        reason: `limit: ${inWindow} automatic rollbacks in the last ${svc.policy.windowMinutes} min (max ${svc.policy.maxAutoRollbacks})`,
+      };
     }
     const key = targetImages.join(',');
     const rolledBackFrom = (await store.listUndoneSince(svc.namespace, svc.deployment, 0)).find(
       (r) => r.undo && r.assessment?.from && r.assessment.from.images.join(',') === key,
     );
     if (rolledBackFrom) {
-      return `the target (${key}) is a revision the bot already rolled back from (rollback ${rolledBackFrom.id.slice(0, 8)})`;
+      return {
+        guard: 'rolled_back_from',
+        reason: `the target (${key}) is a revision the bot already rolled back from (rollback ${rolledBackFrom.id.slice(0, 8)})`,
+      };
     }
     return undefined;
   }

@@ -12,6 +12,7 @@ import { defuseMrkdwn as defuse, escapeMrkdwn as esc } from '../escape-mrkdwn.js
 import { createIncidentChecks } from './incident-checks.js';
 import type { ReplicaSetSnapshot } from './kube-types.js';
 import { lookupService } from './lookup-service.js';
+import type { MetricsPort } from './metrics-port.js';
 import type { Rollback } from './model.js';
 import type {
   Clock,
@@ -21,6 +22,7 @@ import type {
   NotifierPort,
   ObservePort,
   PagerPort,
+  Pause,
   SignalEntry,
   StorePort,
 } from './ports.js';
@@ -49,6 +51,8 @@ export interface IncidentDeps {
   catalog: Catalog;
   clock: Clock;
   logger: Logger;
+  /** Counts the automatic rollbacks a guard rail or a pause held back (the bot's /metrics). */
+  metrics?: MetricsPort;
 }
 
 /** Replays of a signal seen this recently are dropped before any I/O (alert storms re-send groups). */
@@ -132,10 +136,18 @@ export function createIncidents(deps: IncidentDeps) {
     let mode: 'auto' | 'manual' = 'manual';
     let suppressed: string | undefined;
     let unconfirmed: string | undefined;
+    let paused: Pause | undefined;
     if (svc.policy.mode === 'auto' && !incident.rollbackId) {
+      // Paused by an approver: the incident and a proposal as under `propose`, no page (they are on it).
+      paused = await store.pauseOf(svc.namespace, svc.deployment);
+      if (paused) deps.metrics?.suppressed('paused');
+    }
+    if (svc.policy.mode === 'auto' && !incident.rollbackId && !paused) {
       const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
       const target = chooseTarget(d, await kube.listRevisions(d));
-      suppressed = await guard(svc, imagesOf(target.replicaSet.template));
+      const held = await guard(svc, imagesOf(target.replicaSet.template));
+      if (held) deps.metrics?.suppressed(held.guard);
+      suppressed = held?.reason;
       if (!suppressed) {
         // A re-check that cannot be done is not a confirmation (fail closed): propose instead.
         const c = await confirm(svc, s).catch((err: unknown) => ({
@@ -151,12 +163,17 @@ export function createIncidents(deps: IncidentDeps) {
         ? 'Policy `propose`: an approver decides below.'
         : mode === 'auto'
           ? 'Policy `auto`: rolling back without waiting for a person.'
-          : suppressed
-            ? 'Policy `auto`, but a guard rail holds the bot back: a person decides.'
-            : 'Policy `auto`, but a fresh read did not confirm the signal: an approver decides below.';
+          : paused
+            ? `Policy \`auto\`, but automatic rollbacks are paused by ${esc(paused.by.name ?? paused.by.id)} until ${utc(paused.until)}: an approver decides below.`
+            : suppressed
+              ? 'Policy `auto`, but a guard rail holds the bot back: a person decides.'
+              : 'Policy `auto`, but a fresh read did not confirm the signal: an approver decides below.';
     const headline = `:rotating_light: *${svc.name}* is unhealthy on revision ${incident.revision} (\`${esc(incident.images.join(', '))}\`). ${policy}\n${describeSignal(s)}`;
     if (!incident.thread) {
-      const thread = await deps.notifier.openThread(svc.channel, headline);
+      // Under `auto`, the thread offers the approvers the pause (or, while paused, lifting it).
+      const offer =
+        svc.policy.mode === 'auto' ? { service: svc.name, paused: paused !== undefined } : undefined;
+      const thread = await deps.notifier.openThread(svc.channel, headline, offer);
       if (!thread) throw new Error('Slack did not return the incident thread');
       incident.thread = thread;
       await store.saveIncident(incident);

@@ -320,8 +320,15 @@ export interface NotifierPort {
   finished(r: Rollback, report: string): Promise<void>;
   /** The stored report changed after it was posted: post the new version, saying why. */
   reportUpdated(r: Rollback, report: string, why: string): Promise<void>;
-  /** Starts an incident thread in a channel; returns where it is. */
-  openThread(channel: string, text: string): Promise<{ channel: string; ts: string } | undefined>;
+  /**
+   * Starts an incident thread in a channel; returns where it is. `offer`: the service's automatic
+   * rollbacks can be paused from the thread's first message (or, when `paused`, resumed).
+   */
+  openThread(
+    channel: string,
+    text: string,
+    offer?: { service: string; paused: boolean },
+  ): Promise<{ channel: string; ts: string } | undefined>;
   /** A line in an existing thread (things a person must act on or see change: guard rails, proposals). */
   say(thread: { channel: string; ts: string }, text: string): Promise<void>;
   /**

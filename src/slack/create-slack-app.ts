@@ -6,12 +6,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, LogLevel } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
 import { createRedactor, type Redactor } from '../redact.js';
+import type { Pauses } from '../rollback/pauses.js';
 import { type Logger, silentLogger } from '../rollback/ports.js';
 import type { Runner } from '../rollback/runner.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { createDirectory } from './directory.js';
 import { registerCleanupAction } from './listeners/cleanup-action.js';
 import { registerDecisionActions } from './listeners/decision-actions.js';
+import { registerPauseActions } from './listeners/pause-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
 import { pinWorkspace } from './middleware/pin-workspace.js';
 import type { RootPoster } from './notifier.js';
@@ -110,9 +112,10 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
     app,
     client: app.client,
     /** Registers the listeners once the runner exists (the runner needs the notifier, which needs the client). */
-    listen(runner: Runner, catalog: Catalog, logger: Logger, postRoot: RootPoster) {
+    listen(runner: Runner, catalog: Catalog, logger: Logger, postRoot: RootPoster, pauses: Pauses) {
       const directory = createDirectory(app.client);
-      registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot });
+      registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot, pauses });
+      registerPauseActions(app, { pauses, catalog, logger, directory });
       registerDecisionActions(app, { runner, catalog, logger, directory });
       registerCleanupAction(app, { runner, catalog, logger, directory });
     },

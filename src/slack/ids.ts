@@ -11,6 +11,8 @@ export const ACTION = {
   signOffReleaseManager: 'rollback_sign_off_release_manager',
   signOffEngineeringManager: 'rollback_sign_off_engineering_manager',
   runCleanup: 'rollback_run_cleanup',
+  pause: 'rollback_pause_auto',
+  resume: 'rollback_resume_auto',
 } as const;
 
 export const BLOCK = {
@@ -20,4 +22,6 @@ export const BLOCK = {
   signOff: 'rollback_sign_off',
   signOffDone: 'rollback_sign_off_done',
   cleanup: 'rollback_cleanup',
+  pause: 'rollback_pause',
+  paused: 'rollback_paused',
 } as const;

@@ -10,6 +10,7 @@ import type { Rollback } from '../rollback/model.js';
 import type { Logger, NotifierPort } from '../rollback/ports.js';
 import { signers } from '../rollback/sign-off.js';
 import { buildCleanupOffer } from './blocks/cleanup-blocks.js';
+import { buildPaused, buildPauseOffer } from './blocks/pause-blocks.js';
 import {
   buildAssessment,
   buildChecklist,
@@ -317,12 +318,28 @@ export function createSlackNotifier(
      */
     postRoot: (args) => track(post({ ...args, unfurl_links: false, unfurl_media: false })),
 
-    async openThread(channel, raw) {
+    async openThread(channel, raw, offer) {
       // The domain composes these lines (its own *bold* and `code`) around alert and Kubernetes text:
       // defused, so nothing in them pings or links. Only the composer can keep a value from ending its
       // code span, by escaping the value with escapeMrkdwn (idempotent: the edge then changes nothing).
       const text = defuseMrkdwn(raw);
       const res = await track(post({ channel, text, blocks: [section(text)] }));
+      // The switch is a reply of its own: the first message becomes the rollback's root, re-rendered
+      // from the record at each state, which would drop it. Losing it is logged, never a second thread
+      // (the incident retries openThread when it throws); `/rollback pause` does the same.
+      if (offer && res.ts) {
+        const blocks = offer.paused ? buildPaused(offer.service) : buildPauseOffer(offer.service);
+        await track(
+          post({
+            channel: res.channel ?? channel,
+            thread_ts: res.ts,
+            text: `Automatic rollbacks of ${offer.service}`,
+            blocks,
+          }),
+        ).catch((err: unknown) =>
+          logger.warn('pause switch not posted', { service: offer.service, error: (err as Error).message }),
+        );
+      }
       return res.ts ? { channel: res.channel ?? channel, ts: res.ts } : undefined;
     },
 

@@ -7,6 +7,7 @@ export type Command =
   | { kind: 'status'; service: string | undefined }
   | { kind: 'history'; service: string }
   | { kind: 'cancel'; service: string }
+  | { kind: 'pause' | 'resume'; service: string }
   | { kind: 'rollback'; service: string; toRevision: number; dryRun: boolean; reason: string };
 
 export const HELP = [
@@ -14,6 +15,8 @@ export const HELP = [
   '`/rollback status [service]` — rollbacks in progress and recent ones',
   '`/rollback history <service>` — rollout history, like `kubectl rollout history`',
   '`/rollback cancel <service>` — cancel the rollback waiting for a decision (its approvers and requester)',
+  '`/rollback pause <service>` — no automatic rollbacks of it for 4 h: signals propose instead (approvers)',
+  '`/rollback resume <service>` — lift that pause early (approvers)',
   '`/rollback help` — this text',
 ].join('\n');
 
@@ -56,12 +59,12 @@ export function parseCommand(text: string): Command {
       });
     return { kind: 'history', service: rest[0] };
   }
-  if (first === 'cancel') {
+  if (first === 'cancel' || first === 'pause' || first === 'resume') {
     if (!rest[0])
-      throw new CodedError('rollback_unknown_service', 'cancel needs a service', {
-        remedy: 'Try `/rollback cancel release-manager`.',
+      throw new CodedError('rollback_unknown_service', `${first} needs a service`, {
+        remedy: `Try \`/rollback ${first} release-manager\`.`,
       });
-    return { kind: 'cancel', service: rest[0] };
+    return { kind: first, service: rest[0] };
   }
   if (first.startsWith('-'))
     throw new CodedError('rollback_unknown_service', 'the service comes first', {

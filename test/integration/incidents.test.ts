@@ -4,7 +4,9 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createWatchTriggers } from '../../src/alerts/watch-triggers.js';
 import type { CatalogEntry } from '../../src/config/catalog-schema.js';
 import { createIncidents } from '../../src/rollback/incidents.js';
+import type { MetricsPort } from '../../src/rollback/metrics-port.js';
 import type { Rollback } from '../../src/rollback/model.js';
+import { createPauses, PAUSE_MS } from '../../src/rollback/pauses.js';
 import type { NotifierPort } from '../../src/rollback/ports.js';
 import type { Signal } from '../../src/rollback/signal.js';
 import { createTestEngine, worldCatalog } from '../support/engine.js';
@@ -43,6 +45,7 @@ async function setup(
     storePrefix?: string;
     releases?: typeof HEALTHY;
     notifier?: (n: NotifierPort) => NotifierPort;
+    metrics?: MetricsPort;
   } = {},
 ) {
   const ns = await freshNamespace(world, prefix);
@@ -71,6 +74,7 @@ async function setup(
     catalog: e.deps.catalog,
     clock: e.deps.clock,
     logger: e.deps.logger,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   return { ns, e, incidents };
 }
@@ -202,6 +206,8 @@ describe('incidents and guard rails', () => {
     tweak: (svc: CatalogEntry) => void;
     before: (ns: string, e: ReturnType<typeof createTestEngine>) => Promise<void>;
     expect: RegExp;
+    /** The guard label the bot's metrics count it under. */
+    guard: string;
   }[] = [
     {
       name: 'a human rollback in progress',
@@ -216,6 +222,7 @@ describe('incidents and guard rails', () => {
         await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
       },
       expect: /a rollback requested by alice is in progress/,
+      guard: 'in_progress',
     },
     {
       name: 'the cooldown',
@@ -226,6 +233,7 @@ describe('incidents and guard rails', () => {
         await remember(e, past);
       },
       expect: /cooldown: the last automatic rollback was 10 min ago \(cooldown 30 min\)/,
+      guard: 'cooldown',
     },
     {
       name: 'the limit per window',
@@ -236,6 +244,7 @@ describe('incidents and guard rails', () => {
         await remember(e, past);
       },
       expect: /limit: 1 automatic rollbacks in the last 60 min \(max 1\)/,
+      guard: 'limit',
     },
     {
       name: 'a target the bot already rolled back from',
@@ -246,12 +255,20 @@ describe('incidents and guard rails', () => {
         await remember(e, past);
       },
       expect: /is a revision the bot already rolled back from/,
+      guard: 'rolled_back_from',
     },
   ];
 
   for (const g of guardCases) {
     it(`holds back an automatic rollback for ${g.name}, says so and pages, patching nothing`, async () => {
-      const { ns, e, incidents } = await setup('guard', g.tweak);
+      const counted: string[] = [];
+      const { ns, e, incidents } = await setup('guard', g.tweak, {
+        metrics: {
+          signal: () => undefined,
+          suppressed: (x) => counted.push(x),
+          leaseTakeover: () => undefined,
+        },
+      });
       engines.push(e);
       await g.before(ns, e);
       const gen = await generationOf(world, ns);
@@ -263,6 +280,7 @@ describe('incidents and guard rails', () => {
       const paged = e.notifier.notices.find((n) => n.kind === 'page-suppressed');
       expect(paged?.message).toMatch(g.expect);
       expect(e.notifier.notices.some((n) => n.kind === 'page-start')).toBe(false);
+      expect(counted).toEqual([g.guard]);
       await new Promise((r) => setTimeout(r, 1000));
       expect(await generationOf(world, ns)).toBe(gen);
     });
@@ -321,6 +339,58 @@ describe('incidents and guard rails', () => {
         'jsonpath={.spec.template.spec.containers[0].image}',
       ]),
     ).toBe(GOOD);
+  });
+
+  it('under auto, proposes while an approver paused automatic rollbacks, and pages nothing', async () => {
+    const counted: string[] = [];
+    const { ns, e, incidents } = await setup('paused', autoPolicy, {
+      metrics: {
+        signal: () => undefined,
+        suppressed: (g) => counted.push(g),
+        leaseTakeover: () => undefined,
+      },
+    });
+    engines.push(e);
+    const svc = e.deps.catalog.services.get('release-manager')!;
+    const approver = { kind: 'user' as const, id: svc.approvers.users[0]!, name: 'alice' };
+    const p = await createPauses({ store: e.store, catalog: e.deps.catalog, clock: e.deps.clock }).pause(
+      'release-manager',
+      approver,
+    );
+    const gen = await generationOf(world, ns);
+    await incidents.signal([signal()]);
+    const r = (await e.store.listRecent(1))[0]!;
+    expect(r.mode).toBe('manual');
+    expect(r.state).toBe('awaiting_approval');
+    expect(threads(e)[0]?.message).toContain(
+      `automatic rollbacks are paused by alice until ${p.until.slice(0, 19).replace('T', ' ')} UTC`,
+    );
+    // The thread offers Resume instead of Pause.
+    expect(threads(e)[0]?.offer).toEqual({ service: 'release-manager', paused: true });
+    expect(counted).toEqual(['paused']);
+    expect(e.notifier.notices.some((n) => n.kind.startsWith('page'))).toBe(false);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await generationOf(world, ns)).toBe(gen);
+  });
+
+  it('rolls back alone once a pause has lapsed, with nobody lifting it', async () => {
+    const { e, incidents } = await setup('lapsed', autoPolicy);
+    engines.push(e);
+    const svc = e.deps.catalog.services.get('release-manager')!;
+    // Paused 4 h minus 2 s ago: it lapses (Redis expiry) 2 s from now.
+    const pauses = createPauses({
+      store: e.store,
+      catalog: e.deps.catalog,
+      clock: { now: () => new Date(Date.now() - PAUSE_MS + 2000), sleep: e.deps.clock.sleep },
+    });
+    await pauses.pause('release-manager', { kind: 'user', id: svc.approvers.users[0]!, name: 'alice' });
+    expect(await pauses.of(svc)).toBeDefined();
+    await eventually('the pause lapses', async () => (await pauses.of(svc)) === undefined, 10_000);
+    await incidents.signal([signal()]);
+    const r = (await e.store.listRecent(1))[0]!;
+    expect(r.mode).toBe('auto');
+    expect(threads(e)[0]?.offer).toEqual({ service: 'release-manager', paused: false });
+    await e.runner.waitFor(r.id, ['completed', 'failed'], 120_000);
   });
 
   it('under auto, proposes instead when a fresh Prometheus read is under the service trigger, and says why', async () => {

@@ -71,6 +71,8 @@ export interface Notice {
   kind: keyof NotifierPort | 'page-start' | 'page-end' | 'page-suppressed';
   state: string;
   message?: string;
+  /** openThread's pause switch, when offered. */
+  offer?: { service: string; paused: boolean };
 }
 
 export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
@@ -91,8 +93,8 @@ export function recordingNotifier(): NotifierPort & { notices: Notice[] } {
     finished: rec('finished'),
     reportUpdated: async (r, _report, why) =>
       void notices.push({ kind: 'reportUpdated', state: r.state, message: why }),
-    async openThread(channel, text) {
-      notices.push({ kind: 'openThread', state: '', message: text });
+    async openThread(channel, text, offer) {
+      notices.push({ kind: 'openThread', state: '', message: text, ...(offer ? { offer } : {}) });
       return { channel, ts: `${Date.now() / 1000}` };
     },
     async say(_thread, text) {

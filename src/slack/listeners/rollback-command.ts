@@ -7,8 +7,10 @@ import { asCodedError, CodedError } from '../../errors.js';
 import { escapeMrkdwn } from '../../escape-mrkdwn.js';
 import { lookupService } from '../../rollback/lookup-service.js';
 import type { Actor } from '../../rollback/model.js';
+import type { Pauses } from '../../rollback/pauses.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
+import { buildPaused, buildResumed } from '../blocks/pause-blocks.js';
 import {
   buildError,
   buildHelp,
@@ -35,6 +37,7 @@ export interface CommandDeps {
   directory: Directory;
   /** The notifier's paced post: the root message waits its turn in a busy channel. */
   postRoot: RootPoster;
+  pauses: Pauses;
 }
 
 const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
@@ -110,6 +113,25 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
               ],
               `cancelled ${svc.name}`,
             );
+            return;
+          }
+          case 'pause':
+          case 'resume': {
+            const svc = lookupService(deps.catalog, cmd.service);
+            const groups = svc.approvers.groups.length
+              ? await deps.directory.groupsOf(actor.id, svc.approvers.groups).catch(() => [])
+              : [];
+            const who = { ...actor, groups };
+            const p =
+              cmd.kind === 'pause'
+                ? await deps.pauses.pause(svc.name, who)
+                : await deps.pauses.resume(svc.name, who);
+            // Said in the service's channel, not only to the person: the other responders must know
+            // whether the bot may act alone.
+            const blocks = cmd.kind === 'pause' ? buildPaused(svc.name, p) : buildResumed(svc.name, actor.id);
+            const text = `Automatic rollbacks of ${svc.name} ${cmd.kind === 'pause' ? 'paused' : 'resumed'} by <@${actor.id}>`;
+            await deps.postRoot({ channel: svc.channel, text, blocks });
+            await ephemeral(respond, [section(`:white_check_mark: ${text}.`)], text);
             return;
           }
           case 'rollback': {

@@ -23,6 +23,8 @@ describe('/rollback text', () => {
     expect(parseCommand('status release-manager')).toEqual({ kind: 'status', service: 'release-manager' });
     expect(parseCommand('history release-manager')).toEqual({ kind: 'history', service: 'release-manager' });
     expect(parseCommand('cancel release-manager')).toEqual({ kind: 'cancel', service: 'release-manager' });
+    expect(parseCommand('pause release-manager')).toEqual({ kind: 'pause', service: 'release-manager' });
+    expect(parseCommand('resume release-manager')).toEqual({ kind: 'resume', service: 'release-manager' });
   });
   it('refuses bad revisions and unknown flags with a fix', () => {
     for (const text of ['rm --to-revision=eight', 'rm --to-revision=-1', 'rm --to-revision']) {
@@ -38,6 +40,8 @@ describe('/rollback text', () => {
     expect(() => parseCommand('rm --force')).toThrow('unknown flag `--force`');
     expect(() => parseCommand('history')).toThrow('history needs a service');
     expect(() => parseCommand('cancel')).toThrow('cancel needs a service');
+    expect(() => parseCommand('pause')).toThrow('pause needs a service');
+    expect(() => parseCommand('resume')).toThrow('resume needs a service');
   });
 
   it.each([

@@ -48,7 +48,13 @@ beforeAll(async () => {
     { botToken: BOT_TOKEN, signingSecret: SECRET, port: 0, slackApiUrl: `${emu.url}/api/` },
     { check: async () => ({ ok: true, checks: {} }) },
   );
-  slack.listen(runner as never, catalog, logger, createSlackNotifier(slack.client, catalog, logger).postRoot);
+  slack.listen(
+    runner as never,
+    catalog,
+    logger,
+    createSlackNotifier(slack.client, catalog, logger).postRoot,
+    {} as never,
+  );
   const server = (await slack.start()) as Server;
   botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
 });
