@@ -361,7 +361,7 @@ describe('incidents and guard rails', () => {
     await incidents.signal([signal()]);
     const r = (await e.store.listRecent(1))[0]!;
     expect(r.mode).toBe('manual');
-    expect(r.state).toBe('awaiting_approval');
+    await e.runner.waitFor(r.id, ['awaiting_approval'], 60_000);
     expect(threads(e)[0]?.message).toContain(
       `automatic rollbacks are paused by alice until ${p.until.slice(0, 19).replace('T', ' ')} UTC`,
     );
@@ -386,7 +386,9 @@ describe('incidents and guard rails', () => {
     await pauses.pause('release-manager', { kind: 'user', id: svc.approvers.users[0]!, name: 'alice' });
     expect(await pauses.of(svc)).toBeDefined();
     await eventually('the pause lapses', async () => (await pauses.of(svc)) === undefined, 10_000);
-    await incidents.signal([signal()]);
+    await incidents.signal([
+      signal({ source: 'watch', name: 'CrashLoopBackOff', key: 'watch:x', kind: 'crash_loop' }),
+    ]);
     const r = (await e.store.listRecent(1))[0]!;
     expect(r.mode).toBe('auto');
     expect(threads(e)[0]?.offer).toEqual({ service: 'release-manager', paused: false });

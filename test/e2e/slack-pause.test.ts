@@ -1,0 +1,175 @@
+// Pausing automatic rollbacks through Slack, with the bot as `npm start` runs it: the switch an
+// automatic incident's thread offers (approvers only, swapped in place for who paused and Resume),
+// `/rollback pause|resume` said in the channel, and a paused service's alert proposing instead of
+// rolling back alone, with no page.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { alertmanagerNotification } from '../support/alert-payloads.js';
+import { type BotProcess, startSlackBot } from '../support/bot-process.js';
+import { worldCatalog } from '../support/engine.js';
+import { eventually } from '../support/kubectl.js';
+import { deleteNamespaces, freshNamespace } from '../support/namespaces.js';
+import { type PagerDutyEmulator, startPagerDutyEmulator } from '../support/pagerduty-emulator/index.js';
+import { imageOf, setDatabaseHead, shipReleases } from '../support/releases.js';
+import { type SlackEmulator, startSlackEmulator } from '../support/slack-emulator/index.js';
+import { hasButton, textOf } from '../support/slack-text.js';
+
+const world = inject('world');
+const C = 'C0INCIDENTS';
+const ALICE = 'U0SRE00001'; // an approver in the catalog
+const MALLORY = 'U0MALLORY1';
+const TOKEN = 'pause-webhook-token-e2e';
+const ROUTING_KEY = 'e2e0pause0key0000000000000000001';
+const GOOD = 'registry.test/release-manager:v1';
+const BAD = 'registry.test/release-manager:v2-bad';
+
+describe('pausing automatic rollbacks in Slack', () => {
+  let slack: SlackEmulator;
+  let pd: PagerDutyEmulator;
+  let bot: BotProcess;
+  let ns: string;
+  const events = () => `${bot.url}/slack/events`;
+  const command = (text: string, userId = ALICE) =>
+    slack.sendSlashCommand({ botUrl: events(), command: '/rollback', text, userId, channelId: C });
+  const click = (messageTs: string, actionId: string, userId = ALICE) =>
+    slack.clickButton({ botUrl: events(), channelId: C, messageTs, actionId, userId });
+  const switchIn = (threadTs: string) =>
+    slack
+      .thread(C, threadTs)
+      .find((m) => hasButton(m, 'rollback_pause_auto') || hasButton(m, 'rollback_resume_auto'));
+  const alert = (fingerprint: string) =>
+    fetch(`${bot.url}/alerts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(
+        alertmanagerNotification([
+          {
+            status: 'firing',
+            labels: {
+              alertname: 'HighErrorRate',
+              namespace: ns,
+              deployment: 'release-manager-prod',
+              severity: 'critical',
+            },
+            annotations: { summary: 'Error ratio 8.3%' },
+            startsAt: new Date().toISOString(),
+            endsAt: '0001-01-01T00:00:00Z',
+            generatorURL: 'http://prom/graph?g0.expr=x',
+            fingerprint,
+          },
+        ]),
+      ),
+    });
+
+  beforeAll(async () => {
+    await setDatabaseHead(world, 'aaa111');
+    ns = await freshNamespace(world, 'pause');
+    slack = await startSlackEmulator({
+      botToken: 'xoxb-pause',
+      signingSecret: 'pause-secret',
+      users: [
+        { id: ALICE, name: 'alice' },
+        { id: MALLORY, name: 'mallory' },
+      ],
+      channels: [{ id: C, name: 'incidents', members: [ALICE, MALLORY] }],
+      usergroups: { S0SREONCALL: [] },
+    });
+    pd = await startPagerDutyEmulator({ routingKeys: [ROUTING_KEY] });
+    const catalog = worldCatalog(world, ns, (svc) => {
+      svc.channel = C;
+      svc.notify = {};
+      svc.policy = { mode: 'auto', cooldownMinutes: 30, maxAutoRollbacks: 2, windowMinutes: 60 };
+    });
+    bot = await startSlackBot(world, {
+      slack,
+      botToken: 'xoxb-pause',
+      signingSecret: 'pause-secret',
+      catalog,
+      name: `pause-${ns}`,
+      env: {
+        ALERT_WEBHOOK_TOKEN: TOKEN,
+        PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+        PAGERDUTY_EVENTS_HOST: pd.host,
+        NODE_EXTRA_CA_CERTS: pd.caFile,
+        WATCH_TRIGGERS: 'false',
+      },
+    });
+  });
+  afterAll(async () => {
+    await bot?.stop();
+    await slack?.close();
+    await pd?.close();
+    await deleteNamespaces(world);
+  });
+
+  it('pauses by command (approvers only, said in the channel), and a paused service only proposes', async () => {
+    expect((await command('pause release-manager', MALLORY)).status).toBe(200);
+    await eventually('refusal to mallory', async () =>
+      slack.ephemerals({ userId: MALLORY }).some((e) => e.text.includes('is not an approver')),
+    );
+    expect(slack.messages(C)).toEqual([]);
+
+    expect((await command('pause release-manager')).status).toBe(200);
+    const note = await eventually('the pause said in the channel', async () =>
+      slack.messages(C).find((m) => textOf(m).includes('paused by <@U0SRE00001> until')),
+    );
+    expect(hasButton(note, 'rollback_resume_auto')).toBe(true);
+    await eventually('confirmed to alice', async () =>
+      slack.ephemerals({ userId: ALICE }).some((e) => e.text.includes('paused by')),
+    );
+
+    await shipReleases(world, ns, [
+      { image: GOOD, cause: 'v1', head: 'aaa111' },
+      { image: BAD, cause: 'v2', head: 'aaa111' },
+    ]);
+    expect((await alert('pause0000000001')).status).toBe(202);
+    const root = await eventually('the incident', async () =>
+      slack.messages(C).find((m) => (m.history[0]?.text ?? m.text).includes('is unhealthy')),
+    );
+    expect(root.history[0]?.text ?? root.text).toMatch(/automatic rollbacks are paused by alice until/);
+    // A proposal for an approver, Resume offered in the thread; nothing rolled back, nobody paged.
+    const proposal = await eventually('the proposal', async () =>
+      slack.thread(C, root.ts).find((m) => hasButton(m, 'rollback_approve')),
+    );
+    expect(textOf(proposal)).toContain('"text":"Roll back"');
+    expect(hasButton(switchIn(root.ts)!, 'rollback_resume_auto')).toBe(true);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await imageOf(world, ns)).toBe(BAD);
+    expect(pd.events().filter((e) => JSON.stringify(e.body).includes(ns))).toEqual([]);
+  });
+
+  it('resumes and pauses again from the thread, swapping the switch in place, approvers only', async () => {
+    const root = slack.messages(C).find((m) => (m.history[0]?.text ?? m.text).includes('is unhealthy'))!;
+    const sw = switchIn(root.ts)!;
+    await click(sw.ts, 'rollback_resume_auto', MALLORY);
+    await eventually(
+      'refusal to mallory',
+      async () =>
+        slack.ephemerals({ userId: MALLORY }).filter((e) => e.text.includes('is not an approver')).length >=
+        2,
+    );
+    expect(hasButton(switchIn(root.ts)!, 'rollback_resume_auto')).toBe(true);
+
+    await click(sw.ts, 'rollback_resume_auto');
+    await eventually('resumed in place', async () =>
+      textOf(switchIn(root.ts)!).includes('resumed by <@U0SRE00001>'),
+    );
+    expect(hasButton(switchIn(root.ts)!, 'rollback_pause_auto')).toBe(true);
+
+    await click(sw.ts, 'rollback_pause_auto');
+    await eventually('paused in place', async () =>
+      textOf(switchIn(root.ts)!).includes('paused by <@U0SRE00001> until'),
+    );
+    expect(hasButton(switchIn(root.ts)!, 'rollback_resume_auto')).toBe(true);
+
+    // Lifted by command, said in the channel; lifting again says there is nothing to lift.
+    await command('resume release-manager');
+    await eventually('the resume said in the channel', async () =>
+      slack.messages(C).some((m) => !m.thread_ts && textOf(m).includes('resumed by <@U0SRE00001>')),
+    );
+    await command('resume release-manager');
+    await eventually('nothing to resume', async () =>
+      slack.ephemerals({ userId: ALICE }).some((e) => e.text.includes('are not paused')),
+    );
+    expect(slack.rejected()).toEqual([]);
+  });
+});
