@@ -135,6 +135,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
       ...(env.SLACK_APP_ID ? { appId: env.SLACK_APP_ID } : {}),
       redactor,
       logger,
+      countCall: metrics.slackCall,
       port: env.PORT,
     },
     {
@@ -177,6 +178,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   }))
     logger.warn('verification not configured', { warning });
   const runner = createRunner({
+    metrics,
     store,
     kube,
     observe,

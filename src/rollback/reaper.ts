@@ -4,6 +4,7 @@
 import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError, type ErrorCode } from '../errors.js';
 import type { HeldLease, Leases } from './leases.js';
+import type { MetricsPort } from './metrics-port.js';
 import type { Actor, Notice, Rollback } from './model.js';
 import type { Outbox } from './outbox.js';
 import type { Clock, Lease, Logger, StorePort } from './ports.js';
@@ -37,6 +38,8 @@ export interface ReaperDeps {
   ) => Promise<Rollback>;
   /** Continues a rollback under the lease just taken (in the background). */
   resume: (id: string, held: HeldLease) => void;
+  /** Counts each rollback taken over from a process whose lease lapsed. */
+  metrics?: MetricsPort;
 }
 
 export function createReaper(deps: ReaperDeps) {
@@ -100,6 +103,7 @@ export function createReaper(deps: ReaperDeps) {
         const lease = await store.acquireLease(id, deps.owner, deps.leaseMs);
         if (!lease) continue;
         n += 1;
+        deps.metrics?.leaseTakeover();
         logger.info(`resuming rollback ${id} in ${r.state}`);
         // A service no longer in the catalog fails in its step, with the reason in its report.
         deps.resume(id, leases.hold(lease));

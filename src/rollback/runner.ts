@@ -247,6 +247,7 @@ export function createRunner(deps: RunnerDeps) {
     serviceOf,
     move,
     resume: (id, held) => background(drive(id, held)),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 
   const decide = createDecide({

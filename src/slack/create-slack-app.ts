@@ -17,7 +17,7 @@ import { registerPauseActions } from './listeners/pause-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
 import { pinWorkspace } from './middleware/pin-workspace.js';
 import type { RootPoster } from './notifier.js';
-import { createOutboundFetch } from './outbound-fetch.js';
+import { type CallCounter, createOutboundFetch } from './outbound-fetch.js';
 
 export interface SlackSettings {
   botToken: string;
@@ -34,6 +34,8 @@ export interface SlackSettings {
   redactor?: Redactor;
   /** Where Bolt's own log lines go (default: nowhere). */
   logger?: Logger;
+  /** Counts every Slack call by method and outcome (the bot's /metrics). */
+  countCall?: CallCounter;
 }
 
 export interface ExtraRoute {
@@ -74,7 +76,7 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
   const boltLogger = createBoltLogger(s.logger ?? silentLogger, redactor.redact, LogLevel.WARN);
   const clientOptions = {
     ...(s.slackApiUrl ? { slackApiUrl: s.slackApiUrl } : {}),
-    fetch: createOutboundFetch(redactor),
+    fetch: createOutboundFetch(redactor, globalThis.fetch, s.countCall),
     // A rollback must not wait on Slack: every call has a deadline (10 s per attempt), and a few
     // retries honour Retry-After on 429. Steps never wait for these calls (the outbox delivers them).
     timeout: 10_000,

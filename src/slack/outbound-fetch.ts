@@ -39,10 +39,69 @@ export function redactFormBody(r: Redactor, body: string, method?: string): stri
   return out.toString();
 }
 
-export function createOutboundFetch(r: Redactor, base: typeof fetch = globalThis.fetch): typeof fetch {
+/** One Web API call's outcome, for the bot's metrics: ok, rate_limited, Slack's error code, or network. */
+export type CallCounter = (method: string, outcome: string) => void;
+
+const urlOf = (input: Parameters<typeof fetch>[0]) =>
+  typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+
+/**
+ * The method label: a Web API method (`/api/chat.postMessage`); else a JSON post is respond()'s
+ * `response_url` and anything else (a file's bytes to its upload URL) `other`. Bounded: the path is
+ * the bot's own call, and anything unlike a method name is not a label.
+ */
+export function methodLabel(url: string, init?: RequestInit): string {
+  const m = /\/api\/([a-z]+(?:\.[a-zA-Z]+)+)$/.exec(url.split('?')[0] ?? '');
+  if (m?.[1]) return m[1];
+  const type = (header(init?.headers, 'content-type') ?? '').toLowerCase();
+  return type.startsWith('application/json') ? 'response_url' : 'other';
+}
+
+/** Counts each call once its answer is known; reading the answer never delays or changes it. */
+function counted(call: Promise<Response>, method: string, count: CallCounter): Promise<Response> {
+  return call.then(
+    (res) => {
+      if (res.status === 429) count(method, 'rate_limited');
+      else if (!res.ok) count(method, `http_${res.status}`);
+      else if (method === 'response_url' || method === 'other') count(method, 'ok');
+      else
+        void res
+          .clone()
+          .json()
+          .then(
+            (b: unknown) => {
+              const { ok, error } = (b ?? {}) as { ok?: boolean; error?: unknown };
+              count(
+                method,
+                ok
+                  ? 'ok'
+                  : String(error ?? 'error')
+                      .replace(/[^a-z_]/g, '')
+                      .slice(0, 40) || 'error',
+              );
+            },
+            () => count(method, 'unreadable'),
+          );
+      return res;
+    },
+    (err: unknown) => {
+      count(method, 'network');
+      throw err;
+    },
+  );
+}
+
+export function createOutboundFetch(
+  r: Redactor,
+  base: typeof fetch = globalThis.fetch,
+  count?: CallCounter,
+): typeof fetch {
+  const send: typeof fetch = count
+    ? (input, init) => counted(base(input, init), methodLabel(urlOf(input), init), count)
+    : base;
   return (input, init) => {
-    if (!init || typeof init.body !== 'string') return base(input, init);
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (!init || typeof init.body !== 'string') return send(input, init);
+    const url = urlOf(input);
     const method = url.slice(url.lastIndexOf('/') + 1).split('?')[0];
     const type = (header(init.headers, 'content-type') ?? '').toLowerCase();
     const body = type.startsWith('application/x-www-form-urlencoded')
@@ -50,6 +109,6 @@ export function createOutboundFetch(r: Redactor, base: typeof fetch = globalThis
       : type.startsWith('application/json')
         ? redactJsonOrText(r, init.body)
         : r.redact(init.body);
-    return base(input, { ...init, body });
+    return send(input, { ...init, body });
   };
 }

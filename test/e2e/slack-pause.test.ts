@@ -135,6 +135,9 @@ describe('pausing automatic rollbacks in Slack', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(await imageOf(world, ns)).toBe(BAD);
     expect(pd.events().filter((e) => JSON.stringify(e.body).includes(ns))).toEqual([]);
+    // The bot's /metrics counted the automatic rollback the pause held back.
+    const metrics = await (await fetch(`${bot.url}/metrics`)).text();
+    expect(metrics).toMatch(/^rollback_bot_suppressed_auto_rollbacks_total\{guard="paused"\} 1$/m);
   });
 
   it('resumes and pauses again from the thread, swapping the switch in place, approvers only', async () => {

@@ -265,6 +265,11 @@ describe('Slack end to end', () => {
         new RegExp(`^rollback_bot_step_duration_seconds_count\\{step="${step}"\\} 1$`, 'm'),
       );
     expect(scraped).toMatch(/^rollback_bot_outbox_depth \d+$/m);
+    // Every Slack call is counted by method and outcome: the posts and edits of this rollback went out.
+    for (const method of ['chat.postMessage', 'chat.update'])
+      expect(scraped).toMatch(
+        new RegExp(`^rollback_bot_slack_calls_total\\{method="${method}",outcome="ok"\\} [1-9]\\d*$`, 'm'),
+      );
     expect(scraped).toMatch(/^process_resident_memory_bytes \d+/m);
     const events = await store.events(id);
     expect(

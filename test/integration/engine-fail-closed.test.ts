@@ -294,7 +294,15 @@ describe('rollback engine: fail closed', () => {
     ).toBe(true);
   }, 180_000);
   it('starts even with a rollback of a service no longer in the catalog: that one fails, saying why', async () => {
-    const e = engine(world, { catalog: worldCatalog(world, 'unused') });
+    let takeovers = 0;
+    const e = engine(world, {
+      catalog: worldCatalog(world, 'unused'),
+      metrics: {
+        signal: () => undefined,
+        suppressed: () => undefined,
+        leaseTakeover: () => void takeovers++,
+      },
+    });
     const now = new Date().toISOString();
     const orphan = {
       id: `orphan-${Date.now()}`,
@@ -319,6 +327,8 @@ describe('rollback engine: fail closed', () => {
     );
     // What a replica does at start: a pass of the reaper. It must not throw.
     await expect(e.runner.resume()).resolves.toBeGreaterThanOrEqual(1);
+    // Left by another process, taken over by this one: counted for the bot's /metrics.
+    expect(takeovers).toBeGreaterThanOrEqual(1);
     const ended = await e.runner.waitFor(orphan.id, ['failed'], 30_000);
     expect(ended.state).toBe('failed');
     expect(ended.failure?.code).toBe('rollback_unknown_service');

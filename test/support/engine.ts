@@ -128,6 +128,7 @@ export interface EngineOptions {
   reapIntervalMs?: number;
   /** Another identity than the world's admin (e.g. a ServiceAccount token), to prove what rights do. */
   kubeconfig?: string;
+  metrics?: RunnerDeps['metrics'];
 }
 
 export function createTestEngine(world: WorldInfo, o: EngineOptions) {
@@ -156,6 +157,7 @@ export function createTestEngine(world: WorldInfo, o: EngineOptions) {
     clock: systemClock,
     logger: o.logger ?? silentLogger,
     ...(o.reapIntervalMs ? { reapIntervalMs: o.reapIntervalMs } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
     owner: o.owner ?? `test-${randomBytes(2).toString('hex')}`,
     leaseMs: o.leaseMs ?? 5000,
     renderReport: buildReport,

@@ -1,6 +1,8 @@
 // What every step is given. A step does its effects, then commits the next transition through
 // `move`; each can run again after a crash and do the right thing.
+
 import type { Catalog, CatalogEntry } from '../../config/catalog-schema.js';
+import type { MetricsPort } from '../metrics-port.js';
 import type { Actor, Notice, Rollback, RollbackEvent } from '../model.js';
 import type {
   AlertsPort,
@@ -40,6 +42,8 @@ export interface RunnerDeps {
   approvalTimeoutMs?: number;
   /** Exec and Job deadline for migration commands (default 10 min). */
   migrationTimeoutMs?: number;
+  /** Counts what the bot's /metrics show of the runner (lease takeovers). */
+  metrics?: MetricsPort;
 }
 
 export type Step = (ctx: StepContext, r: Rollback, lease: Lease) => Promise<Rollback>;

@@ -65,6 +65,57 @@ describe('outbound fetch', () => {
   });
 });
 
+describe('Slack call counting', () => {
+  const answering = (answers: (Response | Error)[]) => {
+    const counted: string[] = [];
+    const base = (async () => {
+      const a = answers.shift();
+      if (a instanceof Error) throw a;
+      return a ?? new Response('{"ok":true}');
+    }) as typeof fetch;
+    return { counted, fetch: createOutboundFetch(redactor, base, (m, o) => counted.push(`${m} ${o}`)) };
+  };
+  const form = {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'a=1',
+  };
+
+  it("counts each call by method and outcome: ok, Slack's error code, 429, HTTP and network failures", async () => {
+    const { counted, fetch } = answering([
+      new Response('{"ok":true}'),
+      new Response('{"ok":false,"error":"channel_not_found"}'),
+      new Response('{"ok":false,"error":"ratelimited"}', { status: 429, headers: { 'Retry-After': '1' } }),
+      new Response('bad gateway', { status: 502 }),
+      new Error('ECONNRESET'),
+      new Response('ok'),
+    ]);
+    await fetch('http://slack/api/chat.postMessage', form);
+    const failed = await fetch('http://slack/api/chat.update', form);
+    // The SDK still reads the answer the counter read.
+    expect(await failed.json()).toEqual({ ok: false, error: 'channel_not_found' });
+    expect((await fetch('http://slack/api/chat.postMessage', form)).status).toBe(429);
+    await fetch('http://slack/api/views.publish', form);
+    await expect(fetch('http://slack/api/chat.postMessage', form)).rejects.toThrow('ECONNRESET');
+    await fetch('http://slack/response/abc', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"text":"x"}',
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(counted.sort()).toEqual(
+      [
+        'chat.postMessage ok',
+        'chat.update channel_not_found',
+        'chat.postMessage rate_limited',
+        'views.publish http_502',
+        'chat.postMessage network',
+        'response_url ok',
+      ].sort(),
+    );
+  });
+});
+
 describe('Bolt logger', () => {
   it('sends Bolt lines at or above its level to the bot logger, redacted', () => {
     const lines: string[] = [];
