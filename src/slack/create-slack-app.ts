@@ -15,6 +15,7 @@ import { registerCleanupAction } from './listeners/cleanup-action.js';
 import { registerDecisionActions } from './listeners/decision-actions.js';
 import { registerPauseActions } from './listeners/pause-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
+import { registerRollbackModal } from './listeners/rollback-modal.js';
 import { pinWorkspace } from './middleware/pin-workspace.js';
 import type { RootPoster } from './notifier.js';
 import { type CallCounter, createOutboundFetch } from './outbound-fetch.js';
@@ -118,6 +119,7 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
       const directory = createDirectory(app.client);
       registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot, pauses });
       registerPauseActions(app, { pauses, catalog, logger, directory });
+      registerRollbackModal(app, { runner, catalog, logger, postRoot });
       registerDecisionActions(app, { runner, catalog, logger, directory });
       registerCleanupAction(app, { runner, catalog, logger, directory });
     },

@@ -12,6 +12,7 @@ export type Command =
 
 export const HELP = [
   '`/rollback <service> [--to-revision=N] [--dry-run] [reason…]` — assess and propose a rollback (approvers approve it)',
+  '`/rollback` — the same, as a form: service, revision, reason, dry run',
   '`/rollback status [service]` — rollbacks in progress and recent ones',
   '`/rollback history <service>` — rollout history, like `kubectl rollout history`',
   '`/rollback cancel <service>` — cancel the rollback waiting for a decision (its approvers and requester)',
@@ -41,10 +42,10 @@ function bad(message: string, remedy: string): CodedError {
   return new CodedError('rollback_bad_revision', message, { remedy });
 }
 
-/** `/rollback` and `/rollback help`: answered in the ack (cheaper than parsing the whole command). */
+/** `/rollback help`: answered in the ack (cheaper than parsing the whole command). */
 export function isHelp(text: string): boolean {
   const t = text.trim();
-  return t === '' || t === 'help' || /^help\s/.test(t);
+  return t === 'help' || /^help\s/.test(t);
 }
 
 export function parseCommand(text: string): Command {

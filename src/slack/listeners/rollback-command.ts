@@ -26,6 +26,8 @@ import type { RootPoster } from '../notifier.js';
 import { ownMentions } from '../own-mentions.js';
 import { isHelp, parseCommand } from '../parse-command.js';
 import { createWorkQueue } from '../work-queue.js';
+import { openRollbackModal } from './rollback-modal.js';
+import { inChannel as inChannelOf, startRollback } from './start-rollback.js';
 
 /** Commands worked on at once after their acks (work-queue.ts); the rest wait, already acked. */
 const COMMANDS_AT_ONCE = 4;
@@ -43,9 +45,8 @@ export interface CommandDeps {
 const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
   respond({ response_type: 'ephemeral', replace_original: false, text, blocks });
 
-function inChannel(channel: string, command: SlashCommand): boolean {
-  return channel === command.channel_id || channel.replace(/^#/, '') === command.channel_name;
-}
+const inChannel = (channel: string, command: SlashCommand) =>
+  inChannelOf(channel, command.channel_id, command.channel_name);
 
 /** The link to the thread of the rollback holding the workload, if Slack gives one. */
 async function threadLink(
@@ -70,6 +71,12 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
     deps.logger.error('slash command failed', { error: (err as Error).message }),
   );
   app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
+    // No service: the form. Opened at once after the ack, inside the trigger's 3 s (not queued).
+    if (command.text.trim() === '') {
+      await ack();
+      await openRollbackModal(deps, client, command, respond);
+      return;
+    }
     if (isHelp(command.text)) {
       await ack(help);
       return;
@@ -147,35 +154,17 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
             }
             // A refusal (in progress, bad revision, …) is said to the requester alone: nothing public.
             await deps.runner.check(cmd);
-            const root = await deps.postRoot({
+            await startRollback(deps, client, {
               channel: command.channel_id,
-              text: `Rollback of ${svc.name} requested by <@${actor.id}>`,
-              blocks: [
-                section(
-                  `:hourglass_flowing_sand: *${cmd.dryRun ? 'Dry run: ' : ''}Rollback of \`${svc.name}\`* requested by <@${actor.id}>${cmd.reason ? `: ${escapeMrkdwn(cmd.reason)}` : ''}. Assessing…`,
-                ),
-              ],
-            });
-            const thread = { channel: command.channel_id, ts: root.ts ?? '' };
-            try {
-              await deps.runner.request({
+              actor,
+              request: {
                 service: svc.name,
                 toRevision: cmd.toRevision,
                 dryRun: cmd.dryRun,
-                reason: cmd.reason || 'requested in Slack',
-                actor,
-                thread,
-              });
-            } catch (err) {
-              const e = asCodedError(err);
-              await client.chat.update({
-                channel: thread.channel,
-                ts: thread.ts,
-                text: `Not started: ${errorText(e, keep)}`,
-                blocks: buildError(e, keep),
-              });
-              throw e;
-            }
+                reason: cmd.reason,
+              },
+              keep,
+            });
             return;
           }
         }

@@ -66,18 +66,10 @@ describe('/rollback text', () => {
     );
   });
 
-  it('isHelp (answered in the ack) agrees with parseCommand on what is help', () => {
-    const texts = [
-      '',
-      '  ',
-      'help',
-      ' help ',
-      'help me',
-      'help\tstatus',
-      'helpme',
-      'status',
-      'release-manager help',
-    ];
+  it('isHelp (answered in the ack) agrees with parseCommand on what is help, except no text (the form)', () => {
+    // `/rollback` alone opens the modal in Slack; the parser (the CLI's too) still reads it as help.
+    expect([isHelp(''), isHelp('  ')]).toEqual([false, false]);
+    const texts = ['help', ' help ', 'help me', 'help\tstatus', 'helpme', 'status', 'release-manager help'];
     for (const t of texts) {
       let parsed: string;
       try {

@@ -68,7 +68,7 @@ const send = (text: string) =>
 
 describe('/rollback acks', () => {
   it('answers help in the ack, with no request to response_url', async () => {
-    for (const text of ['help', '', '  help me  ']) {
+    for (const text of ['help', '  help me  ']) {
       const r = await send(text);
       expect(r.status).toBe(200);
       const body = JSON.parse(r.body) as { response_type: string; blocks: { text: { text: string } }[] };
