@@ -156,7 +156,16 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     routes,
   );
   const kube = createKube(kc);
-  const notifier = createSlackNotifier(slack.client, catalog, logger);
+  // The App Home is built once the runner exists; a rollback's state change refreshes it (below).
+  let homeChanged = () => {};
+  const slackNotifier = createSlackNotifier(slack.client, catalog, logger);
+  const notifier: typeof slackNotifier = {
+    ...slackNotifier,
+    async stateChanged(r) {
+      await slackNotifier.stateChanged(r);
+      homeChanged();
+    },
+  };
   const pager = env.PAGERDUTY_ROUTING_KEY
     ? createPager(
         {
@@ -203,7 +212,8 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
   const pauses = createPauses({ store, catalog, clock: systemClock });
-  slack.listen(runner, catalog, logger, notifier.postRoot, pauses);
+  const home = slack.listen(runner, catalog, logger, notifier.postRoot, pauses);
+  homeChanged = home.changed;
   await slack.start();
   const resumed = await runner.resume();
   runner.start();
@@ -242,6 +252,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     logger.info('stopping', { signal });
     // Leases first: another replica's reaper continues this replica's rollbacks within a second,
     // instead of after the lease TTL (a catalog change rolls every replica this way).
+    home.close();
     await runner.close();
     await watch?.stop();
     await slack.stop().catch((err: unknown) => logger.warn('slack stop', { error: (err as Error).message }));

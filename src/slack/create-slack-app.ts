@@ -7,8 +7,9 @@ import { App, LogLevel } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
 import { createRedactor, type Redactor } from '../redact.js';
 import type { Pauses } from '../rollback/pauses.js';
-import { type Logger, silentLogger } from '../rollback/ports.js';
+import { type Logger, silentLogger, systemClock } from '../rollback/ports.js';
 import type { Runner } from '../rollback/runner.js';
+import { createAppHome } from './app-home.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { createDirectory } from './directory.js';
 import { registerCleanupAction } from './listeners/cleanup-action.js';
@@ -117,11 +118,15 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
     /** Registers the listeners once the runner exists (the runner needs the notifier, which needs the client). */
     listen(runner: Runner, catalog: Catalog, logger: Logger, postRoot: RootPoster, pauses: Pauses) {
       const directory = createDirectory(app.client);
-      registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot, pauses });
-      registerPauseActions(app, { pauses, catalog, logger, directory });
+      const home = createAppHome({ client: app.client, runner, pauses, catalog, clock: systemClock, logger });
+      home.register(app);
+      const changed = home.changed;
+      registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot, pauses, changed });
+      registerPauseActions(app, { pauses, catalog, logger, directory, changed });
       registerRollbackModal(app, { runner, catalog, logger, postRoot });
       registerDecisionActions(app, { runner, catalog, logger, directory });
       registerCleanupAction(app, { runner, catalog, logger, directory });
+      return home;
     },
     start: () => app.start(),
     stop: () => app.stop(),

@@ -175,4 +175,28 @@ describe('pausing automatic rollbacks in Slack', () => {
     );
     expect(slack.rejected()).toEqual([]);
   });
+
+  it('shows each service on App Home, and refreshes it for its viewer when a pause changes', async () => {
+    expect((await slack.openAppHome({ botUrl: events(), userId: ALICE })).status).toBe(200);
+    const home = await eventually('App Home published', async () => slack.views(ALICE).home);
+    const text = JSON.stringify(home.blocks);
+    expect(text).toContain('*release-manager* · deployment');
+    expect(text).toMatch(/revision 2 · `registry\.test\/release-manager:v2-bad`/);
+    // The proposal the paused incident made: the last rollback, and an incident still open.
+    expect(text).toContain('Last rollback: :raised_hand: awaiting approval');
+    expect(text).toContain('1 open incident');
+    expect(text).toContain('Policy `auto`');
+    expect(text).not.toContain('*paused*');
+    await command('pause release-manager');
+    const refreshed = await eventually(
+      'App Home refreshed with the pause',
+      async () => {
+        const h = slack.views(ALICE).home;
+        return h && JSON.stringify(h.blocks).includes('automatic rollbacks *paused* until') ? h : undefined;
+      },
+      20_000,
+    );
+    expect(JSON.stringify(refreshed.blocks)).toContain('by alice');
+    expect(slack.rejected()).toEqual([]);
+  });
 });

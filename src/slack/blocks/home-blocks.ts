@@ -12,7 +12,7 @@ export interface HomeRow {
   /** The live revision and image, or why it could not be read. */
   current: { revision: number; images: string[] } | { unknown: string };
   lastRollback?: { state: string; at: string; by: string; id: string };
-  policy: 'manual' | 'auto';
+  policy: 'propose' | 'auto';
   /** Automatic rollbacks paused until then, by whom. */
   pause?: { until: string; by: string };
   openIncidents: number;

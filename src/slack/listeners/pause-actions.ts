@@ -14,6 +14,8 @@ export interface PauseDeps {
   catalog: Catalog;
   directory: Directory;
   logger: Logger;
+  /** The App Home shows pauses: refreshed after one changed. */
+  changed?: () => void;
 }
 
 /** The pause's own blocks (line and buttons) replaced by `by`, everything else kept. */
@@ -29,6 +31,7 @@ export function registerPauseActions(app: App, deps: PauseDeps): void {
     await ack();
     try {
       const p = await deps.pauses.pause(action.value ?? '', await actorOf(body));
+      deps.changed?.();
       await updateClicked(
         client,
         body,
@@ -43,6 +46,7 @@ export function registerPauseActions(app: App, deps: PauseDeps): void {
     await ack();
     try {
       const p = await deps.pauses.resume(action.value ?? '', await actorOf(body));
+      deps.changed?.();
       await updateClicked(
         client,
         body,

@@ -40,6 +40,8 @@ export interface CommandDeps {
   /** The notifier's paced post: the root message waits its turn in a busy channel. */
   postRoot: RootPoster;
   pauses: Pauses;
+  /** The App Home shows pauses: refreshed after one changed. */
+  changed?: () => void;
 }
 
 const ephemeral = (respond: RespondFn, blocks: ReturnType<typeof buildHelp>, text: string) =>
@@ -133,6 +135,7 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
               cmd.kind === 'pause'
                 ? await deps.pauses.pause(svc.name, who)
                 : await deps.pauses.resume(svc.name, who);
+            deps.changed?.();
             // Said in the service's channel, not only to the person: the other responders must know
             // whether the bot may act alone.
             const blocks = cmd.kind === 'pause' ? buildPaused(svc.name, p) : buildResumed(svc.name, actor.id);

@@ -109,7 +109,7 @@ describe('the App Home tab', () => {
           pause: { until: '2026-12-01T14:05:00Z', by: 'bob' },
           openIncidents: 1,
         }),
-        row(2, { current: { unknown: 'forbidden' }, policy: 'manual' }),
+        row(2, { current: { unknown: 'forbidden' }, policy: 'propose' }),
       ],
       '2026-12-01T10:06:00Z',
     );
