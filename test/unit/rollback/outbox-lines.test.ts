@@ -117,6 +117,11 @@ describe('outbox wake-ups', () => {
       const said: string[] = [];
       let armed = false;
       let r = await requested();
+      /** Commits a progress event that says `text` in the thread. */
+      const say = (text: string) =>
+        store.commit({ state: r.state, version: r.version }, { ...r }, event(r, 'progress'), undefined, [
+          { kind: 'say', text },
+        ]);
       const running: Promise<void>[] = [];
       // Late-bound: the wrapped store kicks the outbox it serves.
       let kick = (_id: string) => {};
@@ -128,13 +133,7 @@ describe('outbox wake-ups', () => {
             if (!armed || items.some((x) => x.kind !== 'stateChanged')) return items;
             armed = false;
             // The read found nothing; "b" is committed right after it, and its kick follows.
-            r = await target.commit(
-              { state: r.state, version: r.version },
-              { ...r },
-              event(r, 'progress'),
-              undefined,
-              [{ kind: 'say', text: 'b' }],
-            );
+            r = await say('b');
             let p = Promise.resolve();
             for (let i = 0; i < hops; i++) p = p.then(() => undefined);
             void p.then(() => kick(id));
@@ -159,13 +158,7 @@ describe('outbox wake-ups', () => {
         background: (p) => void running.push(p),
       });
       kick = outbox.kick;
-      r = await store.commit(
-        { state: r.state, version: r.version },
-        { ...r },
-        event(r, 'progress'),
-        undefined,
-        [{ kind: 'say', text: 'a' }],
-      );
+      r = await say('a');
       outbox.kick(r.id);
       for (let i = 0; i < 40 && said.length < 2; i++) await new Promise((x) => setTimeout(x, 25));
       outbox.close();
