@@ -24,6 +24,7 @@ import { createSignOff } from './sign-off.js';
 import { type EventType, type State, TERMINAL, transition, WORKING } from './states.js';
 import type { RunnerDeps, StepContext } from './steps/context.js';
 import { STEPS } from './steps/index.js';
+import { planUndo, type UndoPlan, undoReason } from './undo-rollback.js';
 
 export interface RequestInput {
   service: string;
@@ -389,6 +390,25 @@ export function createRunner(deps: RunnerDeps) {
       const svc = lookupService(deps.catalog, service);
       const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
       return buildHistory(d, await kube.listRevisions(d));
+    },
+
+    /**
+     * What "Undo this rollback" would request (undo-rollback.ts), with the alerts still firing for
+     * the service in its reason. Nothing is written: the caller requests it like any rollback.
+     */
+    async planUndo(id: string): Promise<UndoPlan & { reason: string }> {
+      const r = await store.get(id);
+      if (!r) throw new CodedError('rollback_not_found', `no rollback ${id.slice(0, 8)} is known`);
+      const svc = lookupService(deps.catalog, r.service);
+      const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
+      const plan = planUndo(r, buildHistory(d, await kube.listRevisions(d)));
+      const firing = deps.alerts
+        ? await deps.alerts.firing(svc.name).then(
+            (got) => [...new Set(got.alerts.map((a) => a.name))],
+            (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+          )
+        : undefined;
+      return { ...plan, reason: undoReason(r, plan, firing) };
     },
 
     /**

@@ -17,6 +17,7 @@ import { registerDecisionActions } from './listeners/decision-actions.js';
 import { registerPauseActions } from './listeners/pause-actions.js';
 import { registerRollbackCommand } from './listeners/rollback-command.js';
 import { registerRollbackModal } from './listeners/rollback-modal.js';
+import { registerUndoAction } from './listeners/undo-action.js';
 import { pinWorkspace } from './middleware/pin-workspace.js';
 import type { RootPoster } from './notifier.js';
 import { type CallCounter, createOutboundFetch } from './outbound-fetch.js';
@@ -126,6 +127,7 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
       registerRollbackModal(app, { runner, catalog, logger, postRoot });
       registerDecisionActions(app, { runner, catalog, logger, directory });
       registerCleanupAction(app, { runner, catalog, logger, directory });
+      registerUndoAction(app, { runner, catalog, logger, directory, postRoot });
       return home;
     },
     start: () => app.start(),

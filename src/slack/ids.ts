@@ -12,6 +12,7 @@ export const ACTION = {
   signOffEngineeringManager: 'rollback_sign_off_engineering_manager',
   runCleanup: 'rollback_run_cleanup',
   pause: 'rollback_pause_auto',
+  undoRollback: 'rollback_undo_rollback',
   resume: 'rollback_resume_auto',
 } as const;
 
@@ -23,5 +24,6 @@ export const BLOCK = {
   signOffDone: 'rollback_sign_off_done',
   cleanup: 'rollback_cleanup',
   pause: 'rollback_pause',
+  undo: 'rollback_undo',
   paused: 'rollback_paused',
 } as const;

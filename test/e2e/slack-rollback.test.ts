@@ -335,6 +335,52 @@ describe('Slack end to end', () => {
     );
   });
 
+  it('undoes a completed rollback on request: a new rollback to the revision it left, for approvers to decide', async () => {
+    const first = root()!;
+    const summary = emu.thread(C, first.ts).find((m) => hasButton(m, 'rollback_undo_rollback'));
+    expect(summary, 'the completed rollback offers Undo this rollback').toBeDefined();
+    const gen = await generationOf(world, ns);
+    const before = emu.messages(C).length;
+    await emu.clickButton({
+      botUrl: `${bot.url}/slack/events`,
+      channelId: C,
+      messageTs: summary!.ts,
+      actionId: 'rollback_undo_rollback',
+      userId: BOB,
+    });
+    // The button gives way to who asked; the request starts in the channel like a command.
+    await eventually('undo requested', async () =>
+      textOf(emu.thread(C, first.ts).find((m) => m.ts === summary!.ts)!).includes(
+        `Undo requested by <@${BOB}>`,
+      ),
+    );
+    const top = await eventually('the undo root', async () => emu.messages(C)[before]);
+    expect(JSON.stringify(top.history[0] ?? top)).toMatch(
+      /Undo of rollback [0-9a-f]{8}: roll forward to revision \d+ \(registry\.test\/release-manager:v2024\.01\.15-bad\)/,
+    );
+    // What still fires is said (or that nothing does): the revision it rolls forward to was the bad one.
+    expect(JSON.stringify(top.history[0] ?? top)).toMatch(
+      /still firing for release-manager|No alert fires for release-manager now/,
+    );
+    const assessment = await eventually(
+      "its assessment, with the approvers' buttons",
+      async () => emu.thread(C, top.ts).find((m) => hasButton(m, 'rollback_approve')),
+      60_000,
+    );
+    expect(textOf(assessment)).toContain(BAD);
+    // Nothing changed until an approver approves; BOB, who asked, dismisses it.
+    await emu.clickButton({
+      botUrl: `${bot.url}/slack/events`,
+      channelId: C,
+      messageTs: assessment.ts,
+      actionId: 'rollback_cancel',
+      userId: BOB,
+    });
+    await eventually('cancelled', async () => emu.messages(C)[before]?.text.includes('cancelled'));
+    expect(await generationOf(world, ns)).toBe(gen);
+    expect(await imageOf(world, ns)).toBe(GOOD);
+  });
+
   it('changes nothing when the rollback is cancelled', async () => {
     await kubectlOk(world, ['set', 'image', `deployment/${NAME}`, '-n', ns, `app=${BAD}`]);
     await eventually('crash loop again', async () =>

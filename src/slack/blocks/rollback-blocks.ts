@@ -331,10 +331,37 @@ export function buildSummary(r: Rollback, signOffRoles: SignOffRole[] = []): Kno
   }
   blocks.push(...buildGitOps(r));
   blocks.push(...buildSignOff(r, signOffRoles));
+  blocks.push(...buildUndoOffer(r));
   blocks.push(
     context('The incident report is attached. Tick the post-rollback checks below as you do them.'),
   );
   return blocks;
+}
+
+/**
+ * "Undo this rollback" on a completed one that changed the workload: a new rollback to the revision
+ * it left, assessed and approved like any other (the button only asks for it).
+ */
+export function buildUndoOffer(r: Rollback): KnownBlock[] {
+  const from = r.assessment?.from;
+  if (r.state !== 'completed' || r.dryRun || r.undo?.outcome !== 'patched' || !from) return [];
+  return [
+    {
+      type: 'actions',
+      block_id: BLOCK.undo,
+      elements: [
+        confirmedButton({
+          actionId: ACTION.undoRollback,
+          style: 'danger',
+          label: 'Undo this rollback',
+          value: r.id,
+          title: 'Undo this rollback?',
+          question: `Ask to roll \`${r.service}\` forward again to revision ${from.revision} (${e(from.images.join(', '))}), the revision this rollback left. It is assessed and approved like any rollback; the request says what still fires.`,
+          yes: 'Ask for it',
+        }),
+      ],
+    },
+  ];
 }
 
 /** A suspended GitOps owner: what to do in Git, and Resume sync for the approvers. */
