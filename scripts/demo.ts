@@ -227,6 +227,7 @@ async function main(): Promise<void> {
   say(
     `\nimage now: ${await kubectlOk(w, ['get', 'deployment', NAME, '-n', NS, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])}`,
   );
+  await showHomeAndForm(emu, bot);
   if (autoApprove) {
     step('demo complete');
     await shutdown(0);
@@ -234,6 +235,39 @@ async function main(): Promise<void> {
   say(`\n==> demo complete. The page stays up: ${slack.pageUrl(C)}  (Ctrl-C stops everything)`);
   // Keep printing late messages (checklist ticks, report edits) until Ctrl-C.
   setInterval(transcript, 1000);
+}
+
+/** The texts of a view's blocks, one line each (what a person reads on it). */
+function viewLines(blocks: unknown[]): string[] {
+  const texts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.text === 'string') texts.push(o.text);
+      for (const [k, x] of Object.entries(o)) if (k !== 'text' || typeof x !== 'string') walk(x);
+    }
+  };
+  walk(blocks);
+  return texts.flatMap((t) => plain(t).split('\n'));
+}
+
+/** App Home after the rollback, and the form `/rollback` opens: shown in the terminal and on the page. */
+async function showHomeAndForm(emu: SlackEmulator, bot: BotProcess): Promise<void> {
+  step('App Home for @alice (the page: "Home")');
+  await emu.openAppHome({ botUrl: `${bot.url}/slack/events`, userId: APPROVER });
+  const home = await eventually('App Home published', async () => emu.views(APPROVER).home, 30_000);
+  for (const line of viewLines(home.blocks)) say(`    ${line}`);
+  step('`/rollback` with no service opens the rollback form (on the page, as @alice)');
+  await emu.sendSlashCommand({
+    botUrl: `${bot.url}/slack/events`,
+    command: '/rollback',
+    text: '',
+    userId: APPROVER,
+    channelId: C,
+  });
+  const form = await eventually('the rollback form', async () => emu.views(APPROVER).modals[0], 30_000);
+  for (const line of viewLines(form.blocks)) say(`    ${line}`);
 }
 
 main().catch(async (err: unknown) => {

@@ -76,6 +76,13 @@ describe('npm run demo', () => {
     expect(out).toContain('rollback verified');
     expect(out).toContain('# Incident Report: Rollback of release-manager');
     expect(out).toContain('image now: registry.test/release-manager:v2024.01.14');
+    // App Home after the rollback, then the form `/rollback` opens.
+    expect(out).toContain('App Home for @alice');
+    expect(out).toMatch(/release-manager · deployment production\/release-manager-prod/);
+    expect(out).toMatch(/Last rollback: .*completed/);
+    expect(out).toContain('`/rollback` with no service opens the rollback form');
+    expect(out).toMatch(/Default: revision \d+ \(previous\)/);
+    expect(out).toContain('Only assess: change nothing');
     expect(leftoverProcesses(out)).toEqual([]);
   }, 540_000);
 
