@@ -50,7 +50,13 @@ const TABLE: Record<State, Partial<Record<EventType, State>>> = {
   },
   awaiting_approval: { approve: 'notifying', cancel: 'cancelled' },
   // A schema downgrade is irreversible data work: it waits for its own explicit approval (DESIGN.md).
-  notifying: { notified: 'undoing', migration_needed: 'awaiting_migration_approval', fail: 'reporting' },
+  // Cancel: an automatic rollback stops here when its service was paused meanwhile (notifying.ts).
+  notifying: {
+    notified: 'undoing',
+    migration_needed: 'awaiting_migration_approval',
+    cancel: 'cancelled',
+    fail: 'reporting',
+  },
   // Unknown database state: only a person may go on, without the downgrade, or cancel (fail closed).
   awaiting_migration_approval: {
     approve_migration: 'migrating',

@@ -373,6 +373,39 @@ describe('incidents and guard rails', () => {
     expect(await generationOf(world, ns)).toBe(gen);
   });
 
+  it('stops an automatic rollback before the patch when an approver paused the service after it started', async () => {
+    const { ns, e } = await setup('paused-late', autoPolicy);
+    engines.push(e);
+    const svc = e.deps.catalog.services.get('release-manager')!;
+    const gen = await generationOf(world, ns);
+    // Paused after the guard let it through: the rollback was already asked for, alone.
+    await createPauses({ store: e.store, catalog: e.deps.catalog, clock: e.deps.clock }).pause(
+      'release-manager',
+      {
+        kind: 'user',
+        id: svc.approvers.users[0]!,
+        name: 'alice',
+      },
+    );
+    const r = await e.runner.request({
+      service: 'release-manager',
+      reason: 'HighErrorRate: error ratio 8.3%',
+      actor: { kind: 'alert', id: 'fp-late', name: 'HighErrorRate' },
+      mode: 'auto',
+      thread: { channel: 'C0INCIDENTS', ts: '1796600000.000100' },
+    });
+    const done = await e.runner.waitFor(r.id, ['cancelled', 'completed', 'failed'], 60_000);
+    expect(done.state).toBe('cancelled');
+    expect(done.decision).toMatchObject({ event: 'cancel', by: { name: 'alice' } });
+    expect(done.undo).toBeUndefined();
+    const said = await eventually('said in the thread', async () =>
+      e.notifier.notices.find((n) => n.kind === 'say' && n.message?.includes('Stopped before the patch')),
+    );
+    expect(said.message).toContain('alice paused automatic rollbacks of `release-manager`');
+    expect(await generationOf(world, ns)).toBe(gen);
+    expect(await e.store.holderOf(svc.namespace, svc.deployment)).toBeUndefined();
+  });
+
   it('rolls back alone once a pause has lapsed, with nobody lifting it', async () => {
     const { e, incidents } = await setup('lapsed', autoPolicy);
     engines.push(e);
