@@ -45,6 +45,12 @@ const DECIDABLE: Record<Decision, State[]> = {
   cancel: ['awaiting_approval', 'awaiting_migration_approval'],
 };
 
+/**
+ * Where a step works on the rollback before the patch: a cancel cannot move it (the step holds the
+ * lease), so it is left for the step, which honours it before the patch (steps/stop-requested.ts).
+ */
+const STOPPABLE: State[] = ['requested', 'assessing', 'notifying'];
+
 /** At the database gate, which way on depends on what the gate found. */
 function assertGateAllows(r: Rollback, decision: Decision): void {
   const gate = r.migrationGate?.kind;
@@ -78,6 +84,14 @@ export function createDecide(deps: DecideDeps) {
         }),
       );
       throw err;
+    }
+    if (decision === 'cancel' && STOPPABLE.includes(r.state)) {
+      const at = deps.clock.now().toISOString();
+      await deps.store.requestCancel(id, actor, at);
+      await deps.store.append(
+        deps.event(r, 'note', actor, r.state, r.state, { kind: 'cancel_requested', at }),
+      );
+      return r;
     }
     if (!DECIDABLE[decision].includes(r.state)) {
       const by = r.decision ? ` by <@${r.decision.by.id}>` : '';

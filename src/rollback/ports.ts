@@ -247,6 +247,12 @@ export interface StorePort {
   pauseAuto(p: Pause): Promise<void>;
   /** The workload's active pause, if any. */
   pauseOf(namespace: string, deployment: string): Promise<Pause | undefined>;
+  /**
+   * A cancel asked for while a step works on the rollback: the steps honour it before the patch
+   * (steps/stop-requested.ts). Kept a day; one of a rollback that ended is never read again.
+   */
+  requestCancel(id: string, by: Actor, at: string): Promise<void>;
+  cancelRequestOf(id: string): Promise<{ by: Actor; at: string } | undefined>;
   /** Lifts the pause early and audits who did; the lifted pause, or undefined when there was none. */
   liftPause(
     namespace: string,

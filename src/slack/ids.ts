@@ -25,5 +25,6 @@ export const BLOCK = {
   cleanup: 'rollback_cleanup',
   pause: 'rollback_pause',
   undo: 'rollback_undo',
+  stop: 'rollback_stop',
   paused: 'rollback_paused',
 } as const;

@@ -408,6 +408,15 @@ export function createRedisStore(redis: Redis, prefix = 'rb:', opts: StoreOption
       return stored ? (JSON.parse(stored) as Pause) : undefined;
     },
 
+    async requestCancel(id, by, at) {
+      await guarded(() => redis.set(k.cancelRequest(id), JSON.stringify({ by, at }), 'PX', 86_400_000));
+    },
+
+    async cancelRequestOf(id) {
+      const stored = await guarded(() => redis.get(k.cancelRequest(id)));
+      return stored ? (JSON.parse(stored) as { by: Actor; at: string }) : undefined;
+    },
+
     async liftPause(namespace, deployment, audit) {
       const entry = JSON.stringify({ action: 'resume', ...audit });
       const lifted = await guarded(() =>

@@ -30,6 +30,8 @@ export function createKeys(prefix: string) {
     incidentSignals: (key: string) => `${prefix}incident:${key}:signals`,
     /** A workload's pause of automatic rollbacks; expires when the pause does. */
     pause: (namespace: string, deployment: string) => `${prefix}pause:${namespace}/${deployment}`,
+    /** A cancel asked for while a step worked on the rollback (kept a day). */
+    cancelRequest: (id: string) => `${prefix}cancel-request:${id}`,
     /** Operator actions outside a rollback's own trail (unlock, pause, resume). */
     audit: () => `${prefix}audit`,
   };

@@ -406,6 +406,38 @@ describe('incidents and guard rails', () => {
     expect(await e.store.holderOf(svc.namespace, svc.deployment)).toBeUndefined();
   });
 
+  it('cancels an automatic rollback before the patch when an approver cancels while it is assessed', async () => {
+    const { ns, e } = await setup('cancel-early', autoPolicy);
+    engines.push(e);
+    const svc = e.deps.catalog.services.get('release-manager')!;
+    const approver = { kind: 'user' as const, id: svc.approvers.users[0]!, name: 'alice' };
+    const gen = await generationOf(world, ns);
+    const r = await e.runner.request({
+      service: 'release-manager',
+      reason: 'HighErrorRate: error ratio 8.3%',
+      actor: { kind: 'alert', id: 'fp-early', name: 'HighErrorRate' },
+      mode: 'auto',
+      thread: { channel: 'C0INCIDENTS', ts: '1796600000.000200' },
+    });
+    // A step holds it (requested or assessing): the cancel is left for the steps, not refused.
+    const asked = await e.runner.cancel(r.id, approver);
+    expect(['requested', 'assessing']).toContain(asked.state);
+    const done = await e.runner.waitFor(r.id, ['cancelled', 'completed', 'failed'], 60_000);
+    expect(done.state).toBe('cancelled');
+    expect(done.decision).toMatchObject({ event: 'cancel', by: { id: approver.id } });
+    expect(done.undo).toBeUndefined();
+    await eventually('said in the thread', async () =>
+      e.notifier.notices.some(
+        (n) => n.kind === 'say' && n.message?.includes('Cancelled by alice before the patch'),
+      ),
+    );
+    expect(
+      (await e.store.events(r.id)).some((x) => x.type === 'note' && x.data?.kind === 'cancel_requested'),
+    ).toBe(true);
+    expect(await generationOf(world, ns)).toBe(gen);
+    expect(await e.store.holderOf(svc.namespace, svc.deployment)).toBeUndefined();
+  });
+
   it('rolls back alone once a pause has lapsed, with nobody lifting it', async () => {
     const { e, incidents } = await setup('lapsed', autoPolicy);
     engines.push(e);

@@ -5,6 +5,7 @@ import { assess } from '../assess.js';
 import type { Rollback } from '../model.js';
 import type { Lease } from '../ports.js';
 import type { StepContext } from './context.js';
+import { stopRequested } from './stop-requested.js';
 
 export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Promise<Rollback> {
   const { deps, move, system } = ctx;
@@ -34,6 +35,9 @@ export async function assessing(ctx: StepContext, r: Rollback, lease: Lease): Pr
       assessment.targetError?.code ?? 'rollback_no_history',
       assessment.targetError?.message || 'no revision to roll back to',
     );
+  // Cancelled (or, automatic, paused) while it was assessed: it ends here, with what it found.
+  const stopped = await stopRequested(ctx, { ...r, assessment }, lease);
+  if (stopped) return stopped;
   if (r.dryRun) return move(r, 'dry_run_done', lease, system, { assessment }, { summary });
   // A GitOps owner that would undo the rollback, and that the bot may not (or must not) suspend:
   // nothing is changed, and the thread says what to do instead.

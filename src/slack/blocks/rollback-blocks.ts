@@ -37,7 +37,35 @@ export function buildRoot(r: Rollback): KnownBlock[] {
     );
   if (r.failure) lines.push(`*Failed in ${r.failure.step}:* ${e(r.failure.message)}`);
   if (r.verification) lines.push(`*Verification:* ${r.verification.passed ? 'passed' : 'FAILED'}`);
-  return [section(lines.join('\n')), context(`id \`${r.id}\` · details in the thread`)];
+  return [section(lines.join('\n')), ...buildStop(r), context(`id \`${r.id}\` · details in the thread`)];
+}
+
+/** States in which a step works before the patch: a cancel there is honoured before the patch. */
+const BEFORE_PATCH = new Set(['requested', 'assessing', 'notifying']);
+
+/**
+ * Cancel on an automatic rollback's root until the patch is sent (a person's rollback is cancelled
+ * at its approval instead). The steps stop it before the patch; once the patch is sent it goes.
+ */
+function buildStop(r: Rollback): KnownBlock[] {
+  if (r.mode !== 'auto' || r.dryRun || !BEFORE_PATCH.has(r.state)) return [];
+  return [
+    {
+      type: 'actions',
+      block_id: BLOCK.stop,
+      elements: [
+        confirmedButton({
+          actionId: ACTION.cancel,
+          style: 'danger',
+          label: 'Cancel',
+          value: r.id,
+          title: 'Cancel this rollback?',
+          question: `Stop the automatic rollback of \`${r.service}\` before its patch is sent. If the patch is already out, it goes on.`,
+          yes: 'Cancel it',
+        }),
+      ],
+    },
+  ];
 }
 
 /** Why there is no "before" value: the baseline needs the current revision's creation time and data then. */

@@ -43,6 +43,15 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
         await ack();
         try {
           const r = await decide[decision](action.value ?? '', await actorOf(body));
+          if (decision === 'cancel' && r.state !== 'cancelled') {
+            // A step is working on it: the cancel is honoured before the patch, and the root shows it.
+            await respond({
+              response_type: 'ephemeral',
+              replace_original: false,
+              text: `Cancel requested: the rollback of ${r.service} stops before its patch is sent.`,
+            });
+            return;
+          }
           await updateClicked(
             client,
             body,

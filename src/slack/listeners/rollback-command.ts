@@ -113,15 +113,11 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
               ? await deps.directory.groupsOf(actor.id, svc.approvers.groups).catch(() => [])
               : [];
             const r = await deps.runner.cancelService(svc.name, { ...actor, groups });
-            await ephemeral(
-              respond,
-              [
-                section(
-                  `:no_entry_sign: Cancelled the rollback of \`${svc.name}\` (\`${r.id}\`); nothing was changed.`,
-                ),
-              ],
-              `cancelled ${svc.name}`,
-            );
+            const said =
+              r.state === 'cancelled'
+                ? `:no_entry_sign: Cancelled the rollback of \`${svc.name}\` (\`${r.id}\`); nothing was changed.`
+                : `:no_entry_sign: Cancel requested: the rollback of \`${svc.name}\` (\`${r.id}\`, ${r.state}) stops before its patch is sent.`;
+            await ephemeral(respond, [section(said)], `cancel of ${svc.name}`);
             return;
           }
           case 'pause':
