@@ -33,11 +33,13 @@ export function createAppHome(deps: AppHomeDeps) {
   async function row(svc: CatalogEntry): Promise<HomeRow> {
     const [history, recent, pause] = await Promise.all([
       bounded(READ_MS, () => deps.runner.history(svc.name)),
-      deps.runner.recent(15, svc.name).catch(() => []),
+      deps.runner.recent(50, svc.name).catch(() => []),
       deps.pauses.of(svc).catch(() => undefined),
     ]);
     const current = history.ok ? history.value.find((e) => e.current) : undefined;
-    const lastRollback = recent[0];
+    // The workload the entry names now: an entry can be re-pointed, and a name reused elsewhere.
+    const mine = recent.filter((r) => r.namespace === svc.namespace && r.deployment === svc.deployment);
+    const lastRollback = mine[0];
     return {
       service: svc.name,
       workload: `${svc.kind.toLowerCase()} ${svc.namespace}/${svc.deployment}`,
@@ -57,7 +59,7 @@ export function createAppHome(deps: AppHomeDeps) {
       policy: svc.policy.mode,
       ...(pause ? { pause: { until: pause.until, by: pause.by.name ?? pause.by.id } } : {}),
       // An incident the bot opened whose proposal or rollback has not ended.
-      openIncidents: recent.filter((r) => r.requestedBy.kind !== 'user' && !TERMINAL.has(r.state)).length,
+      openIncidents: mine.filter((r) => r.requestedBy.kind !== 'user' && !TERMINAL.has(r.state)).length,
     };
   }
 

@@ -2,7 +2,9 @@
 // automatic incident's thread offers (approvers only, swapped in place for who paused and Resume),
 // `/rollback pause|resume` said in the channel, and a paused service's alert proposing instead of
 // rolling back alone, with no page.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRedisStore } from '../../src/store/create-redis-store.js';
 import { alertmanagerNotification } from '../support/alert-payloads.js';
 import { type BotProcess, startSlackBot } from '../support/bot-process.js';
 import { worldCatalog } from '../support/engine.js';
@@ -177,6 +179,39 @@ describe('pausing automatic rollbacks in Slack', () => {
   });
 
   it('shows each service on App Home, and refreshes it for its viewer when a pause changes', async () => {
+    // Another workload's open rollback under the same service name (an entry re-pointed since, or
+    // another team's bot on this Redis) is not this entry's.
+    const redis = new Redis(world.redisUrl);
+    const now = new Date().toISOString();
+    const elsewhere = {
+      id: `elsewhere-${Date.now()}`,
+      service: 'release-manager',
+      namespace: `elsewhere-${ns}`,
+      deployment: 'release-manager-prod',
+      state: 'awaiting_approval' as const,
+      version: 1,
+      mode: 'manual' as const,
+      dryRun: false,
+      toRevision: 0,
+      reason: 'another workload',
+      requestedBy: { kind: 'alert' as const, id: 'fp-x', name: 'HighErrorRate' },
+      requestedAt: now,
+      updatedAt: now,
+      approvals: [],
+    };
+    await createRedisStore(redis).create(
+      elsewhere,
+      {
+        id: elsewhere.id,
+        type: 'created',
+        from: undefined,
+        to: 'awaiting_approval',
+        actor: elsewhere.requestedBy,
+        at: now,
+      },
+      { lockDeployment: false },
+    );
+    redis.disconnect();
     expect((await slack.openAppHome({ botUrl: events(), userId: ALICE })).status).toBe(200);
     const home = await eventually('App Home published', async () => slack.views(ALICE).home);
     const text = JSON.stringify(home.blocks);
