@@ -56,6 +56,9 @@ describe('Slack end to end', () => {
     return r;
   };
 
+  const click = (messageTs: string, actionId: string, userId: string) =>
+    emu.clickButton({ botUrl: `${bot.url}/slack/events`, channelId: C, messageTs, actionId, userId });
+
   beforeAll(async () => {
     ns = await freshNamespace(world, 'e2e');
     await setDatabaseHead(world, 'aaa111');
@@ -341,13 +344,7 @@ describe('Slack end to end', () => {
     expect(summary, 'the completed rollback offers Undo this rollback').toBeDefined();
     const gen = await generationOf(world, ns);
     const before = emu.messages(C).length;
-    await emu.clickButton({
-      botUrl: `${bot.url}/slack/events`,
-      channelId: C,
-      messageTs: summary!.ts,
-      actionId: 'rollback_undo_rollback',
-      userId: BOB,
-    });
+    await click(summary!.ts, 'rollback_undo_rollback', BOB);
     // The button gives way to who asked; the request starts in the channel like a command.
     await eventually('undo requested', async () =>
       textOf(emu.thread(C, first.ts).find((m) => m.ts === summary!.ts)!).includes(
@@ -369,13 +366,7 @@ describe('Slack end to end', () => {
     );
     expect(textOf(assessment)).toContain(BAD);
     // Nothing changed until an approver approves; BOB, who asked, dismisses it.
-    await emu.clickButton({
-      botUrl: `${bot.url}/slack/events`,
-      channelId: C,
-      messageTs: assessment.ts,
-      actionId: 'rollback_cancel',
-      userId: BOB,
-    });
+    await click(assessment.ts, 'rollback_cancel', BOB);
     await eventually('cancelled', async () => emu.messages(C)[before]?.text.includes('cancelled'));
     expect(await generationOf(world, ns)).toBe(gen);
     expect(await imageOf(world, ns)).toBe(GOOD);
@@ -407,13 +398,7 @@ describe('Slack end to end', () => {
     );
     expect(answer.text).toContain(`requested by ${BOB.toLowerCase()}`);
     expect(emu.messages(C)).toHaveLength(rootsBefore);
-    await emu.clickButton({
-      botUrl: `${bot.url}/slack/events`,
-      channelId: C,
-      messageTs: assessment.ts,
-      actionId: 'rollback_cancel',
-      userId: BOB,
-    });
+    await click(assessment.ts, 'rollback_cancel', BOB);
     await eventually('cancelled', async () => emu.messages(C)[previousRoots]?.text.includes('cancelled'));
     expect(textOf(emu.thread(C, top.ts).find((m) => m.ts === assessment.ts)!)).toContain(
       `Cancelled by <@${BOB}>`,

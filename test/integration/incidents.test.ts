@@ -121,6 +121,24 @@ async function watch(e: ReturnType<typeof createTestEngine>, incidents: ReturnTy
   return { seen, stop: () => w.stop() };
 }
 
+/** An automatic rollback asked for directly, as an alert's would be, with a thread to say things in. */
+const autoRequest = (e: ReturnType<typeof createTestEngine>, key: string) =>
+  e.runner.request({
+    service: 'release-manager',
+    reason: 'HighErrorRate: error ratio 8.3%',
+    actor: { kind: 'alert', id: key, name: 'HighErrorRate' },
+    mode: 'auto',
+    thread: { channel: 'C0INCIDENTS', ts: `1796600000.${key.length}00100` },
+  });
+
+/** Waits for the rollback's end; it must be cancelled, before anything was undone. */
+async function endedCancelled(e: ReturnType<typeof createTestEngine>, id: string) {
+  const done = await e.runner.waitFor(id, ['cancelled', 'completed', 'failed'], 60_000);
+  expect(done.state).toBe('cancelled');
+  expect(done.undo).toBeUndefined();
+  return done;
+}
+
 const threads = (e: ReturnType<typeof createTestEngine>) =>
   e.notifier.notices.filter((n) => n.kind === 'openThread');
 const board = (e: ReturnType<typeof createTestEngine>) =>
@@ -387,17 +405,9 @@ describe('incidents and guard rails', () => {
         name: 'alice',
       },
     );
-    const r = await e.runner.request({
-      service: 'release-manager',
-      reason: 'HighErrorRate: error ratio 8.3%',
-      actor: { kind: 'alert', id: 'fp-late', name: 'HighErrorRate' },
-      mode: 'auto',
-      thread: { channel: 'C0INCIDENTS', ts: '1796600000.000100' },
-    });
-    const done = await e.runner.waitFor(r.id, ['cancelled', 'completed', 'failed'], 60_000);
-    expect(done.state).toBe('cancelled');
+    const r = await autoRequest(e, 'fp-late');
+    const done = await endedCancelled(e, r.id);
     expect(done.decision).toMatchObject({ event: 'cancel', by: { name: 'alice' } });
-    expect(done.undo).toBeUndefined();
     const said = await eventually('said in the thread', async () =>
       e.notifier.notices.find((n) => n.kind === 'say' && n.message?.includes('Stopped before the patch')),
     );
@@ -412,20 +422,12 @@ describe('incidents and guard rails', () => {
     const svc = e.deps.catalog.services.get('release-manager')!;
     const approver = { kind: 'user' as const, id: svc.approvers.users[0]!, name: 'alice' };
     const gen = await generationOf(world, ns);
-    const r = await e.runner.request({
-      service: 'release-manager',
-      reason: 'HighErrorRate: error ratio 8.3%',
-      actor: { kind: 'alert', id: 'fp-early', name: 'HighErrorRate' },
-      mode: 'auto',
-      thread: { channel: 'C0INCIDENTS', ts: '1796600000.000200' },
-    });
+    const r = await autoRequest(e, 'fp-early');
     // A step holds it (requested or assessing): the cancel is left for the steps, not refused.
     const asked = await e.runner.cancel(r.id, approver);
     expect(['requested', 'assessing']).toContain(asked.state);
-    const done = await e.runner.waitFor(r.id, ['cancelled', 'completed', 'failed'], 60_000);
-    expect(done.state).toBe('cancelled');
+    const done = await endedCancelled(e, r.id);
     expect(done.decision).toMatchObject({ event: 'cancel', by: { id: approver.id } });
-    expect(done.undo).toBeUndefined();
     await eventually('said in the thread', async () =>
       e.notifier.notices.some(
         (n) => n.kind === 'say' && n.message?.includes('Cancelled by alice before the patch'),
