@@ -23,12 +23,14 @@ import { withStoreMetrics } from './observe/with-store-metrics.js';
 import { createPager } from './pagerduty/create-pager.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { buildReport } from './report/build-report.js';
+import { formatDuration } from './rollback/durations.js';
 import { createIncidents, type Incidents } from './rollback/incidents.js';
 import { createPauses } from './rollback/pauses.js';
 import { systemClock } from './rollback/ports.js';
 import { createRunner } from './rollback/runner.js';
 import { createSlackApp } from './slack/create-slack-app.js';
 import { createSlackNotifier } from './slack/notifier.js';
+import { startPauseLapses } from './slack/pause-lapses.js';
 import { createRedisStore, type StoreOptions } from './store/create-redis-store.js';
 
 /**
@@ -158,7 +160,13 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
   const kube = createKube(kc);
   // The App Home is built once the runner exists; a rollback's state change refreshes it (below).
   let homeChanged = () => {};
-  const slackNotifier = createSlackNotifier(slack.client, catalog, logger);
+  const slackNotifier = createSlackNotifier(
+    slack.client,
+    catalog,
+    logger,
+    undefined,
+    formatDuration(env.AUTO_PAUSE_FOR),
+  );
   const notifier: typeof slackNotifier = {
     ...slackNotifier,
     async stateChanged(r) {
@@ -211,9 +219,16 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     () => Math.round(performance.now() - t0),
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
   );
-  const pauses = createPauses({ store, catalog, clock: systemClock });
+  const pauses = createPauses({ store, catalog, clock: systemClock, pauseMs: env.AUTO_PAUSE_FOR });
   const home = slack.listen(runner, catalog, logger, notifier.postRoot, pauses);
   homeChanged = home.changed;
+  const lapses = startPauseLapses({
+    pauses,
+    catalog,
+    postRoot: notifier.postRoot,
+    logger,
+    changed: home.changed,
+  });
   await slack.start();
   const resumed = await runner.resume();
   runner.start();
@@ -253,6 +268,7 @@ async function serve(env: Env, catalog: Catalog): Promise<void> {
     // Leases first: another replica's reaper continues this replica's rollbacks within a second,
     // instead of after the lease TTL (a catalog change rolls every replica this way).
     home.close();
+    lapses.close();
     await runner.close();
     await watch?.stop();
     await slack.stop().catch((err: unknown) => logger.warn('slack stop', { error: (err as Error).message }));

@@ -2,6 +2,7 @@
 // the bot needs Slack and Redis; the operator CLI needs only Kubernetes (and Redis for `status`).
 import { z } from 'zod';
 import { CodedError } from '../errors.js';
+import { parseDuration } from '../rollback/durations.js';
 import { formatIssues } from './format-issues.js';
 
 const optionalString = z
@@ -79,6 +80,21 @@ export const envSchema = z.object({
   DRY_RUN_LIMIT: z.coerce.number().int().min(1).max(1000).default(10),
   /** The dry-run window in minutes. */
   DRY_RUN_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(10),
+  /**
+   * How long "Pause auto-rollbacks" (and `/rollback pause`) holds the bot back: `4h`, `90m`, `30s`.
+   * Parsed to milliseconds; from 10 s (tests, drills) to a week.
+   */
+  AUTO_PAUSE_FOR: z
+    .string()
+    .default('4h')
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms < 10_000 || ms > 7 * 24 * 3_600_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 10s to 168h, like 4h, 90m or 30s' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;

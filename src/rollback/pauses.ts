@@ -1,17 +1,19 @@
 // Pausing automatic rollbacks of one service (issue 15's switch, asked for by on-call teams: PaaSTA
-// #3738): an approver holds the bot back for 4 hours while they work on an incident by hand. While
-// paused, signals still open incidents and propose rollbacks with the buttons; nothing is rolled back
-// alone. The pause expires by itself (Redis expiry, so no process has to remember it), can be lifted
-// early, and both are written to the audit trail with who and when.
+// #3738): an approver holds the bot back (4 hours unless AUTO_PAUSE_FOR says otherwise) while they
+// work on an incident by hand. While paused, signals still open incidents and propose rollbacks with
+// the buttons; nothing is rolled back alone. The pause expires by itself (Redis expiry, so no process
+// has to remember it), can be lifted early, and all three are written to the audit trail; a lapse is
+// also claimed once, by whichever replica sees it first, to be said in the service's channel.
 import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
 import { CodedError } from '../errors.js';
+import { formatDuration } from './durations.js';
 import { lookupService } from './lookup-service.js';
 import type { Actor } from './model.js';
 import type { Clock, Pause, StorePort } from './ports.js';
 
 export const PAUSE_MS = 4 * 3600_000;
 
-type PauseStore = Pick<StorePort, 'pauseAuto' | 'pauseOf' | 'liftPause'>;
+type PauseStore = Pick<StorePort, 'pauseAuto' | 'pauseOf' | 'liftPause' | 'claimLapsedPauses'>;
 
 /** Approvers only: the people who may approve a rollback may stop the bot from doing one alone. */
 function assertMayPause(svc: CatalogEntry, actor: Actor, doing: string): void {
@@ -26,10 +28,14 @@ function assertMayPause(svc: CatalogEntry, actor: Actor, doing: string): void {
   );
 }
 
-export function createPauses(deps: { store: PauseStore; catalog: Catalog; clock: Clock }) {
+export function createPauses(deps: { store: PauseStore; catalog: Catalog; clock: Clock; pauseMs?: number }) {
   const { store, clock } = deps;
+  const pauseMs = deps.pauseMs ?? PAUSE_MS;
   return {
-    /** Pauses automatic rollbacks for 4 h from now (a second pause extends it, and is audited too). */
+    /** How long a pause lasts, as the buttons and the help say it ("4 h"). */
+    lasts: formatDuration(pauseMs),
+
+    /** Pauses automatic rollbacks from now (a second pause replaces it, and is audited too). */
     async pause(service: string, actor: Actor): Promise<Pause> {
       const svc = lookupService(deps.catalog, service);
       assertMayPause(svc, actor, 'pause its automatic rollbacks');
@@ -40,7 +46,7 @@ export function createPauses(deps: { store: PauseStore; catalog: Catalog; clock:
         deployment: svc.deployment,
         by: actor,
         at: now.toISOString(),
-        until: new Date(now.getTime() + PAUSE_MS).toISOString(),
+        until: new Date(now.getTime() + pauseMs).toISOString(),
       };
       await store.pauseAuto(p);
       return p;
@@ -56,9 +62,14 @@ export function createPauses(deps: { store: PauseStore; catalog: Catalog; clock:
       });
       if (!lifted)
         throw new CodedError('rollback_not_paused', `automatic rollbacks of ${svc.name} are not paused`, {
-          remedy: 'Nothing to resume: a pause lapses by itself after 4 hours.',
+          remedy: `Nothing to resume: a pause lapses by itself after ${formatDuration(pauseMs)}.`,
         });
       return lifted;
+    },
+
+    /** Pauses whose time is up, each returned to one caller only (the lapse is audited). */
+    lapsed(): Promise<Pause[]> {
+      return store.claimLapsedPauses(clock.now());
     },
 
     /** The service's active pause, if any. */

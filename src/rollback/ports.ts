@@ -245,6 +245,11 @@ export interface StorePort {
    * lapses without any process), replacing a pause already there, and appends it to the audit trail.
    */
   pauseAuto(p: Pause): Promise<void>;
+  /**
+   * The pauses whose time came by `now`, each taken once (whichever replica asks first) and audited
+   * as lapsed; a pause lifted early never lapses.
+   */
+  claimLapsedPauses(now: Date): Promise<Pause[]>;
   /** The workload's active pause, if any. */
   pauseOf(namespace: string, deployment: string): Promise<Pause | undefined>;
   /**

@@ -6,7 +6,9 @@ import { webApi } from '@slack/bolt';
 import type { Catalog } from '../config/catalog-schema.js';
 import { defuseMrkdwn, escapeMrkdwn } from '../escape-mrkdwn.js';
 import { POST_ROLLBACK_CHECKLIST } from '../rollback/checklist.js';
+import { formatDuration } from '../rollback/durations.js';
 import type { Rollback } from '../rollback/model.js';
+import { PAUSE_MS } from '../rollback/pauses.js';
 import type { Logger, NotifierPort } from '../rollback/ports.js';
 import { signers } from '../rollback/sign-off.js';
 import { buildCleanupOffer } from './blocks/cleanup-blocks.js';
@@ -64,6 +66,8 @@ export function createSlackNotifier(
   catalog: Catalog,
   logger: Logger,
   lanes: RateLanes = createRateLanes((key) => (key === UPDATES ? SLACK_RATES.update : SLACK_RATES.post)),
+  /** How long a pause lasts, for the Pause button's label ("4 h"). */
+  pauseLasts = formatDuration(PAUSE_MS),
 ): NotifierPort & { flush(): Promise<void>; postRoot: RootPoster } {
   const progress = new Map<string, Progress>();
   const inFlight = new Set<Promise<unknown>>();
@@ -328,7 +332,7 @@ export function createSlackNotifier(
       // from the record at each state, which would drop it. Losing it is logged, never a second thread
       // (the incident retries openThread when it throws); `/rollback pause` does the same.
       if (offer && res.ts) {
-        const blocks = offer.paused ? buildPaused(offer.service) : buildPauseOffer(offer.service);
+        const blocks = offer.paused ? buildPaused(offer.service) : buildPauseOffer(offer.service, pauseLasts);
         await track(
           post({
             channel: res.channel ?? channel,

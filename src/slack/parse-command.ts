@@ -10,16 +10,18 @@ export type Command =
   | { kind: 'pause' | 'resume'; service: string }
   | { kind: 'rollback'; service: string; toRevision: number; dryRun: boolean; reason: string };
 
-export const HELP = [
-  '`/rollback <service> [--to-revision=N] [--dry-run] [reason…]` — assess and propose a rollback (approvers approve it)',
-  '`/rollback` — the same, as a form: service, revision, reason, dry run',
-  '`/rollback status [service]` — rollbacks in progress and recent ones',
-  '`/rollback history <service>` — rollout history, like `kubectl rollout history`',
-  '`/rollback cancel <service>` — cancel the rollback waiting for a decision (its approvers and requester)',
-  '`/rollback pause <service>` — no automatic rollbacks of it for 4 h: signals propose instead (approvers)',
-  '`/rollback resume <service>` — lift that pause early (approvers)',
-  '`/rollback help` — this text',
-].join('\n');
+/** What `/rollback help` says; `lasts` is how long a pause holds ("4 h"). */
+export const helpText = (lasts: string) =>
+  [
+    '`/rollback <service> [--to-revision=N] [--dry-run] [reason…]` — assess and propose a rollback (approvers approve it)',
+    '`/rollback` — the same, as a form: service, revision, reason, dry run',
+    '`/rollback status [service]` — rollbacks in progress and recent ones',
+    '`/rollback history <service>` — rollout history, like `kubectl rollout history`',
+    '`/rollback cancel <service>` — cancel the rollback waiting for a decision (its approvers and requester)',
+    `\`/rollback pause <service>\` — no automatic rollbacks of it for ${lasts}: signals propose instead (approvers)`,
+    '`/rollback resume <service>` — lift that pause early (approvers)',
+    '`/rollback help` — this text',
+  ].join('\n');
 
 // Dashes phones and Mac keyboards substitute for `--`: em dash, en dash, minus sign, figure dash,
 // hyphen, non-breaking hyphen, small and full-width hyphen-minus. Any run of them (mixed with `-`)

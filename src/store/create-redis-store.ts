@@ -12,7 +12,19 @@ import type { Actor, OutboxItem, Rollback, RollbackEvent } from '../rollback/mod
 import type { Incident, Lease, Pause, StorePort } from '../rollback/ports.js';
 import { TERMINAL } from '../rollback/states.js';
 import { createKeys } from './keys.js';
-import { ACK, ACQUIRE, APPEND, COMMIT, CREATE, LIFT_PAUSE, RELEASE, RENEW, UNLOCK } from './scripts.js';
+import {
+  ACK,
+  ACQUIRE,
+  APPEND,
+  CLAIM_LAPSED_PAUSES,
+  COMMIT,
+  CREATE,
+  LIFT_PAUSE,
+  PAUSE,
+  RELEASE,
+  RENEW,
+  UNLOCK,
+} from './scripts.js';
 
 export interface StoreOptions {
   /** Days a finished rollback (record and events) is kept; also how far back the lists reach. Default 30. */
@@ -394,13 +406,25 @@ export function createRedisStore(redis: Redis, prefix = 'rb:', opts: StoreOption
 
     async pauseAuto(p) {
       const entry = JSON.stringify({ action: 'pause', at: p.at, by: p.by, pause: p });
+      const member = `${p.namespace}/${p.deployment}`;
       await guarded(() =>
-        redis
-          .multi()
-          .set(k.pause(p.namespace, p.deployment), JSON.stringify(p), 'PXAT', Date.parse(p.until))
-          .xadd(k.audit(), 'MAXLEN', '~', '10000', '*', 'e', entry)
-          .exec(),
+        run(
+          PAUSE,
+          [k.pause(p.namespace, p.deployment), k.pausesDue(), k.pausesDueInfo(), k.audit()],
+          [JSON.stringify(p), String(Date.parse(p.until)), member, entry],
+        ),
       );
+    },
+
+    async claimLapsedPauses(now) {
+      const lapsed = await guarded(() =>
+        run(
+          CLAIM_LAPSED_PAUSES,
+          [k.pausesDue(), k.pausesDueInfo(), k.audit()],
+          [String(now.getTime()), now.toISOString()],
+        ),
+      );
+      return (lapsed as string[]).map((p) => JSON.parse(p) as Pause);
     },
 
     async pauseOf(namespace, deployment) {
@@ -420,7 +444,11 @@ export function createRedisStore(redis: Redis, prefix = 'rb:', opts: StoreOption
     async liftPause(namespace, deployment, audit) {
       const entry = JSON.stringify({ action: 'resume', ...audit });
       const lifted = await guarded(() =>
-        run(LIFT_PAUSE, [k.pause(namespace, deployment), k.audit()], [entry]),
+        run(
+          LIFT_PAUSE,
+          [k.pause(namespace, deployment), k.audit(), k.pausesDue(), k.pausesDueInfo()],
+          [entry, `${namespace}/${deployment}`],
+        ),
       );
       return typeof lifted === 'string' ? (JSON.parse(lifted) as Pause) : undefined;
     },

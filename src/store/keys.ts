@@ -30,6 +30,9 @@ export function createKeys(prefix: string) {
     incidentSignals: (key: string) => `${prefix}incident:${key}:signals`,
     /** A workload's pause of automatic rollbacks; expires when the pause does. */
     pause: (namespace: string, deployment: string) => `${prefix}pause:${namespace}/${deployment}`,
+    /** Every pause by when it lapses (member `namespace/name`, the pause itself in pausesDueInfo). */
+    pausesDue: () => `${prefix}pauses:due`,
+    pausesDueInfo: () => `${prefix}pauses:due:info`,
     /** A cancel asked for while a step worked on the rollback (kept a day). */
     cancelRequest: (id: string) => `${prefix}cancel-request:${id}`,
     /** Operator actions outside a rollback's own trail (unlock, pause, resume). */

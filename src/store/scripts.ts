@@ -176,17 +176,55 @@ return 0
  * returns: 1 | 0
  */
 /**
+ * pause: sets (or replaces) a workload's pause until ARGV[2], notes when it lapses, and audits it.
+ * KEYS: 1 pause key, 2 due zset, 3 due info hash, 4 audit stream
+ * ARGV: 1 pause JSON, 2 until (epoch ms), 3 member (namespace/name), 4 audit entry JSON
+ */
+export const PAUSE = `
+redis.call("SET", KEYS[1], ARGV[1], "PXAT", ARGV[2])
+redis.call("ZADD", KEYS[2], ARGV[2], ARGV[3])
+redis.call("HSET", KEYS[3], ARGV[3], ARGV[1])
+redis.call("XADD", KEYS[4], "MAXLEN", "~", "10000", "*", "e", ARGV[4])
+return 1
+`;
+
+/**
  * lift a pause: deletes it and audits who lifted it, only if there is one.
- * KEYS: 1 pause key, 2 audit stream   ARGV: 1 audit entry (JSON, without the pause)   returns: the pause | false
+ * KEYS: 1 pause key, 2 audit stream, 3 due zset, 4 due info hash
+ * ARGV: 1 audit entry (JSON, without the pause), 2 member   returns: the pause | false
  */
 export const LIFT_PAUSE = `
 local p = redis.call("GET", KEYS[1])
 if not p then return false end
 redis.call("DEL", KEYS[1])
+redis.call("ZREM", KEYS[3], ARGV[2])
+redis.call("HDEL", KEYS[4], ARGV[2])
 local e = cjson.decode(ARGV[1])
 e.pause = cjson.decode(p)
 redis.call("XADD", KEYS[2], "MAXLEN", "~", "10000", "*", "e", cjson.encode(e))
 return p
+`;
+
+/**
+ * claim lapsed pauses: takes the pauses whose time is up off the due set (so one replica alone says
+ * so) and audits each lapse. A pause lifted or replaced meanwhile is no longer due, so is not taken.
+ * KEYS: 1 due zset, 2 due info hash, 3 audit stream   ARGV: 1 now (epoch ms), 2 now (ISO)
+ * returns: the lapsed pauses (JSON)
+ */
+export const CLAIM_LAPSED_PAUSES = `
+local due = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, 50)
+local out = {}
+for _, m in ipairs(due) do
+  redis.call("ZREM", KEYS[1], m)
+  local p = redis.call("HGET", KEYS[2], m)
+  redis.call("HDEL", KEYS[2], m)
+  if p then
+    local e = { action = "pause_lapsed", at = ARGV[2], pause = cjson.decode(p) }
+    redis.call("XADD", KEYS[3], "MAXLEN", "~", "10000", "*", "e", cjson.encode(e))
+    table.insert(out, p)
+  end
+end
+return out
 `;
 
 export const UNLOCK = `

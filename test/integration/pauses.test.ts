@@ -26,20 +26,20 @@ const svc = catalog.services.get('release-manager')!;
 const approver: Actor = { kind: 'user', id: svc.approvers.users[0] ?? 'U-none', name: 'alice' };
 const stranger: Actor = { kind: 'user', id: 'U0STRANGER', name: 'mallory' };
 
-function setup(now: () => Date = () => new Date()) {
-  const prefix = `p${uid()}:`;
+function setup(now: () => Date = () => new Date(), pauseMs?: number, prefix = `p${uid()}:`) {
   const client = redis.client();
   const store = createRedisStore(client, prefix);
   const pauses = createPauses({
     store,
     catalog,
     clock: { now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+    ...(pauseMs ? { pauseMs } : {}),
   });
   const audit = async () =>
     (await client.xrange(createKeys(prefix).audit(), '-', '+')).map(
       ([, f]) => JSON.parse(f[1] ?? '{}') as Record<string, unknown>,
     );
-  return { store, pauses, audit };
+  return { store, pauses, audit, prefix };
 }
 
 describe('pausing automatic rollbacks', () => {
@@ -82,5 +82,44 @@ describe('pausing automatic rollbacks', () => {
     expect(await store.pauseOf(svc.namespace, svc.deployment)).toBeDefined();
     await new Promise((r) => setTimeout(r, 2000));
     expect(await store.pauseOf(svc.namespace, svc.deployment)).toBeUndefined();
+  });
+
+  it('lasts as configured, and a lapse is handed to one replica once, audited', async () => {
+    const one = setup(undefined, 1500);
+    // A second replica: the same Redis and prefix, its own client.
+    const two = setup(undefined, 1500, one.prefix);
+    expect(one.pauses.lasts).toBe('2 s');
+    const p = await one.pauses.pause('release-manager', approver);
+    expect(Date.parse(p.until) - Date.parse(p.at)).toBe(1500);
+    expect(await one.pauses.lapsed()).toEqual([]); // not yet
+    await new Promise((r) => setTimeout(r, 1700));
+    const claims = await Promise.all([one.pauses.lapsed(), two.pauses.lapsed(), one.pauses.lapsed()]);
+    expect(claims.flat()).toEqual([p]);
+    expect(await one.pauses.lapsed()).toEqual([]);
+    const trail = await one.audit();
+    expect(trail.map((e) => e.action)).toEqual(['pause', 'pause_lapsed']);
+    expect(trail[1]).toMatchObject({ pause: { by: { id: approver.id }, until: p.until } });
+  });
+
+  it('never lapses once lifted early, and a pause made again lapses at its new end only', async () => {
+    const { pauses, audit } = setup(undefined, 1500);
+    await pauses.pause('release-manager', approver);
+    await pauses.resume('release-manager', approver);
+    await new Promise((r) => setTimeout(r, 1700));
+    expect(await pauses.lapsed()).toEqual([]);
+    await pauses.pause('release-manager', approver);
+    await new Promise((r) => setTimeout(r, 1000));
+    const again = await pauses.pause('release-manager', approver); // replaces it, ends 1.5 s from now
+    await new Promise((r) => setTimeout(r, 700)); // the first one's end has passed
+    expect(await pauses.lapsed()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await pauses.lapsed()).toEqual([again]);
+    expect((await audit()).map((e) => e.action)).toEqual([
+      'pause',
+      'resume',
+      'pause',
+      'pause',
+      'pause_lapsed',
+    ]);
   });
 });

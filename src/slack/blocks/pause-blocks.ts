@@ -1,6 +1,7 @@
 // The pause switch in Slack: the Pause button an automatic incident's first message offers the
-// approvers, what replaces it once someone paused (who, until when, and Resume), and once resumed.
-// Pure: the pause and the service name in, Block Kit out.
+// approvers, what replaces it once someone paused (who, until when, and Resume), once resumed, and
+// the channel's note when a pause lapsed. Pure: the pause, the service name and how long a pause
+// lasts ("4 h") in, Block Kit out.
 import type { Pause } from '../../rollback/ports.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { context, type KnownBlock } from './text.js';
@@ -31,15 +32,15 @@ const button = (
 });
 
 /** Offered on an automatic incident: approvers may hold the bot back while they work by hand. */
-export function buildPauseOffer(service: string): KnownBlock[] {
+export function buildPauseOffer(service: string, lasts: string): KnownBlock[] {
   return [
     {
       type: 'actions',
       block_id: BLOCK.pause,
       elements: [
-        button(ACTION.pause, 'Pause auto-rollbacks for 4 h', service, {
+        button(ACTION.pause, `Pause auto-rollbacks for ${lasts}`, service, {
           title: 'Pause automatic rollbacks?',
-          text: `For 4 hours the bot will not roll \`${service}\` back on its own: signals still open incidents and propose rollbacks for an approver. It can be lifted early.`,
+          text: `For ${lasts} the bot will not roll \`${service}\` back on its own: signals still open incidents and propose rollbacks for an approver. It can be lifted early.`,
         }),
       ],
     },
@@ -62,12 +63,25 @@ export function buildPaused(service: string, p?: Pause): KnownBlock[] {
 }
 
 /** Once resumed: who lifted it (the Pause button is offered again). */
-export function buildResumed(service: string, by: string): KnownBlock[] {
+export function buildResumed(service: string, by: string, lasts: string): KnownBlock[] {
   return [
     {
       ...context(`:arrow_forward: Automatic rollbacks of \`${service}\` resumed by <@${by}>.`),
       block_id: BLOCK.paused,
     },
-    ...buildPauseOffer(service),
+    ...buildPauseOffer(service, lasts),
+  ];
+}
+
+/** Said in the service's channel when a pause ran out: the bot may act alone again (and Pause). */
+export function buildLapsed(p: Pause, lasts: string): KnownBlock[] {
+  return [
+    {
+      ...context(
+        `:arrow_forward: The pause of automatic rollbacks of \`${p.service}\` by <@${p.by.id}> lapsed at ${when(p.until)}: the bot rolls it back on its own again when its signals say so.`,
+      ),
+      block_id: BLOCK.paused,
+    },
+    ...buildPauseOffer(p.service, lasts),
   ];
 }

@@ -4,10 +4,10 @@ import type { CodedError } from '../../errors.js';
 import { defuseMrkdwn, escapeMrkdwn } from '../../escape-mrkdwn.js';
 import type { Rollback } from '../../rollback/model.js';
 import type { RevisionEntry } from '../../rollback/revisions.js';
-import { HELP } from '../parse-command.js';
+import { helpText } from '../parse-command.js';
 import { code, context, type KnownBlock, STATE_LABEL, section } from './text.js';
 
-export const buildHelp = (): KnownBlock[] => [section(HELP)];
+export const buildHelp = (pauseLasts: string): KnownBlock[] => [section(helpText(pauseLasts))];
 
 /**
  * An error's words for the message's `text` (notifications). Error messages are the bot's own

@@ -51,7 +51,7 @@ export function registerPauseActions(app: App, deps: PauseDeps): void {
         client,
         body,
         `Automatic rollbacks of ${p.service} resumed`,
-        swap(buildResumed(p.service, body.user.id)),
+        swap(buildResumed(p.service, body.user.id, deps.pauses.lasts)),
       );
     } catch (err) {
       await refuseClick(deps, respond, body, err, 'resume');

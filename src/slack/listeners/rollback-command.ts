@@ -68,7 +68,11 @@ async function threadLink(
 
 export function registerRollbackCommand(app: App, deps: CommandDeps): void {
   // Built once: the command list is constant (no user text, nothing for the redactor to mask).
-  const help = { response_type: 'ephemeral' as const, text: 'rollback help', blocks: buildHelp() };
+  const help = {
+    response_type: 'ephemeral' as const,
+    text: 'rollback help',
+    blocks: buildHelp(deps.pauses.lasts),
+  };
   const work = createWorkQueue(COMMANDS_AT_ONCE, (err) =>
     deps.logger.error('slash command failed', { error: (err as Error).message }),
   );
@@ -91,7 +95,7 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
         const cmd = parseCommand(command.text);
         switch (cmd.kind) {
           case 'help': // reached only if isHelp and parseCommand ever disagree
-            await ephemeral(respond, buildHelp(), 'rollback help');
+            await ephemeral(respond, buildHelp(deps.pauses.lasts), 'rollback help');
             return;
           case 'status':
             await ephemeral(
@@ -134,7 +138,10 @@ export function registerRollbackCommand(app: App, deps: CommandDeps): void {
             deps.changed?.();
             // Said in the service's channel, not only to the person: the other responders must know
             // whether the bot may act alone.
-            const blocks = cmd.kind === 'pause' ? buildPaused(svc.name, p) : buildResumed(svc.name, actor.id);
+            const blocks =
+              cmd.kind === 'pause'
+                ? buildPaused(svc.name, p)
+                : buildResumed(svc.name, actor.id, deps.pauses.lasts);
             const text = `Automatic rollbacks of ${svc.name} ${cmd.kind === 'pause' ? 'paused' : 'resumed'} by <@${actor.id}>`;
             await deps.postRoot({ channel: svc.channel, text, blocks });
             await ephemeral(respond, [section(`:white_check_mark: ${text}.`)], text);

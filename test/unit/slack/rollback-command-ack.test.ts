@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../../src/config/load-catalog.js';
 import { createSlackApp } from '../../../src/slack/create-slack-app.js';
 import { createSlackNotifier } from '../../../src/slack/notifier.js';
-import { HELP } from '../../../src/slack/parse-command.js';
+import { helpText } from '../../../src/slack/parse-command.js';
 import { type SlackEmulator, startSlackEmulator } from '../../support/slack-emulator/index.js';
 
 const BOT_TOKEN = 'xoxb-ack-test';
@@ -53,7 +53,7 @@ beforeAll(async () => {
     catalog,
     logger,
     createSlackNotifier(slack.client, catalog, logger).postRoot,
-    {} as never,
+    { lasts: '4 h' } as never, // the pauses: only how long one lasts is read here
   );
   const server = (await slack.start()) as Server;
   botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
@@ -73,7 +73,7 @@ describe('/rollback acks', () => {
       expect(r.status).toBe(200);
       const body = JSON.parse(r.body) as { response_type: string; blocks: { text: { text: string } }[] };
       expect(body.response_type).toBe('ephemeral');
-      expect(body.blocks[0]?.text.text).toBe(HELP);
+      expect(body.blocks[0]?.text.text).toBe(helpText('4 h'));
     }
     await new Promise((r) => setTimeout(r, 100));
     expect(emu.calls('response_url')).toEqual([]);

@@ -97,7 +97,7 @@ beforeAll(async () => {
     catalog,
     logger,
     createSlackNotifier(slack.client, catalog, logger).postRoot,
-    {} as never,
+    { lasts: '4 h' } as never, // the pauses: only how long one lasts is read here
   );
   const server = (await slack.start()) as Server;
   botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
