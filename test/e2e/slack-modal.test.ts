@@ -1,6 +1,7 @@
 // `/rollback` with no service, through the emulator and the bot as `npm start` runs it: the form
 // offers this channel's services and the first one's live history (kubectl's default target first),
-// field errors come back on their field the Slack way and start nothing, a submission runs the same
+// picking another service replaces the list with its history, field errors come back on their field
+// the Slack way and start nothing, a submission runs the same
 // flow as the command, and a trigger that expired is told to the person with the way around it.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BotProcess, startSlackBot } from '../support/bot-process.js';
@@ -99,8 +100,9 @@ describe('the rollback form', () => {
     expect(slack.messages(C)).toEqual([]);
   });
 
-  it('shows a revision not in the chosen service’s history on the revision field, starting nothing', async () => {
-    // rm-a's revision 3 is offered; rm-b has only 1 and 2.
+  it('refuses a revision picked from another service’s list on its field, starting nothing', async () => {
+    // rm-a's revision 3 is offered, then rm-b chosen without the list following (a view the bot could
+    // not replace in time): 3 would be read as rm-b's revision 3, which is another release.
     const r = await slack.submitView({
       botUrl: `${bot.url}/slack/events`,
       userId: ALICE,
@@ -108,9 +110,31 @@ describe('the rollback form', () => {
     });
     expect(r.outcome).toBe('errors');
     expect(Object.keys(r.errors)).toEqual(['rollback_modal_revision']);
-    expect(r.errors.rollback_modal_revision).toMatch(/unable to find specified revision 3 in history/);
+    expect(r.errors.rollback_modal_revision).toMatch(/These revisions are rm-a's, not rm-b's/);
     expect(slack.views(ALICE).modals).toHaveLength(1);
     expect(slack.messages(C)).toEqual([]);
+  });
+
+  it('replaces the revisions with the live history of the service picked, dropping a revision picked before', async () => {
+    const events = `${bot.url}/slack/events`;
+    const shown = () => JSON.stringify(slack.views(ALICE).modals[0]?.blocks ?? []);
+    const choose = (blockId: string, value: string) =>
+      slack.chooseInView({ botUrl: events, userId: ALICE, blockId, value });
+    expect((await choose('rollback_modal_service', 'rm-b')).status).toBe(200);
+    await eventually('rm-b’s revisions', async () => shown().includes('live rollout history of rm-b'));
+    expect(shown()).toContain('Default: revision 1 (previous)');
+    expect(shown()).not.toContain('Revision 3');
+    // Picking a revision sends nothing (no dispatch_action); picking rm-a again brings its list back,
+    // and the revision picked from rm-b's list is not kept for rm-a.
+    expect((await choose('rollback_modal_revision', '1')).status).toBe(0);
+    await choose('rollback_modal_service', 'rm-a');
+    await eventually('rm-a’s revisions', async () => shown().includes('live rollout history of rm-a'));
+    const modal = slack.views(ALICE).modals[0]!;
+    expect(modal.updates).toBe(2);
+    expect(Object.keys(modal.input)).toEqual(['rollback_modal_service']);
+    expect(slack.views(ALICE).modals).toHaveLength(1);
+    expect(slack.messages(C)).toEqual([]);
+    expect(slack.rejected()).toEqual([]);
   });
 
   it('runs the same flow as the command on submit: the root in the channel, then the plan', async () => {

@@ -333,4 +333,72 @@ describe('submissions, closing and App Home with a real Bolt app', () => {
       await app.stop();
     }
   });
+
+  it('sends a pick in a dispatch_action input as block_actions from the view, and keeps input views.update keeps', async () => {
+    const app = new App({
+      token: BOT_TOKEN,
+      signingSecret: SECRET,
+      logLevel: LogLevel.ERROR,
+      clientOptions: { slackApiUrl: `${slack.url}/api/`, retryConfig: { retries: 0 } },
+    });
+    const picks: Record<string, unknown>[] = [];
+    const dispatching = { ...serviceInput, dispatch_action: true };
+    app.command('/rollback', async ({ ack, body, client: c }) => {
+      await ack();
+      await c.views.open({
+        trigger_id: body.trigger_id,
+        view: modal({ blocks: [dispatching, reasonInput] }),
+      });
+    });
+    app.action('pick', async ({ ack, body, client: c }) => {
+      await ack();
+      const b = body as { container: unknown; view?: { id: string; hash: string; state: unknown } };
+      picks.push({ container: b.container, state: b.view?.state, responseUrl: 'response_url' in body });
+      // The reason keeps its ids (so its input stays); the service select gets a new action_id.
+      const renamed = { ...dispatching, element: { ...dispatching.element, action_id: 'pick2' } };
+      await c.views.update({
+        view_id: b.view?.id ?? '',
+        hash: b.view?.hash ?? '',
+        view: modal({ blocks: [renamed, reasonInput] }),
+      });
+    });
+    const server = (await app.start(0)) as Server;
+    const botUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+    try {
+      await slack.sendSlashCommand({ botUrl, command: '/rollback', text: '', userId: 'U1', channelId: 'C1' });
+      await expect.poll(() => slack.views('U1').modals.length).toBe(1);
+      const view = slack.views('U1').modals[0]!;
+      // Without dispatch_action, a pick stays in the modal and nothing is sent.
+      expect(
+        await slack
+          .chooseInView({ botUrl, userId: 'U1', blockId: 'reason', value: 'x' })
+          .catch((e: Error) => e.message),
+      ).toMatch(/no static_select input "reason"/);
+      const picked = await slack.chooseInView({ botUrl, userId: 'U1', blockId: 'service', value: 'api' });
+      expect(picked.status).toBe(200);
+      await expect.poll(() => slack.views('U1').modals[0]?.updates).toBe(1);
+      expect(picks).toEqual([
+        {
+          container: { type: 'view', view_id: view.id },
+          state: {
+            values: {
+              service: {
+                pick: { type: 'static_select', selected_option: expect.objectContaining({ value: 'api' }) },
+              },
+              reason: { text: { type: 'plain_text_input', value: null } },
+            },
+          },
+          responseUrl: false,
+        },
+      ]);
+      // The select's action_id changed, so Slack drops what was picked in it.
+      expect(slack.views('U1').modals[0]?.input).toEqual({});
+      await expect(
+        slack.chooseInView({ botUrl, userId: 'U1', blockId: 'service', value: 'nope' }),
+      ).rejects.toThrow(/no option with value "nope"/);
+      expect(slack.rejected()).toEqual([]);
+    } finally {
+      await app.stop();
+    }
+  });
 });

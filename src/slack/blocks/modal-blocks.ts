@@ -4,8 +4,11 @@
 //
 // Only the services whose rollbacks run in this channel are offered: a rollback's thread belongs in
 // its catalog channel, so offering others would only lead to a refusal. The revisions are the live
-// history of the first of them, read before the modal opens; kubectl's default target (the previous
-// revision) is the preselected first option, and the current revision is not offered.
+// history of the chosen service (the first when the modal opens; picking another replaces the view
+// with its history); kubectl's default target (the previous revision) is the preselected first
+// option, and the current revision is not offered. The revision select's action_id names whose
+// history it lists: Slack then drops a revision picked for another service when the view is
+// replaced, and the submission can tell a list that did not follow the service.
 import type { types } from '@slack/bolt';
 import type { RevisionEntry } from '../../rollback/revisions.js';
 import { clip } from './text.js';
@@ -25,6 +28,9 @@ export const MODAL = {
 export interface ModalMetadata {
   channel: string;
 }
+
+/** The revision select's action_id, which says whose history it lists. */
+export const revisionActionOf = (service: string) => `${MODAL.revision}:${service}`;
 
 /** The revision's value for kubectl's default target ("0": the previous revision, as the command). */
 export const DEFAULT_REVISION = '0';
@@ -53,17 +59,21 @@ function revisionOptions(history: RevisionEntry[]): { options: Option[]; initial
 
 export function buildRollbackModal(o: {
   services: string[];
-  /** The live history of the first service; a string says why it could not be read. */
+  /** The service chosen (default: the first). */
+  selected?: string;
+  /** The live history of the chosen service; a string says why it could not be read. */
   history: RevisionEntry[] | string;
   metadata: ModalMetadata;
 }): View {
-  const [first] = o.services;
+  const first = o.selected ?? o.services[0];
   const serviceOptions = o.services.slice(0, 100).map((s) => ({ text: plain(s), value: s }));
   const revisions = typeof o.history === 'string' ? undefined : revisionOptions(o.history);
   const blocks: types.KnownBlock[] = [
     {
       type: 'input',
       block_id: MODAL.service,
+      // Picking a service tells the bot at once, which replaces the revisions with its history.
+      dispatch_action: true,
       label: plain('Service'),
       element: {
         type: 'static_select',
@@ -80,7 +90,7 @@ export function buildRollbackModal(o: {
           hint: plain(`From the live rollout history of ${first ?? 'the service'}.`, 150),
           element: {
             type: 'static_select',
-            action_id: MODAL.revision,
+            action_id: revisionActionOf(first ?? ''),
             options: revisions.options,
             initial_option: revisions.initial,
           },
@@ -154,6 +164,8 @@ export interface ModalRequest {
   service: string | undefined;
   /** 0 = kubectl's default. */
   toRevision: number;
+  /** Whose history the revision was picked from (undefined: no revision list; '': not said). */
+  revisionsOf: string | undefined;
   reason: string;
   dryRun: boolean;
 }
@@ -173,10 +185,19 @@ type StateValues = Record<
 export function readModal(values: StateValues): ModalRequest {
   // Each input's one element has its block's id as action_id (state.values: block, then action).
   const field = (block: string) => values[block]?.[block];
-  const revision = field(MODAL.revision)?.selected_option?.value ?? DEFAULT_REVISION;
+  // The revision's action_id names the service whose history it lists (revisionActionOf).
+  const [revisionAction, picked] = Object.entries(values[MODAL.revision] ?? {})[0] ?? [];
+  const revision = picked?.selected_option?.value ?? DEFAULT_REVISION;
   return {
     service: field(MODAL.service)?.selected_option?.value ?? undefined,
     toRevision: Number(revision),
+    // '' for a revision select that names no service (a form from an older version of the bot).
+    revisionsOf:
+      revisionAction === undefined
+        ? undefined
+        : revisionAction.startsWith(`${MODAL.revision}:`)
+          ? revisionAction.slice(`${MODAL.revision}:`.length)
+          : '',
     reason: (field(MODAL.reason)?.value ?? '').trim(),
     dryRun: (field(MODAL.dryRun)?.selected_options ?? []).some((o) => o.value === 'dry_run'),
   };

@@ -3,7 +3,10 @@
 // that. A submission's check must answer within Slack's 3 s too: it gets CHECK_WAIT_MS, and what it
 // refuses (unknown service, wrong channel, a revision not in the history, a rollback in progress)
 // is shown on its field, Slack's way; nothing is started. Accepted, it runs what the command runs.
-import type { App, RespondFn, SlashCommand, webApi } from '@slack/bolt';
+// Picking another service replaces the view with that service's revisions (views.update with the
+// view's hash, so a view the user changed meanwhile is not overwritten); a revision picked from
+// another service's list is refused on its field, never read as this service's revision number.
+import type { App, BlockAction, RespondFn, SlashCommand, StaticSelectAction, webApi } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import { asCodedError, CodedError } from '../../errors.js';
 import { bounded } from '../../rollback/bounded.js';
@@ -11,7 +14,13 @@ import { lookupService } from '../../rollback/lookup-service.js';
 import type { Actor } from '../../rollback/model.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
-import { buildNoServiceModal, buildRollbackModal, MODAL, readModal } from '../blocks/modal-blocks.js';
+import {
+  buildNoServiceModal,
+  buildRollbackModal,
+  DEFAULT_REVISION,
+  MODAL,
+  readModal,
+} from '../blocks/modal-blocks.js';
 import { section } from '../blocks/text.js';
 import type { RootPoster } from '../notifier.js';
 import { ownMentions } from '../own-mentions.js';
@@ -33,6 +42,10 @@ interface Where {
   channelName?: string;
 }
 
+/** The services whose rollbacks run where the form was opened, in catalog order. */
+const servicesFor = (catalog: Catalog, where: Where) =>
+  [...catalog.services.values()].filter((s) => inChannel(s.channel, where.channel, where.channelName));
+
 export async function openRollbackModal(
   deps: ModalDeps,
   client: webApi.WebClient,
@@ -40,7 +53,7 @@ export async function openRollbackModal(
   respond: RespondFn,
 ): Promise<void> {
   const all = [...deps.catalog.services.values()];
-  const here = all.filter((s) => inChannel(s.channel, command.channel_id, command.channel_name));
+  const here = servicesFor(deps.catalog, { channel: command.channel_id, channelName: command.channel_name });
   const first = here[0];
   let view: ReturnType<typeof buildRollbackModal>;
   if (!first) view = buildNoServiceModal(all.map((s) => s.channel));
@@ -103,6 +116,35 @@ function whereOf(metadata: string): Where | undefined {
 }
 
 export function registerRollbackModal(app: App, deps: ModalDeps): void {
+  app.action<BlockAction<StaticSelectAction>>(MODAL.service, async ({ ack, body, action, client }) => {
+    await ack();
+    const view = body.view;
+    const where = view ? whereOf(view.private_metadata) : undefined;
+    if (!view || !where) return;
+    const here = servicesFor(deps.catalog, where);
+    const chosen = here.find((s) => s.name === action.selected_option?.value);
+    if (!chosen) return;
+    const history = await bounded(HISTORY_WAIT_MS, () => deps.runner.history(chosen.name));
+    await client.views
+      .update({
+        view_id: view.id,
+        hash: view.hash,
+        view: buildRollbackModal({
+          services: here.map((s) => s.name),
+          selected: chosen.name,
+          history: history.ok ? history.value : history.unavailable,
+          metadata: where,
+        }),
+      })
+      .catch((err: unknown) =>
+        // hash_conflict: the view changed meanwhile (another pick); the later pick updates it.
+        deps.logger.warn('rollback form not updated', {
+          service: chosen.name,
+          error: (err as { data?: { error?: string } }).data?.error ?? (err as Error).message,
+        }),
+      );
+  });
+
   app.view(MODAL.callback, async ({ ack, body, view, client }) => {
     const errorOn = (block: string, text: string) =>
       ack({ response_action: 'errors', errors: { [block]: text } });
@@ -119,6 +161,17 @@ export function registerRollbackModal(app: App, deps: ModalDeps): void {
       if (!inChannel(svc.channel, where.channel, where.channelName))
         throw new CodedError('rollback_unauthorized', `rollbacks of ${svc.name} are run in ${svc.channel}`);
       service = svc.name;
+      if (
+        asked.revisionsOf !== undefined &&
+        asked.revisionsOf !== svc.name &&
+        asked.toRevision !== Number(DEFAULT_REVISION)
+      )
+        return errorOn(
+          MODAL.revision,
+          asked.revisionsOf
+            ? `These revisions are ${asked.revisionsOf}'s, not ${svc.name}'s: pick the service again, then its revision.`
+            : 'This form is from an older version of the bot: type /rollback again.',
+        );
       await within(
         CHECK_WAIT_MS,
         deps.runner.check({ service: svc.name, toRevision: asked.toRevision, dryRun: asked.dryRun }),

@@ -238,6 +238,8 @@ class Checker {
       case 'input':
         this.text(b.label, `${ptr}/label`, 2000, true);
         this.optionalText(b, 'hint', ptr, 2000, true);
+        if (b.dispatch_action !== undefined && typeof b.dispatch_action !== 'boolean')
+          this.fail('must be a boolean', `${ptr}/dispatch_action`);
         if (b.element === undefined) this.fail('missing required field: element', ptr);
         else this.element(b.element, `${ptr}/element`, INPUT_ELEMENTS);
         return;

@@ -70,7 +70,7 @@ export function signature(secret: string, timestamp: number, body: string): stri
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-const actionTs = () => (Date.now() / 1000).toFixed(6);
+export const actionTs = () => (Date.now() / 1000).toFixed(6);
 
 /** The bot's answer plus its content type (needed to read a slash command's ack body). */
 export interface Delivered {

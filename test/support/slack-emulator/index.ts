@@ -45,6 +45,8 @@ import type {
   StoredMessage,
 } from './types.js';
 import {
+  type ChooseInViewOptions,
+  chooseInView,
   closeView,
   openAppHome,
   type SubmitResult,
@@ -59,7 +61,12 @@ export type { CheckboxOptions, ClickOptions, SlashCommandOptions } from './inbou
 export { signature } from './inbound.js';
 export { findLiveMarkup, type LiveMarkupOptions } from './live-markup.js';
 export type * from './types.js';
-export type { SubmitOutcome, SubmitResult, SubmitViewOptions } from './view-inbound.js';
+export type {
+  ChooseInViewOptions,
+  SubmitOutcome,
+  SubmitResult,
+  SubmitViewOptions,
+} from './view-inbound.js';
 export type { StoredView } from './views.js';
 
 export interface SlackEmulator {
@@ -73,6 +80,8 @@ export interface SlackEmulator {
   clickButton(o: ClickOptions): Promise<InboundResult>;
   /** Tick or untick one option of a checkboxes element (block_actions with selected_options). */
   toggleCheckbox(o: CheckboxOptions): Promise<InboundResult>;
+  /** Pick an option of a select in the user's top modal (block_actions when it has dispatch_action). */
+  chooseInView(o: ChooseInViewOptions): Promise<InboundResult>;
   /** Submit the user's top modal with their input by block_id; the bot's ack decides what follows. */
   submitView(o: SubmitViewOptions): Promise<SubmitResult>;
   /** The user closes their top modal (view_closed reaches the bot only with notify_on_close). */
@@ -226,6 +235,7 @@ export async function startSlackEmulator(o: SlackEmulatorOptions): Promise<Slack
     sendSlashCommand: (x) => sendSlashCommand(inbound, x),
     clickButton: (x) => clickButton(inbound, x),
     toggleCheckbox: (x) => toggleCheckbox(inbound, x),
+    chooseInView: (x) => chooseInView(inbound, x),
     submitView: (x) => submitView(inbound, x),
     closeView: (x) => closeView(inbound, x),
     openAppHome: (x) => openAppHome(inbound, x),

@@ -3,13 +3,16 @@
 //   ack decides what happens next (empty: the view closes; response_action errors, update, push or
 //   clear). Errors must name input blocks of the submitted view, each with a message, or Slack shows
 //   its own "trouble connecting" and keeps the modal as it was; the emulator records a rejection.
+// - choosing in a modal's input: kept in the view (and in its state.values from then on); when the
+//   input block has dispatch_action, block_actions goes to the bot at once, with container
+//   {type: "view"}, the view and its state, and no response_url, as Slack sends it;
 // - closing a modal: view_closed, only when the view asked for notify_on_close;
 // - opening the App Home tab: the Events API's app_home_opened (a signed JSON event_callback).
 // Slack's client checks required inputs and length limits before it sends anything: the emulator
 // does the same and answers with the client's errors and no request.
 
 import { randomBytes } from 'node:crypto';
-import { type DeliveryOptions, deliver, type InboundContext, requireUser } from './inbound.js';
+import { actionTs, type DeliveryOptions, deliver, type InboundContext, requireUser } from './inbound.js';
 import type { InboundResult, Json, JsonObject } from './types.js';
 import { checkView, MAX_STACK, publicView, type StoredView } from './views.js';
 
@@ -127,13 +130,71 @@ function userOf(ctx: InboundContext, userId: string, o: DeliveryOptions): JsonOb
   return { id: user.id, username: user.name, name: user.name, team_id: o.asTeamId ?? ctx.ws.teamId };
 }
 
+export interface ChooseInViewOptions extends DeliveryOptions {
+  userId: string;
+  /** The input block whose select the user changes. */
+  blockId: string;
+  /** The option's value. */
+  value: string;
+}
+
+/**
+ * The user picks an option of a select in their top modal. Kept for the submission; sent to the bot
+ * now only when the block has dispatch_action (else no request: the result's status is 0).
+ */
+export async function chooseInView(ctx: InboundContext, o: ChooseInViewOptions): Promise<InboundResult> {
+  const { ws } = ctx;
+  const view = ws.views.stack(o.userId).at(-1);
+  if (!view) throw new Error(`slack emulator: ${o.userId} has no modal open`);
+  const block = view.blocks.find((b) => b.type === 'input' && b.block_id === o.blockId);
+  const element = block?.element;
+  if (!block || !isObject(element) || element.type !== 'static_select')
+    throw new Error(`slack emulator: the modal has no static_select input "${o.blockId}"`);
+  const chosen = option(element, o.value, o.blockId);
+  view.input[o.blockId] = { actionId: String(element.action_id), given: o.value };
+  if (block.dispatch_action !== true) return { status: 0, body: '', ms: 0, timedOut: false };
+  const given = Object.fromEntries(Object.entries(view.input).map(([id, v]) => [id, v.given]));
+  view.state = { values: stateFor(view, given).values };
+  const payload: JsonObject = {
+    type: 'block_actions',
+    user: userOf(ctx, o.userId, o),
+    api_app_id: o.asAppId ?? ws.appId,
+    token: ws.verificationToken,
+    container: { type: 'view', view_id: view.id },
+    trigger_id: ws.views.issueTrigger(o.userId),
+    team: { id: o.asTeamId ?? ws.teamId, domain: ws.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: publicView(view),
+    actions: [
+      {
+        type: 'static_select',
+        action_id: String(element.action_id),
+        block_id: o.blockId,
+        selected_option: chosen,
+        action_ts: actionTs(),
+      },
+    ],
+  };
+  const { result } = await deliver(
+    ctx,
+    o,
+    new URLSearchParams({ payload: JSON.stringify(payload) }),
+    'interactive',
+    payload,
+  );
+  return result;
+}
+
 /** Submits the user's top modal; what happens to it follows the bot's ack, as in Slack. */
 export async function submitView(ctx: InboundContext, o: SubmitViewOptions): Promise<SubmitResult> {
   const { ws } = ctx;
   const view = ws.views.stack(o.userId).at(-1);
   if (!view) throw new Error(`slack emulator: ${o.userId} has no modal open`);
   if (!view.submit) throw new Error(`slack emulator: modal ${view.id} has no submit button`);
-  const { values, clientErrors } = stateFor(view, o.values ?? {});
+  // What the user chose before (chooseInView, kept across updates), then what they enter now.
+  const chosen = Object.fromEntries(Object.entries(view.input).map(([id, v]) => [id, v.given]));
+  const { values, clientErrors } = stateFor(view, { ...chosen, ...(o.values ?? {}) });
   // What the user typed stays in the modal, whatever happens next (as in Slack's client).
   view.state = { values };
   if (Object.keys(clientErrors).length) {

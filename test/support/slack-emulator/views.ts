@@ -48,6 +48,11 @@ export interface StoredView {
   state: { values: JsonObject };
   /** What the bot said with response_action: errors, by block_id, until the next change. */
   errors?: Record<string, string>;
+  /**
+   * What the user chose so far, by input block_id (chooseInView), with the element's action_id:
+   * Slack keeps it across views.update only where the new view has an input with both ids unchanged.
+   */
+  input: Record<string, { actionId: string; given: string | string[] }>;
   /** How many times the bot replaced it (views.update, response_action: update). */
   updates: number;
 }
@@ -137,6 +142,7 @@ export class ViewStore {
       previous_view_id: under?.id ?? null,
       state: { values: {} },
       updates: 0,
+      input: {},
     };
     this.byId.set(id, stored);
     if (view.type === 'home') {
@@ -150,9 +156,29 @@ export class ViewStore {
     return stored;
   }
 
-  /** Replaces a view's content: same id, a new hash, user input and errors cleared. */
+  /**
+   * Replaces a view's content: same id, a new hash, errors cleared. The user's input is kept for the
+   * inputs whose block_id and action_id are the same in the new view (Slack's "preserving input"),
+   * and dropped for the others.
+   */
   replace(stored: StoredView, view: CheckedView): StoredView {
-    Object.assign(stored, view, { hash: newHash(), state: { values: {} }, updates: stored.updates + 1 });
+    const kept = Object.fromEntries(
+      Object.entries(stored.input).filter(([blockId, { actionId }]) =>
+        view.blocks.some(
+          (b) =>
+            b.type === 'input' &&
+            b.block_id === blockId &&
+            isObject(b.element) &&
+            b.element.action_id === actionId,
+        ),
+      ),
+    );
+    Object.assign(stored, view, {
+      hash: newHash(),
+      state: { values: {} },
+      input: kept,
+      updates: stored.updates + 1,
+    });
     delete stored.errors;
     return stored;
   }
@@ -273,7 +299,7 @@ export function checkView(raw: Json | undefined, expect: 'modal' | 'home'): View
 
 /** The view as Slack returns it from the API and in payloads. */
 export function publicView(v: StoredView): JsonObject {
-  const { user: _user, errors: _errors, updates: _updates, ...rest } = v;
+  const { user: _user, errors: _errors, updates: _updates, input: _input, ...rest } = v;
   return structuredClone(rest) as unknown as JsonObject;
 }
 

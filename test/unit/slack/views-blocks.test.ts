@@ -10,6 +10,7 @@ import {
   buildRollbackModal,
   MODAL,
   readModal,
+  revisionActionOf,
 } from '../../../src/slack/blocks/modal-blocks.js';
 import type { Json } from '../../support/slack-emulator/types.js';
 import { checkView } from '../../support/slack-emulator/views.js';
@@ -39,12 +40,33 @@ describe('the rollback modal', () => {
     const checked = checkView(asJson(view), 'modal');
     expect(checked.ok, JSON.stringify(checked)).toBe(true);
     const revision = view.blocks.find((b) => b.block_id === MODAL.revision) as {
-      element: { options: { value: string; text: { text: string } }[]; initial_option: { value: string } };
+      element: {
+        action_id: string;
+        options: { value: string; text: { text: string } }[];
+        initial_option: { value: string };
+      };
     };
+    // Picking a service is sent at once; the revisions say whose history they are.
+    expect(view.blocks.find((b) => b.block_id === MODAL.service)).toMatchObject({ dispatch_action: true });
+    expect(revision.element.action_id).toBe(revisionActionOf('web'));
     expect(revision.element.initial_option.value).toBe('0');
     expect(revision.element.options.map((o) => o.value)).toEqual(['0', '2', '1']);
     expect(revision.element.options[0]?.text.text).toContain('revision 2 (previous)');
     expect(JSON.parse(view.private_metadata ?? '{}')).toEqual({ channel: 'C1' });
+  });
+
+  it('lists the chosen service first-selected, with its history', () => {
+    const view = buildRollbackModal({
+      services: ['web', 'api'],
+      selected: 'api',
+      history: [rev(1), rev(2, true)],
+      metadata: { channel: 'C1' },
+    });
+    expect(checkView(asJson(view), 'modal').ok).toBe(true);
+    const text = JSON.stringify(view.blocks);
+    expect(text).toContain('"initial_option":{"text":{"type":"plain_text","text":"api"},"value":"api"}');
+    expect(text).toContain(`"action_id":"${revisionActionOf('api')}"`);
+    expect(text).toContain('live rollout history of api');
   });
 
   it('stays within 100 options and 75-character labels for a long history', () => {
@@ -77,17 +99,29 @@ describe('the rollback modal', () => {
   it('reads a submission as Slack sends it', () => {
     const values = {
       [MODAL.service]: { [MODAL.service]: { type: 'static_select', selected_option: { value: 'api' } } },
-      [MODAL.revision]: { [MODAL.revision]: { type: 'static_select', selected_option: { value: '7' } } },
+      [MODAL.revision]: {
+        [revisionActionOf('api')]: { type: 'static_select', selected_option: { value: '7' } },
+      },
       [MODAL.reason]: { [MODAL.reason]: { type: 'plain_text_input', value: '  error spike  ' } },
       [MODAL.dryRun]: { [MODAL.dryRun]: { type: 'checkboxes', selected_options: [{ value: 'dry_run' }] } },
     };
-    expect(readModal(values)).toEqual({ service: 'api', toRevision: 7, reason: 'error spike', dryRun: true });
+    expect(readModal(values)).toEqual({
+      service: 'api',
+      toRevision: 7,
+      revisionsOf: 'api',
+      reason: 'error spike',
+      dryRun: true,
+    });
     expect(readModal({ [MODAL.reason]: { [MODAL.reason]: { value: null } } })).toEqual({
       service: undefined,
       toRevision: 0,
+      revisionsOf: undefined,
       reason: '',
       dryRun: false,
     });
+    // A revision select that names no service: said, so the listener can refuse it.
+    const older = { [MODAL.revision]: { [MODAL.revision]: { selected_option: { value: '7' } } } };
+    expect(readModal(older).revisionsOf).toBe('');
   });
 });
 
