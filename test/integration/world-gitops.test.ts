@@ -263,17 +263,26 @@ describe('GitOps owners in the test world', () => {
       const ms = await undoIsReverted(sts());
       console.log(`[world-gitops] undo of a StatefulSet reverted by the Argo CD stand-in in ${ms} ms`);
       expect(ms).toBeLessThan(5000);
-      // Git's template is live again as the newest revision (the controller re-numbered it).
-      const revs = JSON.parse(
-        await kubectlOk(world, ['get', 'controllerrevisions', '-n', ns, '-l', 'app=ledger', '-o', 'json']),
-      ) as {
-        items: {
-          revision: number;
-          data: { spec: { template: { spec: { containers: { image: string }[] } } } };
-        }[];
+      // Git's template is live again as the newest revision: the StatefulSet controller re-numbers it
+      // on its own next sync, after the spec the stand-in wrote, so that is waited for, not assumed.
+      const newestImage = async () => {
+        const revs = JSON.parse(
+          await kubectlOk(world, ['get', 'controllerrevisions', '-n', ns, '-l', 'app=ledger', '-o', 'json']),
+        ) as {
+          items: {
+            revision: number;
+            data: { spec: { template: { spec: { containers: { image: string }[] } } } };
+          }[];
+        };
+        const newest = revs.items.sort((a, b) => b.revision - a.revision)[0];
+        return newest?.data.spec.template.spec.containers[0]?.image;
       };
-      const newest = revs.items.sort((a, b) => b.revision - a.revision)[0];
-      expect(newest?.data.spec.template.spec.containers[0]?.image).toBe(IMAGES.next);
+      expect(
+        await eventually(
+          'the newest revision carries Git',
+          async () => (await newestImage()) === IMAGES.next,
+        ),
+      ).toBe(true);
       expect(await eventually('Synced again', async () => (await appSyncStatus(app())) === 'Synced')).toBe(
         true,
       );
