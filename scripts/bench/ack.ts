@@ -2,8 +2,9 @@
 // app (minimal-bolt.mjs) started here, with the same receiver and npm start's node flags, measured
 // in the same run on the same emulator.
 //
-// Ack: the time Slack waits for the HTTP answer to a signed slash command (the emulator's own clock,
-// sendSlashCommand's `ms`). Two loads, each 100 commands at once: `/rollback help` and
+// Ack: the time Slack waits for the HTTP answer to a signed slash command, timed by a load generator
+// in a process of its own (load-generator.mjs); the emulator signs each command and checks each answer
+// outside those times. Two loads, each 100 commands at once: `/rollback help` and
 // `/rollback release-manager --dry-run` (a real service with history: each one is a real dry run,
 // assessed and posted in a thread). The minimal app gets the same 100 commands and only acks.
 // Warm-up rounds first, then bot and minimal rounds interleaved (ABBA…), so drift on a shared machine
@@ -12,7 +13,7 @@
 //
 // Idle RSS: VmRSS from /proc, both processes started the same way, after they settle, the median of
 // a few samples, before any load.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -21,7 +22,12 @@ import { worldCatalog } from '../../test/support/engine.js';
 import { eventually } from '../../test/support/kubectl.js';
 import { freshNamespace } from '../../test/support/namespaces.js';
 import { IMAGES, setDatabaseHead, shipReleases } from '../../test/support/releases.js';
-import { type SlackEmulator, startSlackEmulator } from '../../test/support/slack-emulator/index.js';
+import {
+  type SlackEmulator,
+  startSlackEmulator,
+  type Transport,
+  type TransportAnswer,
+} from '../../test/support/slack-emulator/index.js';
 import { percentile } from '../../test/support/stats.js';
 import { freePort } from '../../test/support/world/ports.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
@@ -59,10 +65,14 @@ interface Load {
   backlog: boolean;
 }
 
-const LOADS: Load[] = [
+const ALL_LOADS: Load[] = [
   { name: 'help', text: 'help', backlog: false },
   { name: 'dry run', text: 'release-manager --dry-run', backlog: true },
 ];
+/** BENCH_ACK_LOADS=help: only the loads named (comma-separated), e.g. to profile one alone. */
+const LOADS = process.env.BENCH_ACK_LOADS
+  ? ALL_LOADS.filter((l) => process.env.BENCH_ACK_LOADS?.split(',').includes(l.name))
+  : ALL_LOADS;
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -143,14 +153,49 @@ async function startMinimal(
   return { target: { name: 'minimal', url, pid: proc.pid }, stop };
 }
 
+/** The load generator: a transport for the emulator's commands, and its stop. */
+async function startLoadGenerator(): Promise<{ transport: Transport; stop(): void }> {
+  const child = fork('scripts/bench/load-generator.mjs', [], { execArgv: NODE_FLAGS, stdio: 'inherit' });
+  type Answer = TransportAnswer & { id: number; error?: string };
+  const waiting = new Map<number, { resolve(a: TransportAnswer): void; reject(e: Error): void }>();
+  let next = 0;
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`load generator exited (${code}) before it was ready`)));
+    child.on('message', (m: { ready?: true } & Partial<Answer>) => {
+      if (m.ready) return resolve();
+      const w = waiting.get(m.id as number);
+      if (!w) return;
+      waiting.delete(m.id as number);
+      if (m.error) w.reject(new Error(`load generator: ${m.error}`));
+      else w.resolve(m as TransportAnswer);
+    });
+  });
+  child.on('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`load generator exited (${code})`));
+    waiting.clear();
+  });
+  await ready;
+  return {
+    transport: (req) =>
+      new Promise((resolve, reject) => {
+        const id = next++;
+        waiting.set(id, { resolve, reject });
+        child.send({ id, ...req });
+      }),
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
 /**
  * 100 signed commands at once. One not answered within Slack's 3 s counts as never (Infinity: Slack
  * shows the person an error); any answer but 200 is a broken run, not a slow one.
  */
-async function burst(slack: SlackEmulator, t: Target, load: Load): Promise<number[]> {
+async function burst(slack: SlackEmulator, transport: Transport, t: Target, load: Load): Promise<number[]> {
   const results = await Promise.all(
     USERS.map((userId) =>
       slack.sendSlashCommand({
+        transport,
         botUrl: `${t.url}/slack/events`,
         command: '/rollback',
         text: load.text,
@@ -183,6 +228,7 @@ async function between(redis: Redis, pids: number[], what: string, load: Load): 
 async function measure(
   ctx: BenchContext,
   slack: SlackEmulator,
+  transport: Transport,
   redis: Redis,
   bot: Target,
   minimal: Target,
@@ -195,7 +241,7 @@ async function measure(
     for (let i = 0; i < WARMUP_ROUNDS; i++) {
       for (const t of [bot, minimal]) {
         await between(redis, pids, `${load.name} warm-up`, load);
-        await burst(slack, t, load);
+        await burst(slack, transport, t, load);
       }
     }
     for (let i = 0; i < MEASURED_ROUNDS; i++) {
@@ -203,7 +249,7 @@ async function measure(
       const order = i % 2 === 0 ? [bot, minimal] : [minimal, bot];
       for (const t of order) {
         await between(redis, pids, `${load.name} round ${i + 1}`, load);
-        const round = await burst(slack, t, load);
+        const round = await burst(slack, transport, t, load);
         ms[t.name].push(...round);
         ctx.log(`[bench] ack ${load.name} ${t.name} round ${i + 1}: p99 ${percentile(round, 99)} ms`);
       }
@@ -257,6 +303,7 @@ export const benchAck: Section = async (ctx) => {
   const redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 3 });
   let bot: BotProcess | undefined;
   let minimal: Awaited<ReturnType<typeof startMinimal>> | undefined;
+  let load: Awaited<ReturnType<typeof startLoadGenerator>> | undefined;
   try {
     bot = await startSlackBot(world, {
       slack,
@@ -266,7 +313,13 @@ export const benchAck: Section = async (ctx) => {
       name: 'bench-ack',
       // As deployed (manifests/deployment.yaml): the watch triggers on, so idle RSS counts them too.
       // Both releases are healthy, so they signal nothing during the loads.
-      env: { WATCH_TRIGGERS: 'true' },
+      env: {
+        WATCH_TRIGGERS: 'true',
+        // BENCH_CPU_PROF=<dir>: the bot writes a V8 CPU profile there when it stops (open it in DevTools).
+        ...(process.env.BENCH_CPU_PROF
+          ? { NODE_OPTIONS: `--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}` }
+          : {}),
+      },
       compiled: true,
     });
     minimal = await startMinimal(world, slack);
@@ -287,8 +340,10 @@ export const benchAck: Section = async (ctx) => {
       also: [{ goal: '< 150 MB', met: botRss < 150 }],
       note: 'VmRSS, median of 5, after start',
     });
-    return [rss, ...(await measure(ctx, slack, redis, botTarget, minimal.target))];
+    load = await startLoadGenerator();
+    return [rss, ...(await measure(ctx, slack, load.transport, redis, botTarget, minimal.target))];
   } finally {
+    load?.stop();
     await bot?.stop();
     await minimal?.stop();
     await slack.close();

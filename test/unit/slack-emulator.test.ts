@@ -643,6 +643,56 @@ describe('requests to the bot', () => {
     }
   });
 
+  it('sends a command through a transport when given one, timed there, and still checks its ack', async () => {
+    const bot = await recordingBot({
+      status: 200,
+      body: JSON.stringify({ text: 'through the transport' }),
+      type: 'application/json',
+    });
+    const sent: { url: string; headers: Record<string, string>; body: string; timeoutMs: number }[] = [];
+    try {
+      const r = await slack.sendSlashCommand({
+        botUrl: bot.url,
+        command: '/ops',
+        text: 'status',
+        userId: 'U2',
+        channelId: 'C1',
+        transport: async (req) => {
+          sent.push(req);
+          const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body });
+          return {
+            status: res.status,
+            body: await res.text(),
+            contentType: res.headers.get('content-type') ?? '',
+            ms: 4321,
+            timedOut: false,
+          };
+        },
+      });
+      // The time is the transport's, the request is signed as Slack signs it, the ack is applied.
+      expect(r.ms).toBe(4321);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.timeoutMs).toBe(3000);
+      const timestamp = Number(sent[0]?.headers['x-slack-request-timestamp']);
+      expect(
+        verifySlackRequest({
+          signingSecret: SECRET,
+          body: sent[0]?.body ?? '',
+          headers: {
+            'x-slack-signature': sent[0]?.headers['x-slack-signature'] ?? '',
+            'x-slack-request-timestamp': timestamp,
+          },
+        }),
+      ).toBeUndefined();
+      expect(bot.seen).toHaveLength(1);
+      expect(slack.ephemerals({ userId: 'U2' })).toEqual([
+        expect.objectContaining({ text: 'through the transport', via: 'command_ack' }),
+      ]);
+    } finally {
+      await bot.close();
+    }
+  });
+
   it('clicks a button that is in the current message and refuses one that is gone', async () => {
     const bot = await recordingBot();
     try {

@@ -43,7 +43,32 @@ export interface DeliveryOptions {
    */
   asTeamId?: string;
   asAppId?: string;
+  /**
+   * Sends the signed request instead of this process's fetch, and times it where it is sent: the
+   * bench's load generator runs in a process of its own, so the emulator's work (checking the
+   * answers, serving the bot's Web API calls) is not inside the times it measures.
+   */
+  transport?: Transport;
 }
+
+/** One signed request to the bot, as Slack would send it. */
+export interface OutboundRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** The bot's answer; `timedOut` when it did not answer within timeoutMs (status 0 then). */
+export interface TransportAnswer {
+  status: number;
+  body: string;
+  contentType: string;
+  ms: number;
+  timedOut: boolean;
+}
+
+export type Transport = (req: OutboundRequest) => Promise<TransportAnswer>;
 
 export interface SlashCommandOptions extends DeliveryOptions {
   command: string;
@@ -109,17 +134,25 @@ export async function deliver(
     form instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : 'application/json';
   const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000);
   const secret = o.forgeSignature ? `forged-${ctx.ws.signingSecret}` : ctx.ws.signingSecret;
+  const headers = {
+    'content-type': contentType,
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': signature(secret, timestamp, body),
+    'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+  };
+  if (o.transport) {
+    const a = await o.transport({ url: o.botUrl, headers, body, timeoutMs: ctx.ackTimeoutMs });
+    return {
+      result: { status: a.status, body: a.body, ms: a.ms, timedOut: a.timedOut },
+      contentType: a.contentType,
+    };
+  }
   let res: Response;
   let text: string;
   try {
     res = await fetch(o.botUrl, {
       method: 'POST',
-      headers: {
-        'content-type': contentType,
-        'x-slack-request-timestamp': String(timestamp),
-        'x-slack-signature': signature(secret, timestamp, body),
-        'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
-      },
+      headers,
       body,
       signal: AbortSignal.timeout(ctx.ackTimeoutMs),
     });

@@ -57,7 +57,14 @@ import type { StoredView } from './views.js';
 import { callApi } from './web-api.js';
 import { Workspace } from './workspace.js';
 
-export type { CheckboxOptions, ClickOptions, SlashCommandOptions } from './inbound.js';
+export type {
+  CheckboxOptions,
+  ClickOptions,
+  OutboundRequest,
+  SlashCommandOptions,
+  Transport,
+  TransportAnswer,
+} from './inbound.js';
 export { signature } from './inbound.js';
 export { findLiveMarkup, type LiveMarkupOptions } from './live-markup.js';
 export type * from './types.js';
