@@ -12,6 +12,7 @@ import type { Runner } from '../rollback/runner.js';
 import { createAppHome } from './app-home.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { createDirectory } from './directory.js';
+import { createActionRouter } from './listeners/action-router.js';
 import { registerCleanupAction } from './listeners/cleanup-action.js';
 import { registerDecisionActions } from './listeners/decision-actions.js';
 import { registerPauseActions } from './listeners/pause-actions.js';
@@ -122,12 +123,13 @@ export function createSlackApp(s: SlackSettings, readiness: Readiness, extraRout
       const home = createAppHome({ client: app.client, runner, pauses, catalog, clock: systemClock, logger });
       home.register(app);
       const changed = home.changed;
+      const actions = createActionRouter(app);
       registerRollbackCommand(app, { runner, catalog, logger, directory, postRoot, pauses, changed });
-      registerPauseActions(app, { pauses, catalog, logger, directory, changed });
-      registerRollbackModal(app, { runner, catalog, logger, postRoot });
-      registerDecisionActions(app, { runner, catalog, logger, directory });
-      registerCleanupAction(app, { runner, catalog, logger, directory });
-      registerUndoAction(app, { runner, catalog, logger, directory, postRoot });
+      registerPauseActions(actions, { pauses, catalog, logger, directory, changed });
+      registerRollbackModal(app, actions, { runner, catalog, logger, postRoot });
+      registerDecisionActions(actions, { runner, catalog, logger, directory });
+      registerCleanupAction(actions, { runner, catalog, logger, directory });
+      registerUndoAction(actions, { runner, catalog, logger, directory, postRoot });
       return home;
     },
     start: () => app.start(),

@@ -1,6 +1,6 @@
 // Approve / Cancel clicks and checklist ticks. Authorization happens in the domain (approver rules);
 // the listener resolves the clicker's user groups, makes one domain call and re-renders.
-import type { App, BlockAction, ButtonAction, CheckboxesAction } from '@slack/bolt';
+import type { BlockAction, ButtonAction, CheckboxesAction } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import { asCodedError, CodedError } from '../../errors.js';
 import { POST_ROLLBACK_CHECKLIST } from '../../rollback/checklist.js';
@@ -12,6 +12,7 @@ import { buildDecided, buildGitOps, buildSignOff } from '../blocks/rollback-bloc
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
 import { ownMentions } from '../own-mentions.js';
+import type { ActionRouter } from './action-router.js';
 import { createActorOf, refuse, refuseClick, replaceBlock, updateClicked } from './clicks.js';
 
 export interface ActionDeps {
@@ -21,7 +22,7 @@ export interface ActionDeps {
   logger: Logger;
 }
 
-export function registerDecisionActions(app: App, deps: ActionDeps): void {
+export function registerDecisionActions(actions: ActionRouter, deps: ActionDeps): void {
   const actorOf = createActorOf(deps.catalog, deps.directory);
 
   const decide = {
@@ -37,7 +38,7 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     skipMigration: 'Rolling back without the database downgrade',
   };
   for (const decision of ['approve', 'cancel', 'approveMigration', 'skipMigration'] as const) {
-    app.action<BlockAction<ButtonAction>>(
+    actions.action<BlockAction<ButtonAction>>(
       ACTION[decision],
       async ({ ack, body, action, client, respond }) => {
         await ack();
@@ -67,20 +68,23 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
 
   // Resume sync on the report: approvers only (the domain checks and audits); the button's section is
   // replaced by who resumed it.
-  app.action<BlockAction<ButtonAction>>(ACTION.resumeSync, async ({ ack, body, action, client, respond }) => {
-    await ack();
-    try {
-      const r = await deps.runner.resumeSync(action.value ?? '', await actorOf(body));
-      await updateClicked(
-        client,
-        body,
-        `Sync resumed by <@${body.user.id}>`,
-        replaceBlock(BLOCK.gitops, buildGitOps(r)),
-      );
-    } catch (err) {
-      await refuseClick(deps, respond, body, err, 'resume sync');
-    }
-  });
+  actions.action<BlockAction<ButtonAction>>(
+    ACTION.resumeSync,
+    async ({ ack, body, action, client, respond }) => {
+      await ack();
+      try {
+        const r = await deps.runner.resumeSync(action.value ?? '', await actorOf(body));
+        await updateClicked(
+          client,
+          body,
+          `Sync resumed by <@${body.user.id}>`,
+          replaceBlock(BLOCK.gitops, buildGitOps(r)),
+        );
+      } catch (err) {
+        await refuseClick(deps, respond, body, err, 'resume sync');
+      }
+    },
+  );
 
   // Sign off on the report: the configured people for each role (the domain checks and audits); the
   // buttons are replaced by who signed.
@@ -88,7 +92,7 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
     [ACTION.signOffReleaseManager, 'release_manager'],
     [ACTION.signOffEngineeringManager, 'engineering_manager'],
   ] as const) {
-    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, client, respond }) => {
+    actions.action<BlockAction<ButtonAction>>(actionId, async ({ ack, body, action, client, respond }) => {
       await ack();
       try {
         const r = await deps.runner.signOff(action.value ?? '', role, await actorOf(body));
@@ -111,8 +115,7 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
   }
 
   // Any other action id (an old message, a forged payload): acknowledged, refused, nothing done.
-  const known = Object.values(ACTION).join('|');
-  app.action(new RegExp(`^(?!(?:${known})$)`), async ({ ack, respond, body }) => {
+  actions.otherwise(async ({ ack, respond, body }) => {
     await ack();
     deps.logger.warn('unknown action refused', { user: body.user.id });
     await refuse(
@@ -133,7 +136,7 @@ export function registerDecisionActions(app: App, deps: ActionDeps): void {
 
   // Ticks: only the service's approvers and the requester (see rollback/checklist-access.ts); each
   // recorded tick carries its actor, a refused one is audited in the rollback's trail and told to the person.
-  app.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
+  actions.action<BlockAction<CheckboxesAction>>(ACTION.checklist, async ({ ack, body, action, respond }) => {
     await ack();
     const id = action.block_id.slice(BLOCK.checklist.length + 1);
     // Option values are `item-<index>` into the procedure's checklist.

@@ -1,12 +1,13 @@
 // Pause / Resume of automatic rollbacks, from the buttons an automatic incident offers. The domain
 // (pauses.ts) checks the approver and audits; the listener swaps the buttons for what happened.
-import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { BlockAction, ButtonAction } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import type { Pauses } from '../../rollback/pauses.js';
 import type { Logger } from '../../rollback/ports.js';
 import { buildPaused, buildResumed } from '../blocks/pause-blocks.js';
 import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
+import type { ActionRouter } from './action-router.js';
 import { createActorOf, refuseClick, updateClicked } from './clicks.js';
 
 export interface PauseDeps {
@@ -25,9 +26,9 @@ const swap = (by: ReturnType<typeof buildPaused>) => (blocks: { block_id?: strin
   return blocks.flatMap((b, i) => (i === first ? by : ours.has(b.block_id ?? '') ? [] : [b]));
 };
 
-export function registerPauseActions(app: App, deps: PauseDeps): void {
+export function registerPauseActions(actions: ActionRouter, deps: PauseDeps): void {
   const actorOf = createActorOf(deps.catalog, deps.directory);
-  app.action<BlockAction<ButtonAction>>(ACTION.pause, async ({ ack, body, action, client, respond }) => {
+  actions.action<BlockAction<ButtonAction>>(ACTION.pause, async ({ ack, body, action, client, respond }) => {
     await ack();
     try {
       const p = await deps.pauses.pause(action.value ?? '', await actorOf(body));
@@ -42,7 +43,7 @@ export function registerPauseActions(app: App, deps: PauseDeps): void {
       await refuseClick(deps, respond, body, err, 'pause');
     }
   });
-  app.action<BlockAction<ButtonAction>>(ACTION.resume, async ({ ack, body, action, client, respond }) => {
+  actions.action<BlockAction<ButtonAction>>(ACTION.resume, async ({ ack, body, action, client, respond }) => {
     await ack();
     try {
       const p = await deps.pauses.resume(action.value ?? '', await actorOf(body));

@@ -24,6 +24,7 @@ import {
 import { section } from '../blocks/text.js';
 import type { RootPoster } from '../notifier.js';
 import { ownMentions } from '../own-mentions.js';
+import type { ActionRouter } from './action-router.js';
 import { inChannel, startRollback } from './start-rollback.js';
 
 const HISTORY_WAIT_MS = 1500;
@@ -115,8 +116,8 @@ function whereOf(metadata: string): Where | undefined {
   }
 }
 
-export function registerRollbackModal(app: App, deps: ModalDeps): void {
-  app.action<BlockAction<StaticSelectAction>>(MODAL.service, async ({ ack, body, action, client }) => {
+export function registerRollbackModal(app: App, actions: ActionRouter, deps: ModalDeps): void {
+  actions.action<BlockAction<StaticSelectAction>>(MODAL.service, async ({ ack, body, action, client }) => {
     await ack();
     const view = body.view;
     const where = view ? whereOf(view.private_metadata) : undefined;

@@ -1,7 +1,7 @@
 // "Undo this rollback" on a completed rollback's summary: the domain plans the roll-forward
 // (undo-rollback.ts), the same checks as `/rollback` refuse privately, and an accepted one starts as
 // a command would, in the channel, for the approvers to approve. The button gives way to who asked.
-import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { BlockAction, ButtonAction } from '@slack/bolt';
 import type { Catalog } from '../../config/catalog-schema.js';
 import type { Logger } from '../../rollback/ports.js';
 import type { Runner } from '../../rollback/runner.js';
@@ -10,6 +10,7 @@ import type { Directory } from '../directory.js';
 import { ACTION, BLOCK } from '../ids.js';
 import type { RootPoster } from '../notifier.js';
 import { ownMentions } from '../own-mentions.js';
+import type { ActionRouter } from './action-router.js';
 import { createActorOf, refuseClick, replaceBlock, updateClicked } from './clicks.js';
 import { startRollback } from './start-rollback.js';
 
@@ -21,9 +22,9 @@ export interface UndoDeps {
   postRoot: RootPoster;
 }
 
-export function registerUndoAction(app: App, deps: UndoDeps): void {
+export function registerUndoAction(actions: ActionRouter, deps: UndoDeps): void {
   const actorOf = createActorOf(deps.catalog, deps.directory);
-  app.action<BlockAction<ButtonAction>>(
+  actions.action<BlockAction<ButtonAction>>(
     ACTION.undoRollback,
     async ({ ack, body, action, client, respond }) => {
       await ack();
