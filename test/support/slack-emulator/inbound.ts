@@ -447,7 +447,8 @@ function blockActionsPayload(
   return payload;
 }
 
-async function sendBlockActions(
+/** An interaction (block_actions, view_submission, view_closed): one form field payload=<JSON>. */
+export async function sendInteractive(
   ctx: InboundContext,
   o: DeliveryOptions,
   payload: JsonObject,
@@ -476,7 +477,7 @@ export async function clickButton(ctx: InboundContext, o: ClickOptions): Promise
     const v = element[k];
     if (v !== undefined) action[k] = v;
   }
-  return sendBlockActions(ctx, o, blockActionsPayload(ctx, o, target, action));
+  return sendInteractive(ctx, o, blockActionsPayload(ctx, o, target, action));
 }
 
 export async function toggleCheckbox(ctx: InboundContext, o: CheckboxOptions): Promise<InboundResult> {
@@ -497,5 +498,5 @@ export async function toggleCheckbox(ctx: InboundContext, o: CheckboxOptions): P
     selected_options: options.filter((opt) => after.includes(String(opt.value))),
     action_ts: actionTs(),
   };
-  return sendBlockActions(ctx, o, blockActionsPayload(ctx, o, target, action));
+  return sendInteractive(ctx, o, blockActionsPayload(ctx, o, target, action));
 }

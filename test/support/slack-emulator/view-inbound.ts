@@ -12,7 +12,14 @@
 // does the same and answers with the client's errors and no request.
 
 import { randomBytes } from 'node:crypto';
-import { actionTs, type DeliveryOptions, deliver, type InboundContext, requireUser } from './inbound.js';
+import {
+  actionTs,
+  type DeliveryOptions,
+  deliver,
+  type InboundContext,
+  requireUser,
+  sendInteractive,
+} from './inbound.js';
 import type { InboundResult, Json, JsonObject } from './types.js';
 import { checkView, MAX_STACK, publicView, type StoredView } from './views.js';
 
@@ -176,14 +183,7 @@ export async function chooseInView(ctx: InboundContext, o: ChooseInViewOptions):
       },
     ],
   };
-  const { result } = await deliver(
-    ctx,
-    o,
-    new URLSearchParams({ payload: JSON.stringify(payload) }),
-    'interactive',
-    payload,
-  );
-  return result;
+  return sendInteractive(ctx, o, payload);
 }
 
 /** Submits the user's top modal; what happens to it follows the bot's ack, as in Slack. */
@@ -213,13 +213,7 @@ export async function submitView(ctx: InboundContext, o: SubmitViewOptions): Pro
     is_enterprise_install: false,
     enterprise: null,
   };
-  const { result } = await deliver(
-    ctx,
-    o,
-    new URLSearchParams({ payload: JSON.stringify(payload) }),
-    'interactive',
-    payload,
-  );
+  const result = await sendInteractive(ctx, o, payload);
   const done = (outcome: SubmitOutcome, errors: Record<string, string> = {}): SubmitResult => ({
     ...result,
     outcome,
@@ -317,14 +311,7 @@ export async function closeView(
     is_cleared: closed.length > 1,
     is_enterprise_install: false,
   };
-  const { result } = await deliver(
-    ctx,
-    o,
-    new URLSearchParams({ payload: JSON.stringify(payload) }),
-    'interactive',
-    payload,
-  );
-  return result;
+  return sendInteractive(ctx, o, payload);
 }
 
 /** The user opens the app's Home tab: an app_home_opened event, with the published view if any. */
