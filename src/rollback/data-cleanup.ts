@@ -122,7 +122,7 @@ export function createDataCleanup(deps: DataCleanupDeps) {
       const latest = await store.get(id);
       if (!latest) return;
       const run = await runPodCommand(
-        { kube: deps.kube, clock },
+        { kube: deps.kube, clock, logger: deps.logger },
         { svc, target: runTargetOf(latest), spec: cmd, purpose: `cleanup-${i}` },
       );
       const res: CommandResult = {

@@ -23,7 +23,7 @@ export async function integrityChecks(ctx: StepContext, r: Rollback): Promise<Ch
   const out: CheckResult[] = [];
   for (const [i, check] of svc.integrityChecks.entries()) {
     const run = await runPodCommand(
-      { kube: deps.kube, clock: deps.clock },
+      { kube: deps.kube, clock: deps.clock, logger: deps.logger },
       {
         svc,
         target: runTargetOf(r),

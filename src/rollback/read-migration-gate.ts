@@ -9,7 +9,7 @@ import { headProblem, parseCurrentHead } from './migration-heads.js';
 import { kindOf, type MigrationGate, type Rollback } from './model.js';
 import { checkBeforeDowngrade } from './pre-downgrade-checks.js';
 import { ownedReplicaSets, templateAnnotations } from './revisions.js';
-import { type RunDeps, runThere, whereToRun } from './run-in-current-revision.js';
+import { type RunDeps, removeJob, runThere, whereToRun } from './run-in-current-revision.js';
 import type { RunTarget } from './run-pod-command.js';
 
 export const HEAD_READ_TIMEOUT_MS = 60_000;
@@ -47,8 +47,7 @@ export async function readDatabaseHead(
       const parsed = parseCurrentHead(res.stdout);
       return 'head' in parsed ? parsed : { problem: `\`${cmd}\` in ${place} ${parsed.problem}` };
     } finally {
-      // A Job left behind is removed by its ttlSecondsAfterFinished; its outcome is already read.
-      if (where.via === 'job') await deps.kube.deleteJob(d.namespace, where.job).catch(() => undefined);
+      if (where.via === 'job') await removeJob(deps, d.namespace, where.job);
     }
   } catch (err) {
     return { problem: `could not run \`${cmd}\`: ${asCodedError(err).message}` };

@@ -4,10 +4,10 @@
 // refuses exec into a container that is not running), a Job built from that revision's template.
 // Never a pod of another revision, whose image may not know the newer head.
 import type { CatalogEntry } from '../config/catalog-schema.js';
-import { CodedError, isCodedError } from '../errors.js';
+import { asCodedError, CodedError, isCodedError } from '../errors.js';
 import type { DeploymentSnapshot, ReplicaSetSnapshot } from './kube-types.js';
 import { buildMigrationJob, migrationJobName } from './migration-job.js';
-import type { Clock, ExecResult, KubePort } from './ports.js';
+import type { Clock, ExecResult, KubePort, Logger } from './ports.js';
 import { findNewReplicaSet, ownedReplicaSets, podHashOf, withoutHash } from './revisions.js';
 
 export type Where =
@@ -17,8 +17,27 @@ export type Where =
 export interface RunDeps {
   kube: KubePort;
   clock: Clock;
+  /** Told when a Job could not be removed once its outcome was read. */
+  logger: Pick<Logger, 'warn'>;
   /** How often a Job is polled. */
   pollMs?: number;
+}
+
+/**
+ * Removes a Job whose outcome is read. A failure does not change that outcome, so it is logged, not
+ * thrown; the Job's ttlSecondsAfterFinished removes it later.
+ */
+export async function removeJob(deps: RunDeps, namespace: string, job: string): Promise<void> {
+  await deps.kube.deleteJob(namespace, job).catch((err: unknown) =>
+    deps.logger.warn(
+      'Job not removed after its outcome was read; its ttlSecondsAfterFinished will remove it',
+      {
+        namespace,
+        job,
+        error: asCodedError(err).message,
+      },
+    ),
+  );
 }
 
 function containerName(

@@ -9,7 +9,7 @@ import { asCodedError } from '../errors.js';
 import { redactText } from './command-output.js';
 import type { DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot, WorkloadKind } from './kube-types.js';
 import type { RunDeps } from './run-in-current-revision.js';
-import { runThere, whereToRun } from './run-in-current-revision.js';
+import { removeJob, runThere, whereToRun } from './run-in-current-revision.js';
 
 export interface PodCommandSpec {
   command: string[];
@@ -110,8 +110,7 @@ export async function runPodCommand(
       });
       return { argv, where, exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr, ms: ms() };
     } finally {
-      // A Job left behind is removed by its ttlSecondsAfterFinished; its outcome is already read.
-      if (place.via === 'job') await kube.deleteJob(d.namespace, place.job).catch(() => undefined);
+      if (place.via === 'job') await removeJob(deps, d.namespace, place.job);
     }
   } catch (err) {
     const e = asCodedError(err);

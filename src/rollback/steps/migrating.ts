@@ -10,7 +10,7 @@ import { kindOf, type MigrationGate, type PreDowngradeCheck, type Rollback } fro
 import type { Lease } from '../ports.js';
 import { checkBeforeDowngrade } from '../pre-downgrade-checks.js';
 import { readDatabaseHead, runTargetOf } from '../read-migration-gate.js';
-import { runThere, type Where, whereToRun } from '../run-in-current-revision.js';
+import { removeJob, runThere, type Where, whereToRun } from '../run-in-current-revision.js';
 import { assertWorkloadUnchanged } from '../workload-change.js';
 import type { StepContext } from './context.js';
 
@@ -29,7 +29,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   const d = await kube.readWorkload(kindOf(r), r.namespace, r.deployment);
   const sets = await kube.listRevisions(d);
   assertWorkloadUnchanged(assessed.value, d, `${r.namespace}/${r.deployment}`, 'database downgrade');
-  const runDeps = { kube, clock };
+  const runDeps = { kube, clock, logger: deps.logger };
   const ask = (reasons: string[], current?: string, checks?: PreDowngradeCheck[]): Promise<Rollback> => {
     const unknown: MigrationGate = {
       kind: 'unknown',
@@ -117,8 +117,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   } catch (err) {
     outcome = `\`${argv.join(' ')}\` failed: ${asCodedError(err).message}`;
   } finally {
-    // A Job left behind is removed by its ttlSecondsAfterFinished; its outcome is read below.
-    if (where.via === 'job') await kube.deleteJob(d.namespace, where.job).catch(() => undefined);
+    if (where.via === 'job') await removeJob(runDeps, d.namespace, where.job);
   }
   // Whatever the command said (a timeout included), the database decides what happens next.
   const after = await readDatabaseHead(runDeps, svc, d, sets, r);

@@ -10,6 +10,7 @@ import { historyRevisions } from '../../../src/rollback/migration-heads.js';
 import type { Rollback } from '../../../src/rollback/model.js';
 import type { ExecResult, KubePort } from '../../../src/rollback/ports.js';
 import { checkBeforeDowngrade } from '../../../src/rollback/pre-downgrade-checks.js';
+import { removeJob } from '../../../src/rollback/run-in-current-revision.js';
 import { pickRunningPod } from '../../../src/rollback/run-pod-command.js';
 
 const catalog = parseCatalog(
@@ -169,6 +170,7 @@ function fakeKube(execs: Record<string, ExecResult | Error>, pods: PodSnapshot[]
 }
 
 const clock = { now: () => new Date('2026-01-15T10:00:00Z'), sleep: async () => {} };
+const quiet = { warn() {} };
 const target = {
   id: 'r1',
   namespace: 'production',
@@ -195,7 +197,13 @@ describe('checks before a downgrade', () => {
       { [SCHEMA]: { stdout: ' public | alembic_version | table', stderr: '', exitCode: 0 } },
       [pod('db-1')],
     );
-    const checks = await checkBeforeDowngrade({ kube, clock }, svc, target, noRevision, 'aaa111');
+    const checks = await checkBeforeDowngrade(
+      { kube, clock, logger: quiet },
+      svc,
+      target,
+      noRevision,
+      'aaa111',
+    );
     expect(checks.map((c) => [c.name, c.passed])).toEqual([
       ['migration history', false],
       ['schema check', true],
@@ -211,7 +219,7 @@ describe('checks before a downgrade', () => {
     const run = async (result: ExecResult | Error, pods = [pod('db-1')]) =>
       (
         await checkBeforeDowngrade(
-          { kube: fakeKube({ [SCHEMA]: result }, pods), clock },
+          { kube: fakeKube({ [SCHEMA]: result }, pods), clock, logger: quiet },
           svc,
           target,
           noRevision,
@@ -234,5 +242,32 @@ describe('checks before a downgrade', () => {
       passed: false,
       detail: expect.stringMatching(/could not run: exec timed out/),
     });
+  });
+});
+
+describe('removing a Job whose outcome is read', () => {
+  it('logs a failed removal with the Job and why, and never throws it', async () => {
+    const warned: { msg: string; data?: Record<string, unknown> }[] = [];
+    const logger = { warn: (msg: string, data?: Record<string, unknown>) => warned.push({ msg, data }) };
+    const failing = {
+      deleteJob: async () => {
+        throw new Error('jobs.batch "rb-head-x" is forbidden: cannot delete');
+      },
+    } as unknown as KubePort;
+    await expect(
+      removeJob({ kube: failing, clock, logger }, 'production', 'rb-head-x'),
+    ).resolves.toBeUndefined();
+    expect(warned).toHaveLength(1);
+    expect(warned[0]?.msg).toMatch(/ttlSecondsAfterFinished/);
+    expect(warned[0]?.data).toMatchObject({ namespace: 'production', job: 'rb-head-x' });
+    expect(String(warned[0]?.data?.error)).toContain('forbidden');
+
+    const deleted: string[] = [];
+    const working = {
+      deleteJob: async (_ns: string, name: string) => void deleted.push(name),
+    } as unknown as KubePort;
+    await removeJob({ kube: working, clock, logger }, 'production', 'rb-head-y');
+    expect(deleted).toEqual(['rb-head-y']);
+    expect(warned).toHaveLength(1);
   });
 });
