@@ -121,10 +121,12 @@ export function createDataCleanup(deps: DataCleanupDeps) {
     for (const [i, cmd] of commands.entries()) {
       const latest = await store.get(id);
       if (!latest) return;
-      const run = await runPodCommand(
-        { kube: deps.kube, clock, logger: deps.logger },
-        { svc, target: runTargetOf(latest), spec: cmd, purpose: `cleanup-${i}` },
-      );
+      const run = await runPodCommand(deps, {
+        svc,
+        target: runTargetOf(latest),
+        spec: cmd,
+        purpose: `cleanup-${i}`,
+      });
       const res: CommandResult = {
         name: cmd.name,
         command: commandText(run.argv),

@@ -22,16 +22,13 @@ export async function integrityChecks(ctx: StepContext, r: Rollback): Promise<Ch
   const svc = ctx.serviceOf(r);
   const out: CheckResult[] = [];
   for (const [i, check] of svc.integrityChecks.entries()) {
-    const run = await runPodCommand(
-      { kube: deps.kube, clock: deps.clock, logger: deps.logger },
-      {
-        svc,
-        target: runTargetOf(r),
-        spec: check,
-        // Stable per rollback: a verification resumed after a crash awaits the Job it had started.
-        purpose: `integrity-${i}`,
-      },
-    );
+    const run = await runPodCommand(deps, {
+      svc,
+      target: runTargetOf(r),
+      spec: check,
+      // Stable per rollback: a verification resumed after a crash awaits the Job it had started.
+      purpose: `integrity-${i}`,
+    });
     const passed = run.exitCode === 0;
     const command = commandText(run.argv);
     const printed = excerptOutput(run.stdout, run.stderr);

@@ -29,7 +29,6 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   const d = await kube.readWorkload(kindOf(r), r.namespace, r.deployment);
   const sets = await kube.listRevisions(d);
   assertWorkloadUnchanged(assessed.value, d, `${r.namespace}/${r.deployment}`, 'database downgrade');
-  const runDeps = { kube, clock, logger: deps.logger };
   const ask = (reasons: string[], current?: string, checks?: PreDowngradeCheck[]): Promise<Rollback> => {
     const unknown: MigrationGate = {
       kind: 'unknown',
@@ -57,7 +56,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
     // awaited: the database says whether it happened.
     const job = s.via === 'job' && s.job ? await kube.readJob(r.namespace, s.job) : undefined;
     if (!job) {
-      const now = await readDatabaseHead(runDeps, svc, d, sets, r);
+      const now = await readDatabaseHead(deps, svc, d, sets, r);
       if ('head' in now && now.head === gate.target) return finish(now.head, 0);
       const place = s.via === 'exec' ? `in pod ${s.pod}` : `as Job ${s.job} (now gone)`;
       return ask(
@@ -71,7 +70,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
     where = { via: 'job', job: job.name, container: m.container ?? svc.container, revisionHash: '' };
   } else {
     // The gate's checks may be an hour old (the approval waited): confirmed again right before.
-    const checks = await checkBeforeDowngrade(runDeps, svc, runTargetOf(r), { d, sets }, gate.target);
+    const checks = await checkBeforeDowngrade(deps, svc, runTargetOf(r), { d, sets }, gate.target);
     const failed = checks.filter((c) => !c.passed);
     if (failed.length)
       return ask(
@@ -100,7 +99,7 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   let outcome: string;
   let exitCode = -1;
   try {
-    const res = await runThere(runDeps, {
+    const res = await runThere(deps, {
       svc,
       d,
       sets,
@@ -117,10 +116,10 @@ export async function migrating(ctx: StepContext, given: Rollback, lease: Lease)
   } catch (err) {
     outcome = `\`${argv.join(' ')}\` failed: ${asCodedError(err).message}`;
   } finally {
-    if (where.via === 'job') await removeJob(runDeps, d.namespace, where.job);
+    if (where.via === 'job') await removeJob(deps, d.namespace, where.job);
   }
   // Whatever the command said (a timeout included), the database decides what happens next.
-  const after = await readDatabaseHead(runDeps, svc, d, sets, r);
+  const after = await readDatabaseHead(deps, svc, d, sets, r);
   if ('head' in after && after.head === gate.target) return finish(after.head, exitCode);
   return ask(
     [

@@ -21,7 +21,7 @@ export async function notifying(ctx: StepContext, given: Rollback, lease: Lease)
   }
   const svc = ctx.serviceOf(r);
   if (!svc.migrations) return (await stopRequested(ctx, r, lease)) ?? move(r, 'notified', lease, system);
-  const gate = await readMigrationGate({ kube: deps.kube, clock: deps.clock, logger: deps.logger }, svc, r);
+  const gate = await readMigrationGate(deps, svc, r);
   if (gate.kind === 'none')
     return (
       (await stopRequested(ctx, r, lease)) ??
