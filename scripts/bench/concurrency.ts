@@ -32,6 +32,7 @@ import {
 import { hasButton, textOf } from '../../test/support/slack-text.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
 import type { Section } from './context.js';
+import { type ControllerLoad, controllerLoad, describeLoad, loadBetween } from './controller-manager.js';
 import { type Figure, ratioFigure } from './figures.js';
 
 const GOOD = 'registry.test/release-manager:v2024.01.14';
@@ -271,7 +272,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
   async function run(
     running: BotProcess,
     layout: Layout,
-  ): Promise<Timed[] & { refused: number; unackedClicks: number }> {
+  ): Promise<Timed[] & { refused: number; unackedClicks: number; load: ControllerLoad }> {
     log(`[concurrency] ${layout.name}: /rollback × ${layout.services.length}`);
     const refusedBefore = refusals().length;
     const acks = await Promise.all(layout.services.map((s) => command(running, s)));
@@ -316,6 +317,7 @@ export const benchConcurrency: Section = async ({ world, log }) => {
       ),
     );
     log(`[concurrency] ${layout.name}: approving ${ready.length} at once`);
+    const loadBefore = await controllerLoad(world);
     const approvedAt = Date.now();
     const click = ({ s, assessment }: (typeof ready)[number]) =>
       slack.clickButton({
@@ -389,7 +391,11 @@ export const benchConcurrency: Section = async ({ world, log }) => {
         };
       }),
     );
-    return Object.assign(timed, { refused, unackedClicks: unclicked.length });
+    const load = loadBetween(loadBefore, await controllerLoad(world));
+    log(
+      `[concurrency] ${layout.name}: kube-controller-manager, approve → last summary: ${describeLoad(load)}`,
+    );
+    return Object.assign(timed, { refused, unackedClicks: unclicked.length, load });
   }
 
   /** Waits until nothing is left to post (outboxes empty, no Slack call for 3 s). */
@@ -421,7 +427,8 @@ export const benchConcurrency: Section = async ({ world, log }) => {
   try {
     const first = await startBot([solo, ...(layouts[0]?.services ?? [])], 'bench-concurrency-1');
     // The anchor: one rollback alone, in its own channel.
-    const [alone] = await run(first, { name: 'one rollback alone', services: [solo] });
+    const aloneRuns = await run(first, { name: 'one rollback alone', services: [solo] });
+    const [alone] = aloneRuns;
     if (!alone) throw new Error('the single rollback did not run');
     await settled([alone]);
     const soloKinds = kinds(threadOf(alone), alone.service);
@@ -503,6 +510,16 @@ export const benchConcurrency: Section = async ({ world, log }) => {
           also: [noneLost],
           note: slackNote,
         }),
+        {
+          section: 'concurrency',
+          figure: `${N} rollbacks approved at once, ${layout.name}: kube-controller-manager's own wait on its API rate limit, approve → last summary (informational)`,
+          anchor: { what: 'one alone', value: aloneRuns.load.throttled.seconds },
+          value: runs.load.throttled.seconds,
+          unit: 's',
+          goal: '—',
+          met: true,
+          note: describeLoad(runs.load),
+        },
       );
     }
     return figures;

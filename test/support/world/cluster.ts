@@ -22,6 +22,8 @@ export interface ClusterInfo {
   kwokDir: string;
   /** KWOK's own kubelet-like server; the Node advertises `kubeletPort` instead (the stand-in's front). */
   kwokServer: string;
+  /** kube-controller-manager's secure port (self-signed serving cert; /metrics needs no auth). */
+  controllerManager: string;
   pki: Pki;
 }
 
@@ -274,6 +276,7 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
       nodeName,
       kwokDir,
       kwokServer: `https://127.0.0.1:${kwokPort}`,
+      controllerManager: `https://127.0.0.1:${kcmPort}`,
       pki,
     },
     processes,

@@ -34,6 +34,8 @@ export interface WorldInfo {
   logDir: string;
   kubeconfig: string;
   apiServer: string;
+  /** kube-controller-manager's secure port, for its /metrics (the bench reads its client throttling). */
+  controllerManager: string;
   kubectl: string;
   binDir: string;
   nodeName: string;
@@ -168,6 +170,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       logDir,
       kubeconfig: cluster.info.kubeconfig,
       apiServer: cluster.info.server,
+      controllerManager: cluster.info.controllerManager,
       kubectl: cluster.info.kubectl,
       binDir,
       nodeName: cluster.info.nodeName,
