@@ -3,7 +3,7 @@
 // --kube-api-burst 30 by default, as the world runs it), and how long the Job, Deployment and
 // ReplicaSet controllers' keys sat in their work queues. It is how the bench tells the cluster's share
 // of twenty rollbacks at once from the bot's: a production control plane has the same defaults.
-import { request } from 'node:https';
+import { adminGet } from '../../test/support/world/https-get.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
 
 export interface ControllerLoad {
@@ -15,23 +15,11 @@ export interface ControllerLoad {
 
 const QUEUES = ['job', 'deployment', 'replicaset'];
 
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // Its serving certificate is self-signed at start and /metrics is open: a loopback read, no trust.
-    const req = request(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${res.statusCode}`)),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+async function get(world: WorldInfo, path: string): Promise<string> {
+  const url = `${world.controllerManager}${path}`;
+  const res = await adminGet(url, world.pki, 5000);
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.body;
 }
 
 /** Sums a metric's samples over all label sets that pass `keep`. */
@@ -50,7 +38,7 @@ function sum(text: string, name: string, keep: (labels: string) => boolean = () 
 }
 
 export async function controllerLoad(world: WorldInfo): Promise<ControllerLoad> {
-  const text = await get(`${world.controllerManager}/metrics`);
+  const text = await get(world, '/metrics');
   const limiter = 'rest_client_rate_limiter_duration_seconds';
   const requests = sum(text, `${limiter}_count`);
   const queues: ControllerLoad['queues'] = {};

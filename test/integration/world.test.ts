@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { setAlertWebhook } from '../support/alertmanager.js';
 import { deploymentYaml, eventually, kubectl, kubectlOk } from '../support/kubectl.js';
+import { adminGet } from '../support/world/https-get.js';
 import { startRedis } from '../support/world/services.js';
 
 const world = inject('world');
@@ -93,6 +94,14 @@ describe('test world', () => {
       'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
     ]);
     expect(nodes).toBe('True');
+  });
+
+  // The bench reads the controller-manager's own throttling and queue times from here.
+  it("serves the controller-manager's /metrics under the world's CA, with its rate limiter and work queues", async () => {
+    const res = await adminGet(`${world.controllerManager}/metrics`, world.pki, 5000);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/^rest_client_rate_limiter_duration_seconds_count\b/m);
+    expect(res.body).toMatch(/^workqueue_queue_duration_seconds_count\{[^}]*name="deployment"/m);
   });
 
   it('rolls a Deployment out to Ready through the real controllers', async () => {

@@ -22,7 +22,7 @@ export interface ClusterInfo {
   kwokDir: string;
   /** KWOK's own kubelet-like server; the Node advertises `kubeletPort` instead (the stand-in's front). */
   kwokServer: string;
-  /** kube-controller-manager's secure port (self-signed serving cert; /metrics needs no auth). */
+  /** kube-controller-manager's secure port (served with the world's certificate; /metrics needs no auth). */
   controllerManager: string;
   pki: Pki;
 }
@@ -172,6 +172,10 @@ export async function startCluster(o: ClusterOptions): Promise<StartedCluster> {
     `--kubeconfig=${kubeconfig}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${port}`,
+    // Served with the world's certificate (its SAN holds 127.0.0.1), so a reader of /metrics checks
+    // it against the world's CA like any other world server instead of trusting a self-signed one.
+    `--tls-cert-file=${pki.adminCert}`,
+    `--tls-private-key-file=${pki.adminKey}`,
     '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
     '--leader-elect=false',
   ];

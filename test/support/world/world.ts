@@ -9,6 +9,7 @@ import { writeAlembic } from './alembic.js';
 import { writeAppScripts } from './app-scripts.js';
 import { buildBinaries, startCluster } from './cluster.js';
 import { ensureDebianPackages } from './debian.js';
+import type { Pki } from './pki.js';
 import { freePorts } from './ports.js';
 import {
   installExitHooks,
@@ -36,6 +37,8 @@ export interface WorldInfo {
   apiServer: string;
   /** kube-controller-manager's secure port, for its /metrics (the bench reads its client throttling). */
   controllerManager: string;
+  /** The world's CA and admin client certificate (files), for reading its servers over mutual TLS. */
+  pki: Pki;
   kubectl: string;
   binDir: string;
   nodeName: string;
@@ -171,6 +174,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       kubeconfig: cluster.info.kubeconfig,
       apiServer: cluster.info.server,
       controllerManager: cluster.info.controllerManager,
+      pki: cluster.info.pki,
       kubectl: cluster.info.kubectl,
       binDir,
       nodeName: cluster.info.nodeName,
