@@ -15,6 +15,7 @@ import { type Figure, missed, table, writeJson } from './bench/figures.js';
 import { benchRollback } from './bench/rollback.js';
 import { benchScale } from './bench/scale.js';
 import { benchStorm } from './bench/storm.js';
+import { settleWorld } from './bench/world-settle.js';
 
 // In the order they run: the idle and latency figures first, on a quiet world; scale last, because
 // its 200 Deployments and extra nodes stay on the world.
@@ -48,6 +49,7 @@ const redis = new Redis(world.info.redisUrl, { maxRetriesPerRequest: 3 });
 const namespaces = async () =>
   new Set((await kubectlOk(world.info, ['get', 'namespaces', '-o', 'name'])).split('\n'));
 const before = await namespaces();
+log(`[bench] before the first section: ${(await settleWorld(world.info, [])).summary}`);
 try {
   for (const [name, section] of Object.entries(SECTIONS)) {
     if (only && !only.includes(name)) continue;
@@ -74,6 +76,12 @@ try {
     // section alone leaves 60 (the concurrency section then found no room for its own).
     const made = [...(await namespaces())].filter((n) => n && !before.has(n));
     if (made.length) await kubectl(world.info, ['delete', '--wait=false', ...made]);
+    // The next section is measured on a world that has finished tearing these down.
+    const settled = await settleWorld(
+      world.info,
+      made.map((n) => n.replace(/^namespace\//, '')),
+    );
+    log(`[bench] after ${name}: ${settled.summary}`);
   }
 } finally {
   redis.disconnect();

@@ -14,7 +14,7 @@
 // Idle RSS: VmRSS from /proc, both processes started the same way, after they settle, the median of
 // a few samples, before any load.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type BotProcess, startSlackBot } from '../../test/support/bot-process.js';
@@ -33,6 +33,8 @@ import { freePort } from '../../test/support/world/ports.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
 import type { BenchContext, Section } from './context.js';
 import { type Figure, ratioFigure } from './figures.js';
+import { cpuTicks, rssMb } from './proc.js';
+import { settleWorld } from './world-settle.js';
 
 const C = 'C0INCIDENTS';
 const TOKEN = 'xoxb-bench';
@@ -73,19 +75,6 @@ const ALL_LOADS: Load[] = [
 const LOADS = process.env.BENCH_ACK_LOADS
   ? ALL_LOADS.filter((l) => process.env.BENCH_ACK_LOADS?.split(',').includes(l.name))
   : ALL_LOADS;
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m?.[1]) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) / 1024;
-}
-
-/** CPU time (user + system, in clock ticks) a process has used so far. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -216,20 +205,32 @@ async function burst(slack: SlackEmulator, transport: Transport, t: Target, load
   return results.map((r) => (r.timedOut ? Number.POSITIVE_INFINITY : r.ms));
 }
 
-/** Nothing of the bot's left running: no rollback in flight, no Slack delivery pending, CPU calm. */
-async function settle(redis: Redis, pids: number[], what: string): Promise<void> {
+/**
+ * Nothing of the bot's left running (no rollback in flight, no Slack delivery pending, CPU calm), and
+ * the world's own servers at rest: a round that met the apiserver's or Prometheus's periodic work on
+ * the two shared cores measured that, whichever app it was.
+ */
+async function settle(ctx: BenchContext, redis: Redis, pids: number[], what: string): Promise<void> {
   await eventually(
     `${what}: the bot's rollbacks and Slack deliveries finish`,
     async () => (await redis.scard('rb:active')) === 0 && (await redis.zcard('rb:outbox:pending')) === 0,
     120_000,
   );
+  const world = await settleWorld(ctx.world, [], { maxMs: 30_000 });
+  if (!world.settled) ctx.log(`[bench] ack ${what}: ${world.summary}`);
   await quiet(pids, what);
 }
 
 /** Between rounds: everything settled, or (a backlog load) a pause. */
-async function between(redis: Redis, pids: number[], what: string, load: Load): Promise<void> {
+async function between(
+  ctx: BenchContext,
+  redis: Redis,
+  pids: number[],
+  what: string,
+  load: Load,
+): Promise<void> {
   if (load.backlog) await sleep(3000);
-  else await settle(redis, pids, what);
+  else await settle(ctx, redis, pids, what);
 }
 
 async function measure(
@@ -249,7 +250,7 @@ async function measure(
     // Warm-up: JIT, connection pools, Bolt's first auth.test; not counted.
     for (let i = 0; i < WARMUP_ROUNDS; i++) {
       for (const t of [bot, minimal]) {
-        await between(redis, pids, `${load.name} warm-up`, load);
+        await between(ctx, redis, pids, `${load.name} warm-up`, load);
         await burst(slack, transport, t, load);
       }
     }
@@ -257,14 +258,14 @@ async function measure(
       // ABBA: bot, minimal, minimal, bot, …: each gets the early and the late slot equally often.
       const order = i % 2 === 0 ? [bot, minimal] : [minimal, bot];
       for (const t of order) {
-        await between(redis, pids, `${load.name} round ${i + 1}`, load);
+        await between(ctx, redis, pids, `${load.name} round ${i + 1}`, load);
         const round = await burst(slack, transport, t, load);
         ms[t.name].push(...round);
         rounds[t.name].push(percentile(round, 99));
         ctx.log(`[bench] ack ${load.name} ${t.name} round ${i + 1}: p99 ${percentile(round, 99)} ms`);
       }
     }
-    await between(redis, pids, `${load.name} end`, load);
+    await between(ctx, redis, pids, `${load.name} end`, load);
     const botP99 = percentile(ms.bot, 99);
     const minimalP99 = percentile(ms.minimal, 99);
     figures.push(

@@ -3,7 +3,6 @@
 // emulator's 429s), with a bad release rolled out so a firing alert opens an incident. The real bot
 // process runs against them, compiled, with the Alertmanager webhook on and watch triggers off (the
 // alerts under test are the only signals).
-import { readFileSync } from 'node:fs';
 import type { Catalog } from '../../src/config/catalog-schema.js';
 import { alertmanagerNotification } from '../../test/support/alert-payloads.js';
 import { type BotProcess, startSlackBot } from '../../test/support/bot-process.js';
@@ -13,6 +12,7 @@ import { freshNamespace } from '../../test/support/namespaces.js';
 import { NAME, setDatabaseHead, shipRelease } from '../../test/support/releases.js';
 import { type SlackEmulator, startSlackEmulator } from '../../test/support/slack-emulator/index.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
+import { cpuSeconds, rssMb } from './proc.js';
 
 export const WEBHOOK_TOKEN = 'bench-alert-token';
 const U = 'U0SRE00001';
@@ -121,7 +121,6 @@ export async function startAlertFleet(
     throw err;
   });
   const pid = bot.proc.pid;
-  const ticks = 100; // USER_HZ on Linux
   return {
     services,
     slack,
@@ -139,14 +138,8 @@ export async function startAlertFleet(
       return { status: res.status, ms: performance.now() - t };
     },
     usage() {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command's closing paren: utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return {
-        rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
-        cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticks,
-      };
+      if (pid === undefined) throw new Error('the bot has no pid');
+      return { rssMb: rssMb(pid), cpuSeconds: cpuSeconds(pid) };
     },
     async stop() {
       await bot.stop();

@@ -3,7 +3,6 @@
 // costs idle (RSS, CPU over 30 s), and whether its watch connections follow namespaces or services.
 // The watches are counted by the apiserver itself (apiserver_longrunning_requests, verb WATCH): the
 // same 20 namespaces with 20 services (one each) and with 200 must open as many; 5 namespaces fewer.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -17,6 +16,7 @@ import { startSlackEmulator } from '../../test/support/slack-emulator/index.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
 import type { Section } from './context.js';
 import type { Figure } from './figures.js';
+import { cpuSeconds, rssMb } from './proc.js';
 
 const C = 'C0INCIDENTS';
 const U = 'U0SRE00001';
@@ -69,28 +69,13 @@ const describeWatches = (d: Record<string, number>) =>
     .map(([r, n]) => `${r} ${n}`)
     .join(', ') || 'none';
 
-function rssMb(pid: number): number {
-  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(kb) / 1024;
-}
-
-/** utime + stime of the process, in seconds. */
-function cpuSeconds(pid: number, tick: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command (which may hold spaces) start at the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / tick;
-}
-
 /** CPU used while idle, as % of one core. */
 async function idleCpuPercent(pid: number, seconds: number): Promise<number> {
-  const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  const c0 = cpuSeconds(pid, tick);
+  const c0 = cpuSeconds(pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const wall = (performance.now() - t0) / 1000;
-  return ((cpuSeconds(pid, tick) - c0) / wall) * 100;
+  return ((cpuSeconds(pid) - c0) / wall) * 100;
 }
 
 /**
