@@ -2,67 +2,30 @@
 // signals arrive. Only a firing trigger opens the incident thread (a resolved alert, an alert outside
 // the allow-list, or one that started before the current revision was rolled out is context only) and,
 // by the service's policy, proposes a rollback (Approve/Cancel, same approver rules) or starts one at
-// once behind the guard rails, after a fresh read confirms the signal. The thread keeps one Signals
-// message, edited in place, instead of a reply per alert. Opening is retried, then paged, and a failed
-// incident is marked so the next firing signal opens it again.
+// once behind the guard rails, after a fresh read confirms the signal (incident-open.ts). The thread
+// keeps one Signals message, edited in place, instead of a reply per alert. A storm is taken in short
+// per-service batches, so its cost grows with time, not with notifications.
 
-import type { Catalog, CatalogEntry } from '../config/catalog-schema.js';
+import type { CatalogEntry } from '../config/catalog-schema.js';
 import { asCodedError } from '../errors.js';
-import { defuseMrkdwn as defuse, escapeMrkdwn as esc } from '../escape-mrkdwn.js';
-import { createIncidentChecks } from './incident-checks.js';
+import { createIncidentOpener, type IncidentDeps, OPEN_BACKOFF_MS, OPEN_TRIES } from './incident-open.js';
 import type { ReplicaSetSnapshot } from './kube-types.js';
 import { lookupService } from './lookup-service.js';
-import type { MetricsPort } from './metrics-port.js';
 import type { Rollback } from './model.js';
-import type {
-  Clock,
-  Incident,
-  KubePort,
-  Logger,
-  NotifierPort,
-  ObservePort,
-  PagerPort,
-  Pause,
-  SignalEntry,
-  StorePort,
-} from './ports.js';
-import {
-  chooseTarget,
-  findNewReplicaSet,
-  imagesOf,
-  ownedReplicaSets,
-  REVISION_ANNOTATION,
-} from './revisions.js';
-import type { Runner } from './runner.js';
+import type { Incident, SignalEntry } from './ports.js';
+import { findNewReplicaSet, imagesOf, ownedReplicaSets, REVISION_ANNOTATION } from './revisions.js';
 import type { Signal } from './signal.js';
-import { createSignalsBoard, entryOf, utc, withEntries, withEntry } from './signals-board.js';
+import { createSignalsBoard, entryOf, utc, withEntries } from './signals-board.js';
 import { TERMINAL } from './states.js';
 
+export { describeSignal, type IncidentDeps } from './incident-open.js';
 export { buildSignalsText } from './signals-board.js';
-
-export interface IncidentDeps {
-  store: StorePort;
-  kube: KubePort;
-  runner: Runner;
-  notifier: NotifierPort;
-  pager?: PagerPort;
-  /** Prometheus, to confirm an error-ratio or p99 signal before an automatic rollback. */
-  observe?: ObservePort;
-  catalog: Catalog;
-  clock: Clock;
-  logger: Logger;
-  /** Counts the automatic rollbacks a guard rail or a pause held back (the bot's /metrics). */
-  metrics?: MetricsPort;
-}
 
 /** Replays of a signal seen this recently are dropped before any I/O (alert storms re-send groups). */
 const RECENT_LIMIT = 10_000;
 const RECENT_MS = 5 * 60_000;
 /** After a rollback put the target back, signals this recent still belong to its incident. */
 const AFTERMATH_MS = 10 * 60_000;
-/** Opening an incident is tried this many times, waiting OPEN_BACKOFF_MS × 2^n between tries. */
-const OPEN_TRIES = 3;
-const OPEN_BACKOFF_MS = 1000;
 /** An incident still `opening` after this long lost its opener (a crash): the next signal takes over. */
 const OPENING_STALE_MS = 2 * 60_000;
 /**
@@ -91,20 +54,8 @@ const isTrigger = (s: Signal) => s.status === 'firing' && !s.context;
 const onDeployment = (svc: CatalogEntry) => (r: Rollback) =>
   r.namespace === svc.namespace && r.deployment === svc.deployment;
 
-/** Alert text is untrusted: every value is escaped (no pings, links or code-span breaks) here. */
-export function describeSignal(s: Signal): string {
-  const parts = [`*${esc(s.name)}*${s.status === 'resolved' ? ' (resolved)' : ''}: ${esc(s.summary)}`];
-  const w = s.why;
-  if (w.query) parts.push(`query \`${esc(w.query)}\``);
-  if (w.value) parts.push(`value ${esc(w.value)}`);
-  if (w.threshold) parts.push(`threshold ${esc(w.threshold)}`);
-  parts.push(`since ${utc(esc(w.since))}`);
-  return parts.join(' · ');
-}
-
 export function createIncidents(deps: IncidentDeps) {
   const { store, kube, clock, logger } = deps;
-  const { guard, confirm } = createIncidentChecks(deps);
   const board = createSignalsBoard({
     notifier: deps.notifier,
     logger,
@@ -114,11 +65,10 @@ export function createIncidents(deps: IncidentDeps) {
   });
   const recent = new Map<string, number>();
   const queues = new Map<string, Promise<void>>();
-  /** Incidents this process is opening right now (its retries take over its own claim). */
-  const openingHere = new Set<string>();
   const pending = new Map<string, Record<string, SignalEntry>>();
 
   const idOf = (s: Signal) => `${s.service}|${s.key}|${s.status}|${s.why.since}`;
+  const opener = createIncidentOpener(deps, board, { pending, forget: (s) => recent.delete(idOf(s)) });
 
   function remember(id: string): boolean {
     const now = clock.now().getTime();
@@ -128,152 +78,6 @@ export function createIncidents(deps: IncidentDeps) {
     recent.set(id, now);
     if (recent.size > RECENT_LIMIT) recent.delete(recent.keys().next().value as string);
     return true;
-  }
-
-  async function open(svc: CatalogEntry, s: Signal, incident: Incident): Promise<void> {
-    const reason = `${s.name}: ${s.summary}`;
-    const actor = { kind: s.source, id: s.key, name: s.name } as const;
-    let mode: 'auto' | 'manual' = 'manual';
-    let suppressed: string | undefined;
-    let unconfirmed: string | undefined;
-    let paused: Pause | undefined;
-    if (svc.policy.mode === 'auto' && !incident.rollbackId) {
-      // Paused by an approver: the incident and a proposal as under `propose`, no page (they are on it).
-      paused = await store.pauseOf(svc.namespace, svc.deployment);
-      if (paused) deps.metrics?.suppressed('paused');
-    }
-    if (svc.policy.mode === 'auto' && !incident.rollbackId && !paused) {
-      const d = await kube.readWorkload(svc.kind, svc.namespace, svc.deployment);
-      const target = chooseTarget(d, await kube.listRevisions(d));
-      const held = await guard(svc, imagesOf(target.replicaSet.template));
-      if (held) deps.metrics?.suppressed(held.guard);
-      suppressed = held?.reason;
-      if (!suppressed) {
-        // A re-check that cannot be done is not a confirmation (fail closed): propose instead.
-        const c = await confirm(svc, s).catch((err: unknown) => ({
-          ok: false,
-          evidence: `the re-check failed: ${asCodedError(err).message}`,
-        }));
-        if (c.ok) mode = 'auto';
-        else unconfirmed = c.evidence;
-      }
-    }
-    const policy =
-      svc.policy.mode !== 'auto'
-        ? 'Policy `propose`: an approver decides below.'
-        : mode === 'auto'
-          ? 'Policy `auto`: rolling back without waiting for a person.'
-          : paused
-            ? `Policy \`auto\`, but automatic rollbacks are paused by ${esc(paused.by.name ?? paused.by.id)} until ${utc(paused.until)}: an approver decides below.`
-            : suppressed
-              ? 'Policy `auto`, but a guard rail holds the bot back: a person decides.'
-              : 'Policy `auto`, but a fresh read did not confirm the signal: an approver decides below.';
-    const headline = `:rotating_light: *${svc.name}* is unhealthy on revision ${incident.revision} (\`${esc(incident.images.join(', '))}\`). ${policy}\n${describeSignal(s)}`;
-    if (!incident.thread) {
-      // Under `auto`, the thread offers the approvers the pause (or, while paused, lifting it).
-      const offer =
-        svc.policy.mode === 'auto' ? { service: svc.name, paused: paused !== undefined } : undefined;
-      const thread = await deps.notifier.openThread(svc.channel, headline, offer);
-      if (!thread) throw new Error('Slack did not return the incident thread');
-      incident.thread = thread;
-      await store.saveIncident(incident);
-    }
-    const thread = incident.thread;
-    incident.signals = withEntry(
-      { ...pending.get(incident.key), ...incident.signals },
-      s.key,
-      entryOf(s, clock.now().toISOString()),
-    );
-    pending.delete(incident.key);
-    await board.update(incident);
-    incident.signalsTs ??= board.tsOf(incident.key);
-    if (suppressed) {
-      incident.suppressed = suppressed;
-      incident.status = 'open';
-      await store.saveIncident(incident);
-      await deps.notifier.say(
-        thread,
-        `:no_entry: Automatic rollback suppressed: ${suppressed}. Paging a person; use \`/rollback ${svc.name}\` to roll back by hand.`,
-      );
-      if (deps.pager)
-        await deps.pager
-          .rollbackSuppressed(incident, suppressed)
-          .catch((err: unknown) => logger.warn('page failed', { error: (err as Error).message }));
-      return;
-    }
-    // The evidence of a re-check is the bot's own (catalog query, measured value): defused, code kept.
-    if (unconfirmed)
-      await deps.notifier.say(
-        thread,
-        `:raised_hand: Not rolling back alone: a fresh read did not confirm *${esc(s.name)}* (${defuse(unconfirmed)}). Proposing a rollback instead; an approver decides.`,
-      );
-    if (!incident.rollbackId) {
-      try {
-        const r = await deps.runner.request({
-          service: svc.name,
-          reason,
-          actor,
-          mode,
-          why: describeSignal(s),
-          signal: { name: s.name, since: s.why.since, summary: s.summary },
-          thread,
-        });
-        incident.rollbackId = r.id;
-      } catch (err) {
-        const e = asCodedError(err);
-        if (e.code === 'store_unavailable') throw err;
-        await deps.notifier.say(thread, `:warning: No rollback started: ${esc(e.message)}`);
-        if (mode === 'auto' && deps.pager)
-          await deps.pager
-            .rollbackSuppressed(incident, e.message)
-            .catch((err2: unknown) => logger.warn('page failed', { error: (err2 as Error).message }));
-      }
-    }
-    incident.status = 'open';
-    delete incident.openError;
-    await store.saveIncident(incident);
-  }
-
-  /** Opens the incident, retrying with backoff; after the last try marks it failed and pages. */
-  async function openWithRetry(svc: CatalogEntry, s: Signal, incident: Incident): Promise<void> {
-    openingHere.add(incident.key);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await open(svc, s, incident);
-          return;
-        } catch (err) {
-          const message = asCodedError(err).message;
-          logger.warn('opening the incident failed', { key: incident.key, attempt, error: message });
-          if (attempt < OPEN_TRIES) {
-            await clock.sleep(OPEN_BACKOFF_MS * 2 ** (attempt - 1));
-            continue;
-          }
-          incident.status = 'failed';
-          incident.openError = message;
-          await store
-            .saveIncident(incident)
-            .catch((e: unknown) => logger.error('could not mark the incident failed', { error: String(e) }));
-          recent.delete(idOf(s)); // the same alert, re-sent, tries again
-          const why = `could not open the incident for ${svc.name} after ${OPEN_TRIES} tries: ${message}`;
-          logger.error(why, { key: incident.key });
-          if (incident.thread)
-            await deps.notifier
-              .say(
-                incident.thread,
-                `:warning: ${esc(why)}. The next firing signal tries again; paging a person.`,
-              )
-              .catch(() => undefined); // Slack may be what failed; the page below still goes out
-          if (deps.pager)
-            await deps.pager
-              .rollbackSuppressed(incident, why)
-              .catch((e: unknown) => logger.error('page failed', { error: (e as Error).message }));
-          return;
-        }
-      }
-    } finally {
-      openingHere.delete(incident.key);
-    }
   }
 
   /**
@@ -403,11 +207,11 @@ export function createIncidents(deps: IncidentDeps) {
     const { created, incident } = await store.claimIncident(fresh);
     const stale =
       incident.status === 'opening' &&
-      !openingHere.has(key) &&
+      !opener.isOpeningHere(key) &&
       clock.now().getTime() - Date.parse(incident.openedAt) > OPENING_STALE_MS;
     if (created || incident.status === 'failed' || stale) {
-      if (openingHere.has(key)) return;
-      await openWithRetry(svc, s, incident);
+      if (opener.isOpeningHere(key)) return;
+      await opener.openWithRetry(svc, s, incident);
       known.set(key, incident);
       return;
     }
