@@ -77,11 +77,7 @@ try {
     const made = [...(await namespaces())].filter((n) => n && !before.has(n));
     if (made.length) await kubectl(world.info, ['delete', '--wait=false', ...made]);
     // The next section is measured on a world that has finished tearing these down.
-    const settled = await settleWorld(
-      world.info,
-      made.map((n) => n.replace(/^namespace\//, '')),
-    );
-    log(`[bench] after ${name}: ${settled.summary}`);
+    log(`[bench] after ${name}: ${(await settleWorld(world.info, made)).summary}`);
   }
 } finally {
   redis.disconnect();

@@ -33,7 +33,7 @@ import { freePort } from '../../test/support/world/ports.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
 import type { BenchContext, Section } from './context.js';
 import { type Figure, ratioFigure } from './figures.js';
-import { cpuTicks, rssMb } from './proc.js';
+import { calmTwice, cpuTicks, rssMb } from './proc.js';
 import { settleWorld } from './world-settle.js';
 
 const C = 'C0INCIDENTS';
@@ -87,15 +87,12 @@ const QUIET_TICKS = process.env.BENCH_CPU_PROF ? 3 : 1;
 
 /** Until each process used at most QUIET_TICKS of CPU over 500 ms, twice in a row. */
 async function quiet(pids: number[], what: string): Promise<void> {
-  let calm = 0;
-  const deadline = Date.now() + 60_000;
-  while (calm < 2) {
-    if (Date.now() > deadline) throw new Error(`${what}: still busy after 60 s`);
+  const calm = async () => {
     const before = pids.map(cpuTicks);
     await sleep(500);
-    const busy = pids.some((p, i) => cpuTicks(p) - (before[i] ?? 0) > QUIET_TICKS);
-    calm = busy ? 0 : calm + 1;
-  }
+    return pids.every((p, i) => cpuTicks(p) - (before[i] ?? 0) <= QUIET_TICKS);
+  };
+  if (!(await calmTwice(calm, performance.now() + 60_000))) throw new Error(`${what}: still busy after 60 s`);
 }
 
 async function idleRss(pid: number): Promise<number> {

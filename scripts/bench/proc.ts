@@ -22,3 +22,15 @@ export function cpuTicks(pid: number): number {
 }
 
 export const cpuSeconds = (pid: number): number => cpuTicks(pid) / CLK_TCK;
+
+/**
+ * Waits until `calm()` (which measures one window itself) holds twice in a row. False when
+ * `deadline` (performance.now()) passed first.
+ */
+export async function calmTwice(calm: () => Promise<boolean>, deadline: number): Promise<boolean> {
+  for (let inARow = 0; inARow < 2; ) {
+    if (performance.now() > deadline) return false;
+    inARow = (await calm()) ? inARow + 1 : 0;
+  }
+  return true;
+}

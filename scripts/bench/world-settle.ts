@@ -4,7 +4,7 @@
 // in the whole bench and not when the storm ran alone. Every figure is taken on a quiet world.
 import { kubectl } from '../../test/support/kubectl.js';
 import type { WorldInfo } from '../../test/support/world/world.js';
-import { CLK_TCK, cpuTicks } from './proc.js';
+import { CLK_TCK, calmTwice, cpuTicks } from './proc.js';
 
 /**
  * The world's servers (apiserver, etcd, controller-manager, scheduler, KWOK, Redis, Prometheus,
@@ -30,44 +30,42 @@ export function worldCpuSeconds(world: WorldInfo): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Waits until the namespaces are gone and the world's servers used under QUIET_PERCENT of a core for
- * two windows in a row. After `maxMs` it goes on and says so (`settled: false`): the figures that
- * follow are then measured on a busy world, and the log shows it.
+ * Waits until the resources named (`namespace/x`, as `kubectl get -o name` prints them) are gone and
+ * the world's servers used under QUIET_PERCENT of a core for two windows in a row. After `maxMs` it
+ * goes on and says so (`settled: false`): the figures that follow are then measured on a busy world,
+ * and the log shows it.
  */
 export async function settleWorld(
   world: WorldInfo,
-  namespaces: string[],
+  gone: string[],
   o: { maxMs?: number } = {},
 ): Promise<{ settled: boolean; summary: string }> {
   const started = performance.now();
   const deadline = started + (o.maxMs ?? 180_000);
-  if (namespaces.length) {
+  const after = () => ((performance.now() - started) / 1000).toFixed(1);
+  if (gone.length) {
     // kubectl() gives up on a command after 120 s.
     const left = Math.min(110, Math.max(1, Math.round((deadline - performance.now()) / 1000)));
-    const res = await kubectl(world, [
-      'wait',
-      '--for=delete',
-      `--timeout=${left}s`,
-      ...namespaces.map((n) => `namespace/${n}`),
-    ]);
+    const res = await kubectl(world, ['wait', '--for=delete', `--timeout=${left}s`, ...gone]);
     if (res.code !== 0 && !/not found/i.test(res.stderr)) {
-      const summary = `namespaces still terminating after ${((performance.now() - started) / 1000).toFixed(0)} s: ${res.stderr.trim().split('\n')[0]}`;
-      return { settled: false, summary };
+      const why = res.stderr.trim().split('\n')[0];
+      return { settled: false, summary: `namespaces still terminating after ${after()} s: ${why}` };
     }
   }
-  let calm = 0;
   let percent = Number.NaN;
-  while (calm < 2) {
-    if (performance.now() > deadline) {
-      const summary = `world still busy after ${((performance.now() - started) / 1000).toFixed(0)} s (${percent.toFixed(0)}% of a core)`;
-      return { settled: false, summary };
-    }
+  const calm = async () => {
     const before = worldCpuSeconds(world);
     const t = performance.now();
     await sleep(WINDOW_MS);
     percent = ((worldCpuSeconds(world) - before) / ((performance.now() - t) / 1000)) * 100;
-    calm = percent < QUIET_PERCENT ? calm + 1 : 0;
-  }
-  const summary = `world quiet after ${((performance.now() - started) / 1000).toFixed(1)} s (${percent.toFixed(0)}% of a core)`;
-  return { settled: true, summary };
+    return percent < QUIET_PERCENT;
+  };
+  const settled = await calmTwice(calm, deadline);
+  const load = `${percent.toFixed(0)}% of a core`;
+  return {
+    settled,
+    summary: settled
+      ? `world quiet after ${after()} s (${load})`
+      : `world still busy after ${after()} s (${load})`,
+  };
 }

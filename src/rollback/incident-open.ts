@@ -204,7 +204,8 @@ export function createIncidentOpener(deps: IncidentDeps, board: SignalsBoard, st
                 incident.thread,
                 `:warning: ${esc(why)}. The next firing signal tries again; paging a person.`,
               )
-              .catch(() => undefined); // Slack may be what failed; the page below still goes out
+              // Slack may be what failed: the failure is logged above and the page below still goes out.
+              .catch((e: unknown) => logger.warn('could not say it in the thread', { error: String(e) }));
           if (deps.pager)
             await deps.pager
               .rollbackSuppressed(incident, why)
